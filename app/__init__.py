@@ -1,0 +1,147 @@
+"""Doorstep: door-to-door population registration."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from flask import Flask, jsonify, redirect, render_template, request, session, url_for
+from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app import config as config_module
+from app.domain.errors import DomainError
+from app.extensions import babel, csrf, db, login_manager, migrate
+
+LOCALES = ("zh_CN", "en")
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        # Let SQLAlchemy emit BEGIN itself (below), instead of pysqlite's implicit one.
+        dbapi_connection.isolation_level = None
+        cur = dbapi_connection.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin_immediate(conn):
+    # SQLite: take the write lock at BEGIN. A deferred transaction that reads and then
+    # writes fails with "database is locked" when another writer got in between; with
+    # IMMEDIATE it waits its turn (busy_timeout) and nothing accepted is lost.
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def select_locale() -> str:
+    if current_user and current_user.is_authenticated:
+        return current_user.locale
+    return session.get("locale") if session.get("locale") in LOCALES else "zh_CN"
+
+
+def create_app(config: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.update(config_module.from_environment() if not (config or {}).get("TESTING") else {})
+    if config:
+        app.config.update(config)
+    if app.config.get("PROXY_COUNT"):
+        n = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
+                     render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    _init_login(app)
+    _register_blueprints(app)
+    _register_errors(app)
+    _register_template_helpers(app)
+
+    from app.cli import register_cli
+    register_cli(app)
+    return app
+
+
+def _init_login(app: Flask) -> None:
+    from app.domain import auth
+
+    login_manager.init_app(app)
+    login_manager.session_protection = None  # sessions are server-side rows; see domain.auth
+    login_manager.login_view = "auth.login"
+
+    @login_manager.user_loader
+    def load_user(token: str):
+        return auth.load_session_user(app.config, token)
+
+    @app.before_request
+    def require_login():
+        # Secure by default: every endpoint needs a login unless marked @public.
+        if request.endpoint is None:
+            return None
+        view = app.view_functions.get(request.endpoint)
+        if request.endpoint == "static" or getattr(view, "is_public", False):
+            return None
+        if not current_user.is_authenticated:
+            if request.path.startswith("/api/"):
+                return jsonify(code="auth.required", message=_("Please log in.")), 401
+            return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+        return None
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.web import admin, auth, home, units
+
+    for bp in (auth.bp, home.bp, units.bp, admin.bp):
+        app.register_blueprint(bp)
+
+
+def _register_errors(app: Flask) -> None:
+    def wants_json() -> bool:
+        return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+    def error_page(status: int, message: str):
+        if wants_json():
+            return jsonify(code=f"http.{status}", message=message), status
+        return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(DomainError)
+    def domain_error(e: DomainError):
+        db.session.rollback()
+        return error_page(e.status, e.message)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(e: CSRFError):
+        return error_page(400, _("The form has expired or was not sent from this site. "
+                                 "Please go back, reload the page and try again."))
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        messages = {
+            403: _("You do not have permission to see this page."),
+            404: _("This page does not exist, or you may not see it."),
+            405: _("This action is not allowed here."),
+            429: _("Too many requests. Please wait a minute and try again."),
+        }
+        return error_page(e.code or 500, messages.get(e.code, e.description or e.name))
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from app.domain import scope
+
+    # Dates as 2026-11-23 in every language, times in the display time zone.
+    app.jinja_env.filters["date"] = lambda d: format_date(d, "yyyy-MM-dd") if d else ""
+    app.jinja_env.filters["datetime"] = lambda d: format_datetime(d, "yyyy-MM-dd HH:mm") if d else ""
+    app.jinja_env.globals["role_label"] = scope.role_label
+    app.jinja_env.globals["LOCALES"] = LOCALES
+    app.jinja_env.globals["get_locale"] = get_locale

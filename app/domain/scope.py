@@ -1,0 +1,81 @@
+"""Who may see and act on which units: the one place that decides.
+
+A role holds for its unit and everything below it. Every query for units, users,
+households and persons filters through `scope_filter`; every single-object access goes
+through `require_unit` (or the like for later objects), which answers NotFound for an
+object outside the user's scope so that its existence is not revealed.
+"""
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from sqlalchemy.sql import ColumnElement
+
+from app.domain.errors import Forbidden, NotFound
+from app.domain.tree import in_any_subtree, is_within
+from app.extensions import db
+from app.models import AdminUnit, Role, RoleAssignment, User
+
+# What each role may do, as data. Later features add their permissions here.
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "unit.view": frozenset(Role),
+    "user.manage": frozenset({Role.sysadmin, Role.county_admin}),
+    "audit.view": frozenset({Role.sysadmin, Role.county_admin}),
+}
+
+ROLE_LABELS = {
+    Role.collector: _l("Collector"),
+    Role.village_leader: _l("Village leader"),
+    Role.verifier: _l("Township verifier"),
+    Role.clerk: _l("Clerk"),
+    Role.county_admin: _l("County administrator"),
+    Role.viewer: _l("Viewer"),
+    Role.sysadmin: _l("System administrator"),
+}
+
+
+def role_label(role: str | Role) -> str:
+    return str(ROLE_LABELS[Role(role)])
+
+
+def assignments(user: User, roles: set[Role] | frozenset[Role] | None = None) -> list[RoleAssignment]:
+    return [a for a in user.roles if roles is None or Role(a.role) in roles]
+
+
+def scope_paths(user: User, permission: str = "unit.view") -> list[str]:
+    """Paths of the units under which `user` holds `permission`."""
+    allowed = PERMISSIONS[permission]
+    return [a.unit.path for a in assignments(user, allowed)]
+
+
+def scope_filter(user: User, path_column, permission: str = "unit.view") -> ColumnElement[bool]:
+    """SQL condition: rows whose unit path lies within the user's scope for `permission`."""
+    return in_any_subtree(path_column, scope_paths(user, permission))
+
+
+def can(user: User, permission: str, unit: AdminUnit) -> bool:
+    return any(is_within(unit.path, p) for p in scope_paths(user, permission))
+
+
+
+def units_for(user: User, permission: str = "unit.view"):
+    return select(AdminUnit).where(scope_filter(user, AdminUnit.path, permission))
+
+
+def require_unit(user: User, unit_id: int, permission: str = "unit.view") -> AdminUnit:
+    """The unit if the user may see it; NotFound if it is missing or outside the scope,
+    Forbidden if the user sees it but lacks `permission` there."""
+    unit = db.session.get(AdminUnit, unit_id)
+    if unit is None or not can(user, "unit.view", unit):
+        raise NotFound(str(_l("No such administrative unit.")))
+    if not can(user, permission, unit):
+        raise Forbidden(str(_l("You may not do this in %(unit)s.", unit=unit.name)))
+    return unit
+
+
+def top_units(user: User) -> list[AdminUnit]:
+    """The highest units of the user's scope (their assignment units, nested ones dropped)."""
+    units = {a.unit.id: a.unit for a in user.roles}
+    tops = [u for u in units.values()
+            if not any(o.id != u.id and is_within(u.path, o.path) for o in units.values())]
+    return sorted(tops, key=lambda u: u.path)

@@ -1,0 +1,15 @@
+"""Blueprints by user: auth, home, units, admin (later: collect, review, printing, reports)."""
+from __future__ import annotations
+
+from typing import Callable
+
+
+def public(view: Callable) -> Callable:
+    """Allow-list a view for visitors who are not logged in (everything else needs a login)."""
+    view.is_public = True  # type: ignore[attr-defined]
+    return view
+
+
+def client_address() -> str:
+    from flask import request
+    return (request.remote_addr or "unknown")[:64]
