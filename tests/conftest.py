@@ -15,6 +15,7 @@ import uuid
 
 import psycopg
 import pytest
+from flask import has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import text
 
@@ -147,7 +148,22 @@ CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 class Client(FlaskClient):
-    """A test client that logs in through the real form and sends the CSRF token."""
+    """A test client that logs in through the real form and sends the CSRF token.
+
+    Each request runs in a fresh app context, as on a real server: its own `g` and its own
+    database session. The test's session commits before (so the request sees the test's
+    data and SQLite's write lock is free) and forgets its cache after (so the test sees the
+    request's changes).
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            db.session.commit()
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        if has_app_context():
+            db.session.expire_all()
+        return response
 
     def csrf_token(self) -> str:
         page = self.get("/login", follow_redirects=True).get_data(as_text=True)

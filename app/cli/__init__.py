@@ -5,6 +5,9 @@ from flask import Flask
 
 
 def register_cli(app: Flask) -> None:
-    from app.cli import audit
+    from app.cli import audit, demo, units, users
 
     app.cli.add_command(audit.audit_cli)
+    app.cli.add_command(units.units_cli)
+    app.cli.add_command(users.users_cli)
+    app.cli.add_command(demo.demo_cli)

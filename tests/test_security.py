@@ -1,0 +1,150 @@
+"""Secure by default: login required, CSRF on every state change, scope on every object route.
+
+These tests walk the app's URL map, so a route added later is covered without anyone
+remembering to add it here; a route whose parameters the scope matrix cannot fill makes
+the matrix fail until a factory for that parameter is added below.
+"""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from app.domain.units import get_or_create_unit
+from app.extensions import db
+from app.models import AuditEntry, UnitLevel
+
+# Endpoints that answer without a login, on purpose.
+PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.set_language"}
+
+
+def _rules(app):
+    return [r for r in app.url_map.iter_rules() if r.endpoint != "static"]
+
+
+def _fill(rule, values: dict) -> str:
+    from werkzeug.routing import BuildError
+    try:
+        return rule.build(values, append_unknown=False)[1]
+    except BuildError as e:  # pragma: no cover - a message for the developer
+        raise AssertionError(f"cannot build {rule}: {e}") from e
+
+
+def test_public_endpoints_are_exactly_the_allow_list(app):
+    public = {r.endpoint for r in app.url_map.iter_rules()
+              if getattr(app.view_functions[r.endpoint], "is_public", False)}
+    assert public | {"static"} == PUBLIC_ENDPOINTS
+
+
+def test_every_other_page_requires_login(app, client):
+    for rule in _rules(app):
+        if rule.endpoint in PUBLIC_ENDPOINTS:
+            continue
+        url = _fill(rule, {a: 1 for a in rule.arguments})
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if method == "GET":
+                resp = client.get(url)
+            else:
+                resp = client.open(url, method=method, data={"csrf_token": client.csrf_token()})
+            assert resp.status_code in (302, 401), f"{method} {url} answered {resp.status_code}"
+            if resp.status_code == 302:
+                assert resp.headers["Location"].startswith("/login"), f"{method} {url}"
+
+
+def test_state_changes_without_csrf_token_are_refused(client, units, make_user):
+    make_user("collector", units["A"], username="zhang")
+    resp = client.post("/login", data={"username": "zhang", "password": "correct horse battery"})
+    assert resp.status_code == 400
+    client.login("zhang")
+    before = db.session.scalar(select(func.count()).select_from(AuditEntry))
+    resp = client.post("/logout")
+    assert resp.status_code == 400
+    assert 'data-testid="error-message"' in resp.get_data(as_text=True)
+    assert client.get("/").status_code == 200, "still logged in"
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == before
+    resp = client.post("/logout", data={"csrf_token": "forged"})
+    assert resp.status_code == 400
+
+
+# ------------------------------------------------------------------ the scope matrix
+#
+# For each URL parameter: how to make an object that lies in village B (township T1)
+# or elsewhere outside village A, for the outsiders below to ask for. A new route with
+# a parameter not listed here fails test_scope_matrix until its factory is added.
+
+def _user_in_b(ctx):
+    return ctx["make_user"]("collector", ctx["units"]["B"], username="b_collector").id
+
+
+def _assignment_in_b(ctx):
+    from app.models import User
+    user = db.session.get(User, ctx["objects"].get("user_id") or _user_in_b(ctx))
+    return user.roles[0].id
+
+
+FACTORIES = {
+    "unit_id": lambda ctx: ctx["units"]["B"].id,
+    "user_id": _user_in_b,
+    "assignment_id": _assignment_in_b,
+}
+
+# Who looks from outside, and who may see village B's objects (the positive control:
+# the factories must make objects that exist and are reachable for someone in scope).
+OUTSIDERS = [("collector", "A"), ("village_leader", "A"), ("county_admin", "OTHER_COUNTY")]
+INSIDER = ("sysadmin", "province")
+
+
+@pytest.fixture
+def matrix(app, units, make_user):
+    other_county = get_or_create_unit("110102000000", "西城区", UnitLevel.county, units["city"])
+    db.session.commit()
+    ctx = {"units": {**units, "OTHER_COUNTY": other_county}, "make_user": make_user, "objects": {}}
+    for rule in _rules(app):
+        for arg in rule.arguments:
+            if arg not in FACTORIES:
+                pytest.fail(f"route {rule} has parameter <{arg}> with no factory in "
+                            f"tests/test_security.py FACTORIES: add one that makes an object "
+                            f"outside village A so the scope matrix covers the route")
+            if arg not in ctx["objects"]:
+                ctx["objects"][arg] = FACTORIES[arg](ctx)
+    return ctx
+
+
+def _object_routes(app):
+    return [r for r in _rules(app) if r.arguments and r.endpoint not in PUBLIC_ENDPOINTS]
+
+
+def test_scope_matrix(app, matrix, make_user, new_client):
+    routes = _object_routes(app)
+    assert routes, "no routes with object parameters?"
+    outsiders = []
+    for role, unit_key in OUTSIDERS:
+        user = make_user(role, matrix["units"][unit_key], username=f"out_{role}")
+        c = new_client()
+        c.login(user.username)
+        outsiders.append((role, unit_key, c))
+    audit_before = db.session.scalar(select(func.count()).select_from(AuditEntry))
+    for role, unit_key, c in outsiders:
+        for rule in routes:
+            url = _fill(rule, matrix["objects"])
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                if method == "GET":
+                    resp = c.get(url)
+                else:
+                    resp = c.open(url, method=method, data={"csrf_token": c.csrf_token()})
+                assert resp.status_code in (403, 404), (
+                    f"{role} of {unit_key} got {resp.status_code} for {method} {url}")
+    # Nothing was changed or audited by the refused requests.
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == audit_before
+
+
+def test_scope_matrix_positive_control(app, matrix, make_user, new_client):
+    role, unit_key = INSIDER
+    user = make_user(role, matrix["units"][unit_key], username="insider")
+    c = new_client()
+    c.login(user.username)
+    for rule in _object_routes(app):
+        if "GET" not in rule.methods:
+            continue
+        url = _fill(rule, matrix["objects"])
+        resp = c.get(url)
+        assert resp.status_code == 200, f"insider got {resp.status_code} for GET {url}"
