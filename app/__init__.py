@@ -122,8 +122,8 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(CSRFError)
     def csrf_error(e: CSRFError):
-        return error_page(400, _("The form has expired or was not sent from this site. "
-                                 "Please go back, reload the page and try again."))
+        msg = _("The form has expired or was not sent from this site. Please reload the page and try again.")
+        return error_page(400, msg)
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):

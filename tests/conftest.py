@@ -45,6 +45,22 @@ def base_config(database_uri: str, **extra) -> dict:
     }
 
 
+def pytest_sessionstart(session):
+    """Compile the translation catalogs, so that running pytest directly shows Chinese."""
+    from pathlib import Path
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in Path(__file__).resolve().parent.parent.glob("app/translations/*/LC_MESSAGES/messages.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            with po.open("rb") as f:
+                catalog = read_po(f)
+            with mo.open("wb") as f:
+                write_mo(f, catalog)
+
+
 # ---------------------------------------------------------------- PostgreSQL server
 
 def _pg_reachable() -> str | None:
