@@ -4,7 +4,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from flask import Flask, jsonify, redirect, render_template, request, session, url_for
+from flask import Flask, current_app, has_request_context, jsonify, redirect, render_template, request, session, url_for
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -44,6 +44,8 @@ def _sqlite_begin_immediate(conn):
 
 
 def select_locale() -> str:
+    if not has_request_context():  # command line: the default language
+        return current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")
     if current_user and current_user.is_authenticated:
         return current_user.locale
     return session.get("locale") if session.get("locale") in LOCALES else "zh_CN"

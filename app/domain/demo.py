@@ -1,0 +1,237 @@
+"""The demo township: real division codes, village groups and one login per role.
+
+Built in steps that each take what the earlier ones made (units, then users), so that a
+later step, such as households for the villages, is one more function called from
+`create_demo` with the `DemoTownship`. Every step is idempotent: units are found by code,
+users by username, and role grants are idempotent in `grant_role`. Nothing secret is kept:
+the one shared password is given by the operator or generated, and only ever printed.
+"""
+from __future__ import annotations
+
+import csv
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from faker import Faker
+from sqlalchemy import func, select
+
+from app.domain import audit, users
+from app.domain.auth import end_all_sessions
+from app.domain.passwords import hash_password
+from app.domain.units import get_or_create_unit
+from app.extensions import db
+from app.models import AdminUnit, Role, UnitLevel, User
+
+# One rural township of an ordinary county, copied from the NBS 2021 tree (see its README),
+# so that the demo works where the shared reference data is not present.
+TOWNSHIP_CSV = Path(__file__).resolve().parent.parent / "demo_data" / "township.csv"
+
+# The NBS file numbers its levels 1-5.
+NBS_LEVELS = {"1": UnitLevel.province, "2": UnitLevel.city, "3": UnitLevel.county,
+              "4": UnitLevel.township, "5": UnitLevel.village}
+
+# The same names on every run and every machine (for one Faker version).
+NAME_SEED = 2021
+# Easy to read aloud and type on a phone: no 0/o, 1/l/i.
+PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+PASSWORD_LENGTH = 12
+
+_DIGITS = "零一二三四五六七八九"
+
+
+@dataclass(frozen=True)
+class DemoUserSpec:
+    username: str
+    role: Role
+    unit: str  # "province", "county", "township", or "village:<n>" (0-based, in code order)
+
+
+# One login per role, and a second collector and village leader in the second village so
+# that scope can be tried: the collector of one village does not see the other.
+DEMO_USERS = (
+    DemoUserSpec("demo_collector", Role.collector, "village:0"),
+    DemoUserSpec("demo_collector2", Role.collector, "village:1"),
+    DemoUserSpec("demo_village_leader", Role.village_leader, "village:0"),
+    DemoUserSpec("demo_village_leader2", Role.village_leader, "village:1"),
+    DemoUserSpec("demo_verifier", Role.verifier, "township"),
+    DemoUserSpec("demo_clerk", Role.clerk, "township"),
+    DemoUserSpec("demo_county_admin", Role.county_admin, "county"),
+    DemoUserSpec("demo_viewer", Role.viewer, "township"),
+    DemoUserSpec("demo_sysadmin", Role.sysadmin, "province"),
+)
+
+
+@dataclass
+class DemoTownship:
+    chain: list[AdminUnit]  # province, city, county, township
+    villages: list[AdminUnit]
+    groups: dict[str, list[AdminUnit]]  # by village code
+    units_created: int = 0
+
+    @property
+    def province(self) -> AdminUnit:
+        return self.chain[0]
+
+    @property
+    def county(self) -> AdminUnit:
+        return self.chain[2]
+
+    @property
+    def township(self) -> AdminUnit:
+        return self.chain[3]
+
+    def unit_for(self, key: str) -> AdminUnit:
+        if key.startswith("village:"):
+            return self.villages[int(key.split(":", 1)[1])]
+        return {"province": self.province, "county": self.county, "township": self.township}[key]
+
+
+@dataclass
+class DemoLogin:
+    username: str
+    name: str
+    role: Role
+    unit: AdminUnit
+    password_set: bool  # this run set the password (new user, or --reset-passwords)
+
+
+@dataclass
+class DemoResult:
+    township: DemoTownship
+    logins: list[DemoLogin]
+    users_created: list[str] = field(default_factory=list)
+    passwords_reset: list[str] = field(default_factory=list)
+    # The shared password of the logins with password_set; None when no password was set.
+    password: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.township.units_created or self.users_created or self.passwords_reset)
+
+
+def generate_password() -> str:
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
+
+
+def chinese_number(n: int) -> str:
+    """1 -> 一, 10 -> 十, 12 -> 十二, 21 -> 二十一 (1..99, as in 第十二组)."""
+    if not 1 <= n <= 99:
+        raise ValueError(f"{n} is outside 1..99")
+    tens, ones = divmod(n, 10)
+    if tens == 0:
+        return _DIGITS[ones]
+    return ("" if tens == 1 else _DIGITS[tens]) + "十" + (_DIGITS[ones] if ones else "")
+
+
+def group_count(village_code: str) -> int:
+    """3 to 6 groups, varying by village yet the same on every run."""
+    return 3 + int(village_code) % 4
+
+
+def read_township_rows(path: Path = TOWNSHIP_CSV) -> list[dict[str, str]]:
+    """The rows of the demo CSV (code,name,level,parent_code), codes as strings."""
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def create_units(rows: list[dict[str, str]]) -> DemoTownship:
+    """The township's chain and villages from `rows`, and 村民小组 under each village."""
+    before = _count(AdminUnit)
+    made: dict[str, AdminUnit] = {}
+    # Parents before children: the NBS level number is the depth.
+    for row in sorted(rows, key=lambda r: (r["level"], r["code"])):
+        parent_code = row["parent_code"] or None
+        if parent_code is not None and parent_code not in made:
+            raise ValueError(f"demo data: the parent {parent_code} of {row['code']} is missing")
+        made[row["code"]] = get_or_create_unit(row["code"], row["name"], NBS_LEVELS[row["level"]],
+                                               made[parent_code] if parent_code else None)
+    by_level: dict[str, list[AdminUnit]] = {}
+    for unit in made.values():
+        by_level.setdefault(unit.level, []).append(unit)
+    chain_levels = (UnitLevel.province, UnitLevel.city, UnitLevel.county, UnitLevel.township)
+    if any(len(by_level.get(level.value, [])) != 1 for level in chain_levels):
+        raise ValueError("demo data: expected exactly one province, city, county and township")
+    chain = [by_level[level.value][0] for level in chain_levels]
+    villages = sorted(by_level.get(UnitLevel.village.value, []), key=lambda u: u.code)
+    groups = {
+        v.code: [get_or_create_unit(f"{v.code}{n:03d}", f"第{chinese_number(n)}组", UnitLevel.group, v)
+                 for n in range(1, group_count(v.code) + 1)]
+        for v in villages
+    }
+    return DemoTownship(chain=chain, villages=villages, groups=groups,
+                        units_created=_count(AdminUnit) - before)
+
+
+def demo_names(count: int) -> list[str]:
+    """`count` different, plausible Chinese names, the same on every run."""
+    fake = Faker("zh_CN")
+    fake.seed_instance(NAME_SEED)
+    names: list[str] = []
+    while len(names) < count:
+        name = fake.name()
+        if name not in names:
+            names.append(name)
+    return names
+
+
+def create_users(township: DemoTownship, password: str, *, reset_passwords: bool = False,
+                 specs: tuple[DemoUserSpec, ...] = DEMO_USERS) -> DemoResult:
+    """Create the demo users that are missing, with `password`; existing ones keep theirs
+    unless `reset_passwords`. Existing users are (idempotently) granted their demo role."""
+    result = DemoResult(township=township, logins=[])
+    for spec, name in zip(specs, demo_names(len(specs))):
+        unit = township.unit_for(spec.unit)
+        user = db.session.scalar(select(User).where(User.username == spec.username))
+        if user is None:
+            user = users.create_user(None, username=spec.username, name=name, password=password,
+                                     role=spec.role, unit=unit)
+            result.users_created.append(user.username)
+            password_set = True
+        else:
+            users.grant_role(None, user, spec.role, unit)
+            password_set = reset_passwords
+            if reset_passwords:
+                _reset_password(user, password)
+                result.passwords_reset.append(user.username)
+        result.logins.append(DemoLogin(user.username, user.name, spec.role, unit, password_set))
+    if any(login.password_set for login in result.logins):
+        result.password = password
+    return result
+
+
+def create_demo(*, password: str | None = None, reset_passwords: bool = False) -> DemoResult:
+    """Create (or complete) the demo township and its users; flushed, not committed.
+
+    `password` is the shared password for the users this run creates or resets; a random
+    one is generated when it is not given.
+    """
+    if password is not None:
+        users.check_password_rules(password)
+    township = create_units(read_township_rows())
+    result = create_users(township, password or generate_password(), reset_passwords=reset_passwords)
+    # Later steps (households for the villages) take `township` here and add their counts below.
+    if result.changed:
+        audit.record("demo.create", object_type="admin_unit", object_id=township.township.id, details={
+            "township": township.township.code,
+            "villages": len(township.villages),
+            "groups": sum(len(g) for g in township.groups.values()),
+            "units_created": township.units_created,
+            "users_created": result.users_created,
+            "passwords_reset": result.passwords_reset,
+        })
+    return result
+
+
+def _reset_password(user: User, password: str) -> None:
+    from flask import current_app  # settings only
+
+    user.password_hash = hash_password(current_app.config, password)
+    # Whoever was logged in with the old password is logged out.
+    ended = end_all_sessions(user)
+    audit.record("user.password_reset", object_type="user", object_id=user.id,
+                 details={"username": user.username, "sessions_ended": ended, "by": "flask demo"})
+
+
+def _count(model) -> int:
+    return db.session.scalar(select(func.count()).select_from(model)) or 0

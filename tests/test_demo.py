@@ -1,0 +1,182 @@
+"""`flask demo`: a real township with groups and one login per role, safe to run again."""
+from __future__ import annotations
+
+import csv
+import gzip
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from app.domain import demo
+from app.extensions import db
+from app.models import AdminUnit, AuditEntry, RoleAssignment, User
+
+SHARED_DIVISIONS = Path("/work/shared/data/admin_divisions_l1-l5_2021.csv.gz")
+PASSWORD_RE = re.compile(r"^Password: (\S+)$", re.MULTILINE)
+
+
+def run_demo(app, *args: str):
+    result = app.test_cli_runner().invoke(args=["demo", *args])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def printed_password(output: str) -> str:
+    match = PASSWORD_RE.search(output)
+    assert match, output
+    return match.group(1)
+
+
+def counts() -> dict[str, int]:
+    return {m.__tablename__: db.session.scalar(select(func.count()).select_from(m))
+            for m in (AdminUnit, User, RoleAssignment)}
+
+
+def units_at(level: str) -> list[AdminUnit]:
+    return db.session.scalars(select(AdminUnit).where(AdminUnit.level == level).order_by(AdminUnit.code)).all()
+
+
+def expected_logins() -> dict[str, tuple[str, AdminUnit]]:
+    v1, v2 = units_at("village")[:2]
+    township, = units_at("township")
+    county, = units_at("county")
+    province, = units_at("province")
+    return {
+        "demo_collector": ("collector", v1), "demo_collector2": ("collector", v2),
+        "demo_village_leader": ("village_leader", v1), "demo_village_leader2": ("village_leader", v2),
+        "demo_verifier": ("verifier", township), "demo_clerk": ("clerk", township),
+        "demo_county_admin": ("county_admin", county), "demo_viewer": ("viewer", township),
+        "demo_sysadmin": ("sysadmin", province),
+    }
+
+
+def test_demo_builds_one_township_with_villages_and_groups(app):
+    output = run_demo(app)
+
+    township, = units_at("township")
+    villages = units_at("village")
+    assert 5 <= len(villages) <= 8
+    assert all(v.parent_id == township.id and v.name.endswith("村委会") for v in villages)
+    for village in villages:
+        groups = sorted(village.children, key=lambda g: g.code)
+        assert 3 <= len(groups) <= 6
+        assert [g.code for g in groups] == [f"{village.code}{n:03d}" for n in range(1, len(groups) + 1)]
+        assert [g.name for g in groups] == ["第一组", "第二组", "第三组", "第四组", "第五组", "第六组"][:len(groups)]
+        assert all(g.level == "group" for g in groups)
+    # Every path is the parent's path plus the unit's own code.
+    for unit in db.session.scalars(select(AdminUnit)):
+        parent_path = unit.parent.path if unit.parent else ""
+        assert unit.path == f"{parent_path}{unit.code}/"
+    assert [len(units_at(level)) for level in ("province", "city", "county")] == [1, 1, 1]
+    assert township.name in output and township.code in output
+
+
+def test_demo_makes_one_login_per_role_at_a_sensible_unit(app):
+    run_demo(app)
+
+    expected = expected_logins()
+    users = db.session.scalars(select(User)).all()
+    assert sorted(u.username for u in users) == sorted(expected)
+    for user in users:
+        role, unit = expected[user.username]
+        assert [(a.role, a.unit_id) for a in user.roles] == [(role, unit.id)]
+        assert user.active and user.name and user.name != "测试用户"
+    assert len({u.name for u in users}) == len(users)
+
+
+def test_printed_logins_and_password_work(app, client):
+    output = run_demo(app)
+    password = printed_password(output)
+
+    assert len(password) >= 8
+    assert "http://testserver" in output
+    for username, (role, unit) in expected_logins().items():
+        line = next(line for line in output.splitlines() if line.split()[:1] == [username])
+        assert role in line and unit.name in line and password in line
+        client.login(username, password)
+        client.logout()
+
+
+def test_collector_sees_own_village_only(app, client):
+    password = printed_password(run_demo(app))
+    v1, v2 = units_at("village")[:2]
+
+    client.login("demo_collector", password)
+    assert client.get(f"/units/{v1.id}").status_code == 200
+    assert client.get(f"/units/{v2.id}").status_code == 404
+    client.logout()
+    client.login("demo_collector2", password)
+    assert client.get(f"/units/{v2.id}").status_code == 200
+    assert client.get(f"/units/{v1.id}").status_code == 404
+
+
+def test_second_run_creates_nothing_and_keeps_the_password(app, client):
+    password = printed_password(run_demo(app))
+    before = counts()
+    audits_before = db.session.scalar(select(func.count()).select_from(AuditEntry))
+
+    output = run_demo(app)
+
+    assert counts() == before
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == audits_before
+    assert "already exist" in output and "unchanged" in output
+    assert "demo_collector" in output and "demo_sysadmin" in output
+    assert not PASSWORD_RE.search(output) and password not in output
+    client.login("demo_verifier", password)
+
+
+def test_reset_passwords_sets_a_new_working_password(app, client):
+    old = printed_password(run_demo(app))
+    before = counts()
+
+    new = printed_password(run_demo(app, "--reset-passwords"))
+
+    assert new != old
+    assert counts() == before
+    refused = client.post_form("/login", {"username": "demo_clerk", "password": old})
+    assert refused.status_code == 401
+    client.login("demo_clerk", new)
+
+
+def test_given_password_is_used_and_checked(app, client):
+    result = app.test_cli_runner().invoke(args=["demo", "--password", "short"])
+    # The message is in the default language; it names the minimum length either way.
+    assert result.exit_code != 0 and "Error" in result.output and "8" in result.output
+    assert counts() == {"admin_unit": 0, "user_account": 0, "role_assignment": 0}
+
+    output = run_demo(app, "--password", "village-demo-2021")
+    assert printed_password(output) == "village-demo-2021"
+    client.login("demo_sysadmin", "village-demo-2021")
+
+
+def test_one_summary_audit_entry_with_the_per_user_entries(app):
+    run_demo(app)
+    run_demo(app)
+
+    actions = db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
+    assert actions.count("demo.create") == 1
+    assert actions.count("user.create") == len(demo.DEMO_USERS)
+    summary = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "demo.create"))
+    assert summary.actor_id is None
+    assert summary.details["units_created"] == counts()["admin_unit"]
+    assert sorted(summary.details["users_created"]) == sorted(expected_logins())
+
+
+def test_chinese_numbers():
+    assert [demo.chinese_number(n) for n in (1, 6, 10, 11, 20, 21, 99)] == [
+        "一", "六", "十", "十一", "二十", "二十一", "九十九"]
+    with pytest.raises(ValueError):
+        demo.chinese_number(0)
+
+
+def test_demo_rows_are_a_copy_of_the_shared_reference_data():
+    rows = demo.read_township_rows()
+    assert 9 <= len(rows) <= 12  # the chain of four and 5-8 villages: the copy stays tiny
+    if not SHARED_DIVISIONS.exists():
+        pytest.skip("the shared reference data is not on this machine")
+    wanted = {r["code"]: r for r in rows}
+    with gzip.open(SHARED_DIVISIONS, "rt", encoding="utf-8", newline="") as f:
+        source = {r["code"]: r for r in csv.DictReader(f) if r["code"] in wanted}
+    assert source == wanted
