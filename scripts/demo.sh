@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Try Doorstep on this machine: install, make a SQLite database in instance/ with a demo
+# township and one login per role, and serve the app on http://127.0.0.1:${PORT:-5000}.
+#
+#   ./scripts/demo.sh                      first run: prints the demo logins and their password
+#   ./scripts/demo.sh --reset-passwords    later runs: a new password for the demo users
+#   PORT=8080 ./scripts/demo.sh            another port
+#
+# Arguments are passed to `flask demo` (see `flask demo --help`). Stop the server with Ctrl-C.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/install.sh
+
+PORT=${PORT:-5000}
+# The demo always uses SQLite in instance/ (or $DOORSTEP_INSTANCE), never a DATABASE_URL
+# that may point at real data.
+unset DATABASE_URL
+export FLASK_APP=wsgi.py
+export BASE_URL=${BASE_URL:-http://127.0.0.1:$PORT}
+
+# Fail before the database work if the port is taken, with a message that says so.
+if ! .venv/bin/python - "$PORT" <<'PY'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does: ignore TIME_WAIT
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError as e:
+    sys.exit(f"demo: port {sys.argv[1]} on 127.0.0.1 is in use ({e.strerror}); try PORT=5001 ./scripts/demo.sh")
+PY
+then
+  exit 1
+fi
+
+echo "demo: migrating the database"
+.venv/bin/flask db upgrade
+
+echo "demo: creating the demo township and users"
+.venv/bin/flask demo "$@"
+
+echo
+echo "demo: Doorstep is at $BASE_URL  (Ctrl-C to stop)"
+exec .venv/bin/gunicorn --workers 2 --bind "127.0.0.1:$PORT" --no-control-socket wsgi:app
