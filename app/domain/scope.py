@@ -21,6 +21,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "unit.view": frozenset(Role),
     "user.manage": frozenset({Role.sysadmin, Role.county_admin}),
     "audit.view": frozenset({Role.sysadmin, Role.county_admin}),
+    "household.view": frozenset(Role),
+    # 谁采集、谁录入、谁负责: only collectors write household data.
+    "household.edit": frozenset({Role.collector}),
 }
 
 ROLE_LABELS = {

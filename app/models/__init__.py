@@ -1,10 +1,12 @@
 """All models, imported here so that Alembic and the app see one metadata."""
 from app.models.audit import AuditEntry
 from app.models.base import Base, utcnow
+from app.models.households import Household, HouseholdState, HouseholdVersion, Person, VersionKind
 from app.models.units import LEVEL_ORDER, AdminUnit, UnitLevel
 from app.models.users import LoginFailure, Role, RoleAssignment, User, UserSession
 
 __all__ = [
-    "AdminUnit", "AuditEntry", "Base", "LEVEL_ORDER", "LoginFailure", "Role",
+    "AdminUnit", "AuditEntry", "Base", "Household", "HouseholdState", "HouseholdVersion",
+    "Person", "VersionKind", "LEVEL_ORDER", "LoginFailure", "Role",
     "RoleAssignment", "UnitLevel", "User", "UserSession", "utcnow",
 ]

@@ -1,0 +1,439 @@
+"""Household registration: saving versions, the person mirror, search.
+
+Every save is a new HouseholdVersion holding the whole normalised form; nothing is
+overwritten. Household and Person rows are caches of the current version, for lists,
+search and statistics. A draft may be incomplete: the checks' issues are stored with the
+version, and `complete` says whether any of them blocks submission.
+
+Retries are safe by construction: a client-made submission_id is unique in the database,
+so the same submission sent twice (or twenty times at once) makes one version.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from flask_babel import gettext as _
+from pypinyin import Style, lazy_pinyin
+from sqlalchemy import exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from app.domain import audit, scope
+from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from app.domain.household_rules import HEAD, check_household_rules
+from app.domain.tree import in_subtree, is_within
+from app.extensions import db
+from app.models import (AdminUnit, Household, HouseholdState, HouseholdVersion, Person, UnitLevel, User,
+                        VersionKind, utcnow)
+from collection_forms import check, load_form
+from collection_forms.conditions import as_date
+
+MAX_CARD_NO = 9999
+
+
+@dataclass
+class SaveResult:
+    household: Household
+    version: HouseholdVersion
+    issues: list[dict[str, Any]]
+    created: bool  # False: the same submission was replayed; the earlier result is returned
+
+
+@dataclass
+class HouseholdPage:
+    items: list[Household]
+    total: int
+    page: int
+    pages: int
+
+
+def today() -> dt.date:
+    """Today where the households are (dates in the form are local dates)."""
+    return dt.datetime.now(_zone()).date()
+
+
+def content_hash(data: dict[str, Any]) -> str:
+    canonical = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def issue_text(issue: dict[str, Any], locale: str) -> str:
+    message = issue.get("message") or {}
+    return message.get("zh" if str(locale).startswith("zh") else "en") or message.get("zh", "")
+
+
+# ------------------------------------------------------------------ access
+
+
+def get_household(actor: User, household_id: uuid.UUID, permission: str = "household.view") -> Household:
+    household = db.session.get(Household, household_id)
+    if household is None or not _can(actor, "household.view", household.unit_path):
+        raise NotFound(_("No such household."))
+    if not _can(actor, permission, household.unit_path):
+        raise Forbidden(_("You may not change this household."))
+    return household
+
+
+def can_edit(actor: User, household: Household) -> bool:
+    return _can(actor, "household.edit", household.unit_path)
+
+
+def _can(actor: User, permission: str, path: str) -> bool:
+    return any(is_within(path, p) for p in scope.scope_paths(actor, permission))
+
+
+def edit_units(actor: User) -> list[AdminUnit]:
+    """Villages and groups where the actor may register households, in tree order."""
+    return list(db.session.scalars(
+        select(AdminUnit)
+        .where(AdminUnit.level.in_([UnitLevel.village.value, UnitLevel.group.value]),
+               scope.scope_filter(actor, AdminUnit.path, "household.edit"))
+        .order_by(AdminUnit.path)))
+
+
+# ------------------------------------------------------------------ saving
+
+
+def new_household(actor: User, *, unit_id: int, data: dict[str, Any],
+                  submission_id: uuid.UUID | None = None, today: dt.date | None = None) -> SaveResult:
+    unit = db.session.get(AdminUnit, unit_id)
+    if unit is None or unit.level not in (UnitLevel.village.value, UnitLevel.group.value) \
+            or not _can(actor, "household.edit", unit.path):
+        raise NotFound(_("You may not register households in this unit."))
+    village = unit if unit.level == UnitLevel.village.value else unit.parent
+    group = unit if unit.level == UnitLevel.group.value else None
+
+    def write() -> SaveResult:
+        clean, issues = _checked(actor, data, submission_id, today, household_id=None)
+        chosen = _group_for(actor, village, group, clean)
+        with db.session.begin_nested():
+            household = Household(village=village, group=chosen, unit_path=(chosen or village).path,
+                                  card_no=_next_card_no(village), state=HouseholdState.draft.value,
+                                  created_by_id=actor.id)
+            db.session.add(household)
+            db.session.flush()
+            version = _add_version(actor, household, VersionKind.create, clean, issues, None, submission_id)
+        return SaveResult(household, version, issues, True)
+
+    return _once(submission_id, None, data, write)
+
+
+def save_household(actor: User, household_id: uuid.UUID, *, data: dict[str, Any], base_number: int,
+                   submission_id: uuid.UUID | None = None, today: dt.date | None = None,
+                   kind: VersionKind = VersionKind.edit) -> SaveResult:
+    household = get_household(actor, household_id, "household.edit")
+
+    def write() -> SaveResult:
+        # Serialise edits of one household (PostgreSQL; SQLite already holds the write lock).
+        db.session.execute(select(Household.id).where(Household.id == household.id).with_for_update())
+        db.session.refresh(household)
+        if base_number != household.current_number:
+            current = household.current_version
+            raise Conflict(_("%(name)s saved a newer version (%(n)d) of this household at %(at)s. "
+                             "Open the household again to see it; what you typed is still here.",
+                             name=current.created_by.name, n=current.number,
+                             at=current.created_at.astimezone(_zone()).strftime("%Y-%m-%d %H:%M")))
+        clean, issues = _checked(actor, data, submission_id, today, household_id=household.id)
+        _refuse_removed_members(household, clean)
+        group = _group_for(actor, household.village, household.group, clean)
+        with db.session.begin_nested():
+            household.group = group
+            household.unit_path = (group or household.village).path
+            version = _add_version(actor, household, kind, clean, issues, base_number, submission_id)
+        return SaveResult(household, version, issues, True)
+
+    return _once(submission_id, household, data, write)
+
+
+def _once(submission_id: uuid.UUID | None, household: Household | None, data: dict[str, Any],
+          write) -> SaveResult:
+    """Run `write` unless this submission was already stored. A refusal or a unique
+    violation may mean a concurrent twin of this submission just won; then its answer is
+    ours too (the database's unique submission_id decides, not a check-then-insert)."""
+    replay = _replayed(submission_id, household, data)
+    if replay:
+        return replay
+    try:
+        return write()
+    except (IntegrityError, Invalid, Conflict):
+        replay = _replayed(submission_id, household, data)
+        if replay:
+            return replay
+        raise
+
+
+def _replayed(submission_id: uuid.UUID | None, household: Household | None,
+              data: dict[str, Any]) -> SaveResult | None:
+    """The earlier answer to the same submission, or Conflict if the id is reused for other data."""
+    if submission_id is None:
+        return None
+    version = db.session.scalar(select(HouseholdVersion).where(HouseholdVersion.submission_id == submission_id))
+    if version is None:
+        return None
+    if household is not None and version.household_id != household.id \
+            or not _same_content(version, _with_person_ids(data, submission_id)):
+        raise Conflict(_("This submission number was already used for different data."))
+    return SaveResult(version.household, version, version.issues, False)
+
+
+def _same_content(version: HouseholdVersion, data: dict[str, Any]) -> bool:
+    """Does `data` normalise to what the version stored (checked as on the day it was saved)?"""
+    clean, _issues = check(data, load_form(), _local_date(version.created_at))
+    return content_hash(clean) == version.content_hash
+
+
+def _local_date(at: dt.datetime) -> dt.date:
+    return at.astimezone(_zone()).date()
+
+
+def _zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
+
+
+def _with_person_ids(data: dict[str, Any], submission_id: uuid.UUID | None) -> dict[str, Any]:
+    """Give new members a person_id derived from the submission, so that a replay of the
+    same submission normalises to the same content (a random id would differ each time)."""
+    if not isinstance(data, dict):
+        return data
+    members = data.get("members")
+    if not isinstance(members, list):
+        return data
+    seed = submission_id or uuid.uuid4()
+    filled = []
+    for i, m in enumerate(members):
+        if isinstance(m, dict) and not m.get("person_id"):
+            m = {**m, "person_id": str(uuid.uuid5(seed, f"member-{i}"))}
+        filled.append(m)
+    return {**data, "members": filled}
+
+
+def _checked(actor: User, data: dict[str, Any], submission_id, on: dt.date | None,
+             household_id: uuid.UUID | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    on = on or today()
+    clean, field_issues = check(_with_person_ids(data, submission_id), load_form(), on)
+    issues = [i.as_dict() for i in field_issues]
+    issues += [i.as_dict() for i in check_household_rules(clean)]
+    issues += _registered_elsewhere(actor, clean, household_id)
+    _refuse_foreign_persons(clean, household_id)
+    return clean, issues
+
+
+def _refuse_foreign_persons(clean: dict[str, Any], household_id: uuid.UUID | None) -> None:
+    """A person_id already belonging to another household cannot be taken over by a save
+    (moves between households are their own events)."""
+    ids = [_uuid(m.get("person_id")) for m in clean.get("members", [])]
+    ids = [i for i in ids if i is not None]
+    if not ids:
+        return
+    taken = db.session.scalar(select(Person.id).where(Person.id.in_(ids), Person.household_id != household_id)
+                              if household_id else select(Person.id).where(Person.id.in_(ids)))
+    if taken is not None:
+        raise Invalid(_("A member of this form belongs to another household; a person moves "
+                        "between households only through a move."), field="members")
+
+
+def _refuse_removed_members(household: Household, clean: dict[str, Any]) -> None:
+    kept = {str(m.get("person_id")) for m in clean.get("members", [])}
+    missing = [p.name for p in household.persons if str(p.id) not in kept]
+    if missing:
+        raise Invalid(_("A person is never deleted: %(names)s cannot be left out of the household. "
+                        "Cancel them with their status instead.", names="、".join(missing)), field="members")
+
+
+def _group_for(actor: User, village: AdminUnit, group: AdminUnit | None, clean: dict[str, Any]) -> AdminUnit | None:
+    """The 村民小组 named in the form (household.group_code), which must lie in the village."""
+    code = (clean.get("household") or {}).get("group_code")
+    if not code:
+        return group
+    chosen = db.session.scalar(select(AdminUnit).where(AdminUnit.code == str(code)))
+    if chosen is None or chosen.parent_id != village.id or chosen.level != UnitLevel.group.value:
+        raise Invalid(_("The group %(code)s is not a group of %(village)s.", code=code, village=village.name),
+                      field="household.group_code")
+    if not _can(actor, "household.edit", chosen.path):
+        raise Invalid(_("You may not register households in %(group)s.", group=chosen.name),
+                      field="household.group_code")
+    return chosen
+
+
+def _next_card_no(village: AdminUnit) -> str:
+    """The village's next card number; numbers are never reused, since households are never
+    deleted. Two creators racing for the same number: the unique constraint refuses one."""
+    last = db.session.scalar(select(func.max(Household.card_no)).where(Household.village_id == village.id))
+    number = int(last or 0) + 1
+    if number > MAX_CARD_NO:
+        raise Invalid(_("The village %(village)s has used all card numbers.", village=village.name))
+    return f"{number:04d}"
+
+
+def _add_version(actor: User, household: Household, kind: VersionKind, clean: dict[str, Any],
+                 issues: list[dict[str, Any]], base_number: int | None, submission_id) -> HouseholdVersion:
+    number = household.current_number + 1
+    complete = not any(i["level"] == "error" for i in issues)
+    version = HouseholdVersion(
+        household_id=household.id, number=number, kind=kind.value, data=clean, content_hash=content_hash(clean),
+        form_version=load_form().version, base_number=base_number, submission_id=submission_id,
+        issues=issues, complete=complete, created_by_id=actor.id, created_at=utcnow())
+    db.session.add(version)
+    db.session.flush()
+    _mirror(household, version)
+    audit.record(f"household.{'create' if kind == VersionKind.create else 'edit'}", actor=actor,
+                 object_type="household", object_id=household.id,
+                 details={"card_no": household.card_no, "village": household.village.code, "version": number,
+                          "kind": kind.value, "complete": complete,
+                          "errors": sum(1 for i in issues if i["level"] == "error"),
+                          "warnings": sum(1 for i in issues if i["level"] == "warning")})
+    return version
+
+
+def _mirror(household: Household, version: HouseholdVersion) -> None:
+    """Bring the Household and Person caches in line with the new current version."""
+    data = version.data
+    h = data.get("household", {})
+    members = data.get("members", [])
+    active = [m for m in members if m.get("status", "active") == "active"]
+    head = next((m for m in active if m.get("relationship") == HEAD), None)
+    household.current_version_id = version.id
+    household.current_number = version.number
+    household.complete = version.complete
+    household.state = HouseholdState.draft.value  # any change is a new draft (approval issue)
+    household.building, household.unit_no = _s(h.get("building")), _s(h.get("unit"))
+    household.room, household.door_no = _s(h.get("room")), _s(h.get("door_no"))
+    household.household_type = _s(h.get("household_type"))
+    household.head_name = _s(head.get("name")) if head else None
+    household.member_count = len(active)
+    household.updated_at = version.created_at
+    existing = {p.id: p for p in db.session.scalars(select(Person).where(Person.household_id == household.id))}
+    for position, m in enumerate(members):
+        pid = _uuid(m.get("person_id"))
+        person = existing.get(pid) or Person(id=pid, household_id=household.id)
+        if person.id not in existing:
+            db.session.add(person)
+        name = _s(m.get("name")) or ""
+        number = m.get("id_number") if isinstance(m.get("id_number"), str) else None
+        person.unit_path = household.unit_path
+        person.position = position
+        person.name = name[:30]
+        person.name_pinyin, person.name_initials = name_keys(name)
+        person.sex = m.get("sex") if m.get("sex") in ("1", "2") else None
+        person.birth_date = as_date(m.get("birth_date"))
+        person.id_number = number[:18] if number else None
+        person.id_tail = number[-4:] if number and len(number) >= 4 else None
+        person.relationship_code = _s(m.get("relationship"))
+        person.is_head = m is head
+        person.status = _s(m.get("status")) or "active"
+    db.session.flush()
+
+
+def _s(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except (TypeError, ValueError):
+        return None
+
+
+# Surnames whose reading differs from pypinyin's default (which reads 曾 as ceng, ...).
+SURNAME_READINGS = {"曾": "zeng", "单": "shan", "解": "xie", "区": "ou", "仇": "qiu", "朴": "piao",
+                    "查": "zha", "覃": "qin", "盖": "ge", "缪": "miao", "翟": "zhai", "乐": "yue",
+                    "尉": "yu", "万俟": "moqi", "召": "shao", "句": "gou", "繁": "po", "员": "yun"}
+
+
+def name_keys(name: str) -> tuple[str, str]:
+    """(full toneless pinyin, initials) for search: 张三 -> ("zhangsan", "zs")."""
+    name = (name or "").strip()
+    if not name:
+        return "", ""
+    surname = next((s for s in sorted(SURNAME_READINGS, key=len, reverse=True) if name.startswith(s)), None)
+    head = [SURNAME_READINGS[surname]] if surname else []
+    rest = name[len(surname):] if surname else name
+    syllables = head + lazy_pinyin(rest, style=Style.NORMAL, errors="ignore")
+    syllables = [s.lower() for s in syllables if s.isascii() and s.isalpha()]
+    return "".join(syllables)[:120], "".join(s[0] for s in syllables)[:30]
+
+
+def _registered_elsewhere(actor: User, clean: dict[str, Any], household_id: uuid.UUID | None) -> list[dict]:
+    """A warning for an ID number held by an active person of another household, saying
+    where only as far as the actor's scope allows."""
+    numbers = {}
+    for i, m in enumerate(clean.get("members", [])):
+        n = m.get("id_number")
+        if isinstance(n, str) and len(n) == 18 and m.get("status", "active") == "active":
+            numbers.setdefault(n, i)
+    if not numbers:
+        return []
+    query = (select(Person.id_number, Household.unit_path, Household.card_no, AdminUnit.name)
+             .join(Household, Person.household_id == Household.id)
+             .join(AdminUnit, Household.village_id == AdminUnit.id)
+             .where(Person.id_number.in_(numbers), Person.status == "active"))
+    if household_id is not None:
+        query = query.where(Person.household_id != household_id)
+    issues = []
+    for number, path, card_no, village in db.session.execute(query):
+        i = numbers[number]
+        who = clean["members"][i].get("name") or ""
+        if _can(actor, "household.view", path):
+            where_zh, where_en = f"{village}第{card_no}号户卡", f"{village}, card {card_no}"
+        else:
+            where_zh, where_en = "其他地方", "elsewhere"
+        issues.append({"rule": "id.registered_elsewhere", "level": "warning",
+                       "path": f"members[{i}].id_number",
+                       "message": {"zh": f"第{i + 1}位成员（{who}）的身份证号码已登记在{where_zh}",
+                                   "en": f"Member {i + 1} ({who}): the ID number is registered {where_en}"
+                                   if where_en == "elsewhere" else
+                                   f"Member {i + 1} ({who}): the ID number is registered in {where_en}"}})
+    return issues
+
+
+# ------------------------------------------------------------------ reading
+
+
+def history(actor: User, household_id: uuid.UUID) -> list[HouseholdVersion]:
+    household = get_household(actor, household_id)
+    return list(db.session.scalars(select(HouseholdVersion).where(HouseholdVersion.household_id == household.id)
+                                   .order_by(HouseholdVersion.number.desc())))
+
+
+def search_households(actor: User, *, q: str = "", unit_id: int | None = None, state: str | None = None,
+                      page: int = 1, per_page: int = 30) -> HouseholdPage:
+    query = select(Household).where(scope.scope_filter(actor, Household.unit_path, "household.view"))
+    if unit_id:
+        unit = scope.require_unit(actor, unit_id)
+        query = query.where(in_subtree(Household.unit_path, unit.path))
+    if state:
+        query = query.where(Household.state == state)
+    q = (q or "").strip()
+    if q:
+        query = query.where(_matches(q))
+    total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    pages = max(1, -(-total // per_page))
+    page = min(max(1, page), pages)
+    items = list(db.session.scalars(
+        query.order_by(Household.unit_path, Household.card_no).offset((page - 1) * per_page).limit(per_page)))
+    return HouseholdPage(items, total, page, pages)
+
+
+def _matches(q: str):
+    """Card number, last 4 ID digits, pinyin (initials or full), or a name."""
+    member = select(Person.id).where(Person.household_id == Household.id)
+    conditions = []
+    compact = q.replace(" ", "")
+    if compact.isdigit() and len(compact) <= 4:
+        conditions.append(Household.card_no == compact.zfill(4))
+    if len(compact) == 4 and compact[:3].isdigit() and (compact[3].isdigit() or compact[3] in "xX"):
+        conditions.append(exists(member.where(Person.id_tail == compact.upper())))
+    if compact.isascii() and compact.isalpha():
+        key = compact.lower()
+        conditions.append(exists(member.where(or_(Person.name_initials.startswith(key, autoescape=True),
+                                                  Person.name_pinyin.startswith(key, autoescape=True)))))
+    if not compact.isascii():
+        conditions.append(exists(member.where(Person.name.contains(q, autoescape=True))))
+    return or_(*conditions) if conditions else Household.id.is_(None)

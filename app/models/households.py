@@ -1,0 +1,139 @@
+"""Households, their versions, and the persons of the current version.
+
+History is append-only: every save is a new HouseholdVersion and nothing is overwritten.
+Household and Person are caches of the current version, kept for search, statistics,
+duplicates and scope queries (each carries the unit path of its village or group).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from typing import Any
+
+from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Index, Integer, String,
+                        UniqueConstraint, Uuid)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, JSONType, PathString, UTCDateTime, utcnow
+from app.models.units import AdminUnit
+from app.models.users import User
+
+
+class HouseholdState(str, enum.Enum):
+    draft = "draft"
+    submitted = "submitted"
+    confirmed = "confirmed"
+    verified = "verified"
+    returned = "returned"
+
+
+class VersionKind(str, enum.Enum):
+    create = "create"  # the household's first version
+    edit = "edit"      # a correction or completion of the form
+    # The life-event issue adds birth, death, move_in, move_out, marriage, split, ...
+
+
+def _check(column: str, enum_cls: type[enum.Enum]) -> str:
+    return f"{column} IN (" + ",".join(f"'{e.value}'" for e in enum_cls) + ")"
+
+
+class Household(Base):
+    __tablename__ = "household"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    village_id: Mapped[int] = mapped_column(ForeignKey("admin_unit.id"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
+    # Path of the group (or the village when there is no group): the scope key.
+    unit_path: Mapped[str] = mapped_column(PathString, index=True)
+    # 户卡编号: 4 digits within the village, assigned at creation, never reused.
+    card_no: Mapped[str] = mapped_column(String(4))
+    state: Mapped[str] = mapped_column(String(10), default=HouseholdState.draft.value)
+    # Address and type mirrored from the current version, for lists and book order.
+    building: Mapped[str | None] = mapped_column(String(30))
+    unit_no: Mapped[str | None] = mapped_column(String(30))
+    room: Mapped[str | None] = mapped_column(String(30))
+    door_no: Mapped[str | None] = mapped_column(String(30))
+    household_type: Mapped[str | None] = mapped_column(String(12))
+    head_name: Mapped[str | None] = mapped_column(String(30))
+    member_count: Mapped[int] = mapped_column(Integer, default=0)
+    complete: Mapped[bool] = mapped_column(Boolean, default=False)
+    current_number: Mapped[int] = mapped_column(Integer, default=0)
+    current_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("household_version.id", use_alter=True, name="fk_household_current_version"))
+    last_verified_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("household_version.id", use_alter=True, name="fk_household_last_verified_version"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    village: Mapped[AdminUnit] = relationship(foreign_keys=[village_id])
+    group: Mapped[AdminUnit | None] = relationship(foreign_keys=[group_id])
+    current_version: Mapped[HouseholdVersion | None] = relationship(
+        foreign_keys=[current_version_id], post_update=True)
+    versions: Mapped[list[HouseholdVersion]] = relationship(
+        back_populates="household", foreign_keys="HouseholdVersion.household_id",
+        order_by="HouseholdVersion.number")
+    persons: Mapped[list[Person]] = relationship(back_populates="household", order_by="Person.position")
+
+    __table_args__ = (
+        UniqueConstraint("village_id", "card_no"),
+        CheckConstraint(_check("state", HouseholdState), name="state"),
+        CheckConstraint("length(card_no) = 4", name="card_no_length"),
+    )
+
+
+class HouseholdVersion(Base):
+    __tablename__ = "household_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("household.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    # The whole form, members included: {"household": {...}, "members": [{...}, ...]}.
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # SHA-256 of the canonical JSON of `data`: what signatures sign (approval issue).
+    content_hash: Mapped[str] = mapped_column(String(64))
+    form_version: Mapped[int] = mapped_column(Integer)
+    base_number: Mapped[int | None] = mapped_column(Integer)
+    # Made by the client: the same submission sent twice makes one version.
+    submission_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, unique=True)
+    # Checks at save time: [{"rule", "level", "path", "message": {"zh", "en"}}].
+    issues: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    complete: Mapped[bool] = mapped_column(Boolean)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    household: Mapped[Household] = relationship(back_populates="versions", foreign_keys=[household_id])
+    created_by: Mapped[User] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("household_id", "number"),
+        CheckConstraint("number >= 1", name="number_positive"),
+    )
+
+
+class Person(Base):
+    """A member as of the household's current version (person_id is stable across versions)."""
+
+    __tablename__ = "person"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    household_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("household.id"), index=True)
+    unit_path: Mapped[str] = mapped_column(PathString, index=True)
+    position: Mapped[int] = mapped_column(Integer)  # order in the roster
+    name: Mapped[str] = mapped_column(String(30))
+    # Toneless pinyin and initials for search and matching: 张三 -> zhangsan, zs.
+    name_pinyin: Mapped[str] = mapped_column(String(120), index=True)
+    name_initials: Mapped[str] = mapped_column(String(30), index=True)
+    sex: Mapped[str | None] = mapped_column(String(1))
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    id_number: Mapped[str | None] = mapped_column(String(18), index=True)
+    id_tail: Mapped[str | None] = mapped_column(String(4), index=True)  # last 4, for search
+    relationship_code: Mapped[str | None] = mapped_column(String(2))
+    is_head: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(12), default="active")
+
+    household: Mapped[Household] = relationship(back_populates="persons")
+
+    __table_args__ = (Index("ix_person_name_birth_date", "name", "birth_date"),)
