@@ -102,9 +102,9 @@ def _init_login(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.web import admin, auth, home, units
+    from app.web import admin, auth, collect, home, units
 
-    for bp in (auth.bp, home.bp, units.bp, admin.bp):
+    for bp in (auth.bp, home.bp, units.bp, admin.bp, collect.bp):
         app.register_blueprint(bp)
 
 

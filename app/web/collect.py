@@ -1,0 +1,320 @@
+"""The collector's screens (phone first): households of my villages, one household, the form.
+
+The form is rendered on the server from the form definition, so it works as a plain HTML
+form; app/static/collect.js turns it into one section at a time with live relevance, code
+pickers and ID number checks. Views parse the fields, call one function of
+app.domain.registration, commit and redirect (PRG). A refusal that concerns what was typed
+(a newer version saved meanwhile, a member left out) shows the form again with everything
+the collector typed and the message; nothing typed is lost.
+"""
+from __future__ import annotations
+
+import uuid
+from functools import lru_cache
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from jinja2.utils import htmlsafe_json_dumps
+from markupsafe import Markup
+
+from app.domain import registration
+from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from app.extensions import db
+from app.models import AdminUnit, Household, HouseholdState, UnitLevel, User
+from app.web.forms_data import (GENERAL, display_value, field_key, household_name, issues_by_field,
+                                mask_id_number, member_name, parse_form)
+from collection_forms import FormDefinition, load_form
+from collection_forms.loader import HOUSEHOLD, MEMBERS, Field, Section
+
+bp = Blueprint("collect", __name__, url_prefix="/collect")
+
+STATE_LABELS = {
+    HouseholdState.draft.value: _l("Draft"),
+    HouseholdState.submitted.value: _l("Submitted"),
+    HouseholdState.confirmed.value: _l("Confirmed"),
+    HouseholdState.verified.value: _l("Verified"),
+    HouseholdState.returned.value: _l("Returned"),
+}
+KIND_LABELS = {"create": _l("New household"), "edit": _l("Edit")}
+# Code lists longer than this get a text filter above their select (ethnicity, relationship, education).
+LONG_LIST = 12
+
+
+def _me() -> User:
+    return current_user._get_current_object()
+
+
+def _lang() -> str:
+    """"zh" or "en": which text of the definition's {zh, en} labels to show."""
+    return "zh" if get_locale().language == "zh" else "en"
+
+
+def _form() -> FormDefinition:
+    return load_form()
+
+
+@lru_cache(maxsize=4)
+def _definition_json(name: str, version: int) -> Markup:
+    """The definition for collect.js, serialised once per process (it does not change while running)."""
+    return Markup(htmlsafe_json_dumps(load_form(name).as_json()))
+
+
+@bp.context_processor
+def _helpers() -> dict[str, Any]:
+    lang = _lang()
+    form = _form()
+
+    def code_label(key: str, field: str, code: str | None) -> str:
+        f = form.fields_of(key).get(field)
+        if not code or f is None or f.code_list is None:
+            return code or ""
+        return f.code_list.label(code, lang)
+
+    return {
+        "lang": lang,
+        "tr": lambda text: (text or {}).get(lang, ""),
+        "issue_text": lambda issue: registration.issue_text(issue, lang),
+        "code_label": code_label,
+        "state_label": lambda state: str(STATE_LABELS.get(state, state)),
+        "kind_label": lambda kind: str(KIND_LABELS.get(kind, kind)),
+        "mask_id": mask_id_number,
+        "address": _address,
+        "value_of": display_value,
+        "household_name": household_name,
+        "member_name": member_name,
+        "field_key": field_key,
+    }
+
+
+def _address(h: Household) -> str:
+    parts = [h.group.name if h.group else None, h.building, h.unit_no, h.room, h.door_no]
+    return " · ".join(p for p in parts if p)
+
+
+# ------------------------------------------------------------------ home: my units, my households
+
+@bp.route("/")
+def index():
+    me = _me()
+    q = request.args.get("q", "").strip()
+    state = request.args.get("state", "")
+    state = state if state in STATE_LABELS else ""
+    unit_id = request.args.get("unit_id", type=int)
+    result = registration.search_households(me, q=q, unit_id=unit_id, state=state or None,
+                                            page=request.args.get("page", 1, type=int))
+    return render_template("collect/index.html", units=registration.edit_units(me), result=result, q=q,
+                           state=state, unit_id=unit_id, states=STATE_LABELS)
+
+
+# ------------------------------------------------------------------ one household
+
+@bp.route("/households/<uuid:household_id>")
+def household(household_id: uuid.UUID):
+    me = _me()
+    h = registration.get_household(me, household_id)
+    issues = h.current_version.issues if h.current_version else []
+    return render_template("collect/household.html", h=h, issues=issues,
+                           errors=sum(1 for i in issues if i.get("level") == "error"),
+                           versions=registration.history(me, household_id),
+                           can_edit=registration.can_edit(me, h))
+
+
+# ------------------------------------------------------------------ the form
+
+def _submission_id() -> uuid.UUID | None:
+    try:
+        return uuid.UUID(request.form.get("submission_id", ""))
+    except ValueError:
+        return None
+
+
+def _group_choices(units: list[AdminUnit], village: AdminUnit, current: AdminUnit | None) -> list[AdminUnit]:
+    """The groups of the village the collector may register in (and the household's own group)."""
+    groups = [u for u in units if u.level == UnitLevel.group.value and u.parent_id == village.id]
+    if current is not None and current not in groups:
+        groups.insert(0, current)
+    return groups
+
+
+def _chunks(section: Section) -> list[tuple[Any, list[Field]]]:
+    """A section's fields in order, consecutive fields of one group together: [(group|None, fields)]."""
+    groups = {g.name: g for g in section.groups}
+    out: list[tuple[Any, list[Field]]] = []
+    for f in section.fields:
+        group = groups.get(f.group) if f.group else None
+        if out and out[-1][0] is group:
+            out[-1][1].append(f)
+        else:
+            out.append((group, [f]))
+    return out
+
+
+def _i18n() -> dict[str, str]:
+    """The texts collect.js shows, translated here; {name} marks where the script puts a value."""
+    return {
+        "member": _("Member %(n)s", n="{n}"),
+        "back": _("Back"), "next": _("Next"), "save": _("Save draft"),
+        "summary": _("Check and save"), "add_member": _("Add a member"),
+        "remove_card": _("Remove this card"), "has_errors": _("has errors"),
+        "filter": _("Type to filter the list"), "no_match": _("Nothing matches; clear the filter."),
+        "matches": _("%(n)s choices", n="{n}"),
+        "choose": _("Choose"), "none": _("None"),
+        "edited": _("Changed: checked again when you save."),
+        "filled": _("Filled in from the ID number: %(fields)s", fields="{fields}"),
+        "id_length": _("%(label)s must have 18 characters, not %(n)s", label="{label}", n="{n}"),
+        "id_old": _("%(label)s is an old 15-digit number; enter the 18-character number", label="{label}"),
+        "id_format": _("%(label)s must be 17 digits followed by a digit or X", label="{label}"),
+        "id_checksum": _("%(label)s has a wrong check digit; check the number", label="{label}"),
+        "id_date": _("%(label)s contains a birth date that does not exist (%(date)s)", label="{label}",
+                     date="{date}"),
+        "id_future": _("%(label)s contains a birth date in the future (%(date)s)", label="{label}",
+                       date="{date}"),
+        "id_early": _("%(label)s contains a birth date before 1900 (%(date)s)", label="{label}",
+                      date="{date}"),
+        "id_birth_mismatch": _("%(label)s does not match the date of birth (the number says %(number)s, "
+                               "the form says %(form)s)", label="{label}", number="{number}", form="{form}"),
+        "id_sex_mismatch": _("%(label)s does not match the sex (the number says %(number)s, the form says "
+                             "%(form)s)", label="{label}", number="{number}", form="{form}"),
+        "leave": _("You have changes that are not saved."),
+    }
+
+
+def _render_form(*, h: Household | None, unit: AdminUnit, data: dict[str, Any], issues: list[dict],
+                 base_number: int | None, status: int = 200, message: str | None = None,
+                 message_field: str | None = None, add_card: bool = False):
+    """The household form. `unit` is where a new household goes (its village, or a group);
+    for an existing household, its village. `message` is a refusal shown above the form."""
+    me = _me()
+    form = _form()
+    village = unit if unit.level == UnitLevel.village.value else unit.parent
+    units = registration.edit_units(me)
+    members = [dict(m) if isinstance(m, dict) else {} for m in data.get(MEMBERS) or []]
+    # Every card carries a person_id from the start, so that a spouse can be chosen among
+    # members not saved yet; the domain keeps these ids for life.
+    for m in members:
+        if not display_value(m, "person_id"):
+            m["person_id"] = str(uuid.uuid4())
+    open_card = None
+    if add_card:  # "add member": one more empty card, opened first
+        members.append({"person_id": str(uuid.uuid4())})
+        open_card = len(members) - 1
+    data = {HOUSEHOLD: dict(data.get(HOUSEHOLD) or {}), MEMBERS: members}
+    grouped = issues_by_field(issues)
+    if message and message_field and field_key(message_field) != GENERAL:
+        # Also next to the field it is about (it stays above the form too).
+        grouped.setdefault(field_key(message_field), []).insert(0, {"level": "error", "message": {
+            "zh": message, "en": message}})
+    saved_ids = {str(p.id) for p in h.persons} if h is not None else set()
+    action = (url_for(".edit", household_id=h.id) if h is not None
+              else url_for(".new_household", unit_id=unit.id))
+    return render_template(
+        "collect/form.html", h=h, unit=unit, village=village, data=data, form_def=form,
+        sections=form.sections, chunks={s.name: _chunks(s) for s in form.sections},
+        groups=_group_choices(units, village, h.group if h is not None else None),
+        issues=grouped, all_issues=issues, saved_ids=saved_ids,
+        submission_id=uuid.uuid4(), base_number=base_number, action=action, message=message,
+        open_card=open_card, long_list=LONG_LIST, today=registration.today().isoformat(),
+        definition_json=_definition_json(form.name, form.version), i18n=_i18n(),
+    ), status
+
+
+def _flash_saved(result: registration.SaveResult) -> None:
+    if not result.created:
+        flash(_("This save had already arrived; it was kept once."))
+        return
+    errors = sum(1 for i in result.issues if i.get("level") == "error")
+    warnings = sum(1 for i in result.issues if i.get("level") == "warning")
+    card = result.household.card_no
+    if errors:
+        flash(ngettext("Card %(card)s saved as a draft; %(num)d error to fix.",
+                       "Card %(card)s saved as a draft; %(num)d errors to fix.", errors, card=card),
+              "warning")
+    elif warnings:
+        flash(ngettext("Card %(card)s saved, complete; %(num)d warning to look at.",
+                       "Card %(card)s saved, complete; %(num)d warnings to look at.", warnings, card=card))
+    else:
+        flash(_("Card %(card)s saved, complete.", card=card))
+
+
+def _wants_new_card() -> bool:
+    return request.form.get("action") == "add_member"
+
+
+@bp.route("/households/new", methods=["GET", "POST"])
+def new_household():
+    me = _me()
+    units = registration.edit_units(me)
+    if not units:
+        raise Forbidden(_("Only collectors register households."))
+    unit_id = request.args.get("unit_id", type=int)
+    if unit_id is None:
+        villages = [u for u in units if u.level == UnitLevel.village.value]
+        only = villages if villages else units
+        if len(only) == 1:  # one village: its groups are chosen in the form
+            return redirect(url_for(".new_household", unit_id=only[0].id))
+        return render_template("collect/choose_unit.html", units=units)
+    unit = next((u for u in units if u.id == unit_id), None)
+    if unit is None:
+        raise NotFound(_("You may not register households in this unit."))
+
+    if request.method == "GET":
+        household = {"group_code": unit.code} if unit.level == UnitLevel.group.value else {}
+        return _render_form(h=None, unit=unit, data={HOUSEHOLD: household, MEMBERS: [{}]}, issues=[],
+                            base_number=None)
+    if _wants_new_card():  # the "add member" button without JavaScript: nothing is saved
+        data = parse_form(request.form, _form(), keep_blank=True)
+        return _render_form(h=None, unit=unit, data=data, issues=[], base_number=None, add_card=True)
+    data = parse_form(request.form, _form())
+    try:
+        result = registration.new_household(me, unit_id=unit.id, data=data, submission_id=_submission_id())
+    except (Invalid, Conflict) as e:
+        db.session.rollback()
+        return _render_form(h=None, unit=unit, data=data, issues=[], base_number=None, status=e.status,
+                            message=e.message, message_field=e.field)
+    db.session.commit()
+    _flash_saved(result)
+    return redirect(url_for(".household", household_id=result.household.id))
+
+
+@bp.route("/households/<uuid:household_id>/edit", methods=["GET", "POST"])
+def edit(household_id: uuid.UUID):
+    me = _me()
+    # Outside the collector's area: 404; a village leader who may only look: 403.
+    h = registration.get_household(me, household_id, "household.edit")
+    if request.method == "GET":
+        version = h.current_version
+        data = version.data if version else {HOUSEHOLD: {}, MEMBERS: []}
+        return _render_form(h=h, unit=h.village, data=data, issues=version.issues if version else [],
+                            base_number=h.current_number,
+                            add_card=bool(request.args.get("add_member")))
+    known = [str(p.id) for p in h.persons]
+    base = request.form.get("base_number", type=int)
+    if _wants_new_card():
+        data = parse_form(request.form, _form(), known_person_ids=known, keep_blank=True)
+        return _render_form(h=h, unit=h.village, data=data, issues=[], base_number=base, add_card=True)
+    data = parse_form(request.form, _form(), known_person_ids=known)
+    try:
+        # No base number (a form from elsewhere): -1 is behind every version, so it is refused.
+        result = registration.save_household(me, h.id, data=data, base_number=-1 if base is None else base,
+                                             submission_id=_submission_id())
+    except Conflict as e:
+        db.session.rollback()
+        h = registration.get_household(me, household_id, "household.edit")
+        # The typed data is shown again on top of the newer version's number: saving it now
+        # is a deliberate choice made after reading the message, never a silent overwrite.
+        message = e.message + " " + _("Saving again makes what you see below the newest version.")
+        return _render_form(h=h, unit=h.village, data=data, issues=[], base_number=h.current_number,
+                            status=e.status, message=message)
+    except Invalid as e:
+        db.session.rollback()
+        h = registration.get_household(me, household_id, "household.edit")
+        return _render_form(h=h, unit=h.village, data=data, issues=[], base_number=base, status=e.status,
+                            message=e.message, message_field=e.field)
+    db.session.commit()
+    _flash_saved(result)
+    return redirect(url_for(".household", household_id=result.household.id))
+
