@@ -24,6 +24,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "household.view": frozenset(Role),
     # 谁采集、谁录入、谁负责: only collectors write household data.
     "household.edit": frozenset({Role.collector}),
+    # The approval chain (app.domain.workflow.TRANSITIONS says which role in which state).
+    "household.submit": frozenset({Role.collector}),
+    "household.confirm": frozenset({Role.village_leader}),
+    "household.verify": frozenset({Role.verifier}),
+    "household.return": frozenset({Role.village_leader, Role.verifier}),
 }
 
 ROLE_LABELS = {

@@ -4,9 +4,11 @@ from app.models.base import Base, utcnow
 from app.models.households import Household, HouseholdState, HouseholdVersion, Person, VersionKind
 from app.models.units import LEVEL_ORDER, AdminUnit, UnitLevel
 from app.models.users import LoginFailure, Role, RoleAssignment, User, UserSession
+from app.models.workflow import Signature, WorkflowAction, WorkflowEvent
 
 __all__ = [
     "AdminUnit", "AuditEntry", "Base", "Household", "HouseholdState", "HouseholdVersion",
     "Person", "VersionKind", "LEVEL_ORDER", "LoginFailure", "Role",
-    "RoleAssignment", "UnitLevel", "User", "UserSession", "utcnow",
+    "RoleAssignment", "Signature", "UnitLevel", "User", "UserSession", "WorkflowAction",
+    "WorkflowEvent", "utcnow",
 ]
