@@ -226,3 +226,34 @@ def test_search(app, units, make_user, collector_a):
     with pytest.raises(NotFound):
         found("", actor=col_b, unit_id=units["A"].id)
     assert a.id != b.id
+
+
+def test_concurrent_new_households_in_one_village_get_distinct_card_numbers(app, units, make_user):
+    """Different households saved at the same moment in one village (found by the bench)."""
+    collectors = [make_user("collector", units["A"], username=f"racer{i}").id for i in range(6)]
+    unit_id = units["A"].id
+    db.session.commit()
+    cards, errors = [], []
+    barrier = threading.Barrier(len(collectors))
+
+    def create(user_id: int, seq: int):
+        try:
+            with app.app_context():
+                from app.models import User
+                actor = db.session.get(User, user_id)
+                db.session.commit()
+                barrier.wait(timeout=10)
+                result = reg.new_household(actor, unit_id=unit_id, data=family("王", seq), today=TODAY)
+                db.session.commit()
+                cards.append(result.household.card_no)
+                db.session.remove()
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=create, args=(uid, i + 1)) for i, uid in enumerate(collectors)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert sorted(cards) == [f"{n:04d}" for n in range(1, 7)]

@@ -263,7 +263,11 @@ def _group_for(actor: User, village: AdminUnit, group: AdminUnit | None, clean: 
 
 def _next_card_no(village: AdminUnit) -> str:
     """The village's next card number; numbers are never reused, since households are never
-    deleted. Two creators racing for the same number: the unique constraint refuses one."""
+    deleted. The unique constraint on (village, card_no) stays the last guard."""
+    # Lock the village row first: two collectors of one village saving new households at
+    # the same moment would otherwise read the same maximum (PostgreSQL; SQLite's
+    # BEGIN IMMEDIATE already serialises writers).
+    db.session.execute(select(AdminUnit.id).where(AdminUnit.id == village.id).with_for_update())
     last = db.session.scalar(select(func.max(Household.card_no)).where(Household.village_id == village.id))
     number = int(last or 0) + 1
     if number > MAX_CARD_NO:
