@@ -93,7 +93,9 @@ def parse_id_number(value: str, today: date) -> IdNumberInfo:
 def _region_warning(code: str, birth_year: int) -> IdNumberWarning | None:
     """Look the region up in stdnum's table ourselves: its get_birth_place() raises KeyError
     for a known province with an unknown county (python-stdnum 2.2), and its birth-year
-    window is a heuristic, so every doubt here is a warning."""
+    window is a heuristic. A county created after the birth year is normal (a number
+    carries the county code in force when it was issued, often years after the birth);
+    only an unknown code, or one abolished before the person was born, is worth a warning."""
     unknown = IdNumberWarning("id.region", f"中的地区码{code}不在行政区划代码表中，请核对",
                               f"has a region code ({code}) that is not in the table of division codes; check it")
     try:
@@ -105,13 +107,13 @@ def _region_warning(code: str, birth_year: int) -> IdNumberWarning | None:
             if not county.startswith("["):
                 return None
             window, name = county[1:].split("]", 1)
-            start, _, end = window.partition("-")
-            if (not start or birth_year >= int(start)) and (not end or birth_year <= int(end)):
+            _start, _, end = window.partition("-")
+            if not end or birth_year <= int(end):
                 return None
             names.append(f"{name}（{window}）")
     except Exception:  # noqa: BLE001 - a lookup failure must never block a registration
         return unknown
     place = info.get("province", "") + "、".join(names)
     return IdNumberWarning(
-        "id.region", f"中的地区码{code}（{place}）在出生年份{birth_year}年未使用，请核对",
-        f"has a region code {code} ({place}) that was not in use in the birth year {birth_year}; check it")
+        "id.region", f"中的地区码{code}（{place}）在出生年份{birth_year}年之前已撤销，请核对",
+        f"has a region code {code} ({place}) that was abolished before the birth year {birth_year}; check it")

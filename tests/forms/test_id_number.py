@@ -26,9 +26,10 @@ EXPECTED = {
     "example from GB 11643-1999 text (Guangdong Chaoyang county, 1880-01-01, male); checksum and date correct, "
     "stdnum rejects it because its region table does not list 440524 as valid in 1880": "id.date",
     "example from python-stdnum docstring": "ok",
-    # The county did not exist in the birth year by stdnum's table: a warning, the number is kept.
+    # Differs: a county created after the birth year is normal (the number carries the code in
+    # force when it was issued), so it is accepted without a warning.
     "plausible: 120115 (Baodi district) created 2001, person born 1980 whose number was first assigned after "
-    "2001; stdnum rejects (birth-year heuristic)": "warning",
+    "2001; stdnum rejects (birth-year heuristic)": "ok",
     "bad check digit": "id.checksum",
     "bad check digit (X replaced by 0)": "id.checksum",
     "bad check digit (X where a digit is expected)": "id.checksum",
@@ -136,8 +137,9 @@ def test_errors_carry_code_and_both_messages():
 def test_region_warnings_say_why():
     unknown = parse_id_number("110199199001011232", TODAY).region_warning
     assert unknown.code == "id.region" and "110199" in unknown.message_zh and "110199" in unknown.message_en
-    too_young = parse_id_number("120115198001014564", TODAY).region_warning
-    assert "1980" in too_young.message_zh and "宝坻区" in too_young.message_zh
+    abolished = parse_id_number("110103201501014568", TODAY).region_warning
+    assert "2015" in abolished.message_zh and "崇文区" in abolished.message_zh and "abolished" in abolished.message_en
+    assert parse_id_number("120115198001014564", TODAY).region_warning is None  # created 2001, issued later
 
 
 def test_a_failing_region_lookup_is_only_a_warning(monkeypatch):
