@@ -18,6 +18,9 @@ PASSWORD_RE = re.compile(r"^Password: (\S+)$", re.MULTILINE)
 
 
 def run_demo(app, *args: str):
+    # Units and users only; the households step has its own tests (test_demo_households.py).
+    if "--households" not in args:
+        args = (*args, "--households", "0")
     result = app.test_cli_runner().invoke(args=["demo", *args])
     assert result.exit_code == 0, result.output
     return result.output
@@ -39,7 +42,7 @@ def units_at(level: str) -> list[AdminUnit]:
 
 
 def expected_logins() -> dict[str, tuple[str, AdminUnit]]:
-    v1, v2 = units_at("village")[:2]
+    v1, v2, v3, v4, v5, v6 = units_at("village")
     township, = units_at("township")
     county, = units_at("county")
     province, = units_at("province")
@@ -49,6 +52,9 @@ def expected_logins() -> dict[str, tuple[str, AdminUnit]]:
         "demo_verifier": ("verifier", township), "demo_clerk": ("clerk", township),
         "demo_county_admin": ("county_admin", county), "demo_viewer": ("viewer", township),
         "demo_sysadmin": ("sysadmin", province),
+        # Every village has a collector, who registers its demo households.
+        "demo_collector3": ("collector", v3), "demo_collector4": ("collector", v4),
+        "demo_collector5": ("collector", v5), "demo_collector6": ("collector", v6),
     }
 
 

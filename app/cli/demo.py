@@ -1,4 +1,4 @@
-"""`flask demo`: a demo township with real division codes and one login per role."""
+"""`flask demo`: a demo township with real division codes, one login per role and households."""
 from __future__ import annotations
 
 import unicodedata
@@ -19,13 +19,17 @@ from app.models import Role
               help="Shared password for the users this run creates or resets (default: a random one).")
 @click.option("--reset-passwords", is_flag=True,
               help="Give the existing demo users a new shared password (and end their sessions).")
+@click.option("--households", type=click.IntRange(0, 9999), default=demo.DEMO_HOUSEHOLDS, show_default=True,
+              help="Households to register when the township has none yet (0: none).")
 @with_appcontext
-def demo_cli(password: str | None, reset_passwords: bool) -> None:
-    """Create the demo township and users (again: completes what is missing, changes nothing else)."""
+def demo_cli(password: str | None, reset_passwords: bool, households: int) -> None:
+    """Create the demo township, users and households (again: completes what is missing,
+    changes nothing else)."""
     # A fixed locale: without a request the locale selector cannot read the session.
     with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")):
         try:
-            result = demo.create_demo(password=password, reset_passwords=reset_passwords)
+            result = demo.create_demo(password=password, reset_passwords=reset_passwords,
+                                      households=households)
         except DomainError as e:
             db.session.rollback()
             raise click.ClickException(e.message) from e
@@ -42,6 +46,7 @@ def _report(result: demo.DemoResult, *, password_given: bool) -> None:
         click.echo(f"Users created: {len(result.users_created)}.")
     if result.passwords_reset:
         click.echo(f"Passwords reset: {len(result.passwords_reset)} (their sessions were ended).")
+    _report_households(result.households)
     unchanged = [login.username for login in result.logins if not login.password_set]
     if unchanged:
         click.echo("These demo users already exist; their password is unchanged "
@@ -67,6 +72,20 @@ def _report(result: demo.DemoResult, *, password_given: bool) -> None:
         click.echo("")
         click.echo(f"To try scope: {a.username} works in {a.unit.name}, {b.username} in {b.unit.name}; "
                    "neither sees the other's village.")
+
+
+def _report_households(h: demo.HouseholdsReport | None) -> None:
+    if h is None or h.asked == 0:
+        return
+    if h.existing:
+        click.echo(f"Households: the township already has {h.existing}; none created.")
+        return
+    click.echo(f"Households created: {h.created} in {h.seconds:.1f} s "
+               f"({h.incomplete} with errors, {h.warnings} with warnings only)"
+               + (f"; {h.replayed} were already saved by another run." if h.replayed else "."))
+    if h.problems:
+        click.echo("Deliberate problems for the checks to find: "
+                   + ", ".join(f"{kind} {n}" for kind, n in h.problems.items()) + ".")
 
 
 def _width(text: str) -> int:

@@ -1,27 +1,32 @@
-"""The demo township: real division codes, village groups and one login per role.
+"""The demo township: real division codes, village groups, one login per role, households.
 
-Built in steps that each take what the earlier ones made (units, then users), so that a
-later step, such as households for the villages, is one more function called from
-`create_demo` with the `DemoTownship`. Every step is idempotent: units are found by code,
-users by username, and role grants are idempotent in `grant_role`. Nothing secret is kept:
-the one shared password is given by the operator or generated, and only ever printed.
+Built in steps that each take what the earlier ones made (units, then users, then
+households), each called from `create_demo` with the `DemoTownship`. Every step is
+idempotent: units are found by code, users by username, role grants are idempotent in
+`grant_role`, and households are made only while the township has none. Nothing secret is
+kept: the one shared password is given by the operator or generated, and only ever printed.
 """
 from __future__ import annotations
 
 import csv
 import secrets
+import time
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from faker import Faker
 from sqlalchemy import func, select
 
-from app.domain import audit, users
+from app.domain import audit, registration, users
 from app.domain.auth import end_all_sessions
+from app.domain.demo_households import generate_households
 from app.domain.passwords import hash_password
+from app.domain.tree import in_subtree
 from app.domain.units import get_or_create_unit
 from app.extensions import db
-from app.models import AdminUnit, Role, UnitLevel, User
+from app.models import AdminUnit, Household, Role, UnitLevel, User
 
 # One rural township of an ordinary county, copied from the NBS 2021 tree (see its README),
 # so that the demo works where the shared reference data is not present.
@@ -33,6 +38,9 @@ NBS_LEVELS = {"1": UnitLevel.province, "2": UnitLevel.city, "3": UnitLevel.count
 
 # The same names on every run and every machine (for one Faker version).
 NAME_SEED = 2021
+# The same households too (for one Faker version and one day: ages are counted from today).
+HOUSEHOLD_SEED = 2021
+DEMO_HOUSEHOLDS = 2000
 # Easy to read aloud and type on a phone: no 0/o, 1/l/i.
 PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 PASSWORD_LENGTH = 12
@@ -48,7 +56,9 @@ class DemoUserSpec:
 
 
 # One login per role, and a second collector and village leader in the second village so
-# that scope can be tried: the collector of one village does not see the other.
+# that scope can be tried: the collector of one village does not see the other. Every
+# village has its collector, who registers the village's demo households (谁采集、谁录入、
+# 谁负责: the audit log names the collector of the village, not a system account).
 DEMO_USERS = (
     DemoUserSpec("demo_collector", Role.collector, "village:0"),
     DemoUserSpec("demo_collector2", Role.collector, "village:1"),
@@ -59,6 +69,10 @@ DEMO_USERS = (
     DemoUserSpec("demo_county_admin", Role.county_admin, "county"),
     DemoUserSpec("demo_viewer", Role.viewer, "township"),
     DemoUserSpec("demo_sysadmin", Role.sysadmin, "province"),
+    DemoUserSpec("demo_collector3", Role.collector, "village:2"),
+    DemoUserSpec("demo_collector4", Role.collector, "village:3"),
+    DemoUserSpec("demo_collector5", Role.collector, "village:4"),
+    DemoUserSpec("demo_collector6", Role.collector, "village:5"),
 )
 
 
@@ -97,6 +111,18 @@ class DemoLogin:
 
 
 @dataclass
+class HouseholdsReport:
+    asked: int  # households asked for
+    existing: int = 0  # households the township already had: then none are made
+    created: int = 0
+    replayed: int = 0  # submission ids already saved (a concurrent run): nothing new
+    incomplete: int = 0  # saved with blocking errors (the deliberate problems)
+    warnings: int = 0  # households saved with warnings only
+    problems: dict[str, int] = field(default_factory=dict)  # deliberate problem -> households
+    seconds: float = 0.0
+
+
+@dataclass
 class DemoResult:
     township: DemoTownship
     logins: list[DemoLogin]
@@ -104,10 +130,12 @@ class DemoResult:
     passwords_reset: list[str] = field(default_factory=list)
     # The shared password of the logins with password_set; None when no password was set.
     password: str | None = None
+    households: HouseholdsReport | None = None
 
     @property
     def changed(self) -> bool:
-        return bool(self.township.units_created or self.users_created or self.passwords_reset)
+        return bool(self.township.units_created or self.users_created or self.passwords_reset
+                    or (self.households and self.households.created))
 
 
 def generate_password() -> str:
@@ -200,17 +228,74 @@ def create_users(township: DemoTownship, password: str, *, reset_passwords: bool
     return result
 
 
-def create_demo(*, password: str | None = None, reset_passwords: bool = False) -> DemoResult:
-    """Create (or complete) the demo township and its users; flushed, not committed.
+def village_collectors(township: DemoTownship, logins: list[DemoLogin]) -> dict[str, User]:
+    """The first demo collector of each village, by village code."""
+    out: dict[str, User] = {}
+    for login in logins:
+        if login.role is Role.collector and login.unit.code not in out:
+            out[login.unit.code] = db.session.scalar(select(User).where(User.username == login.username))
+    missing = [v.name for v in township.villages if v.code not in out]
+    if missing:
+        raise ValueError(f"demo data: no demo collector for {', '.join(missing)}")
+    return out
+
+
+def create_households(township: DemoTownship, collectors: dict[str, User], count: int, *,
+                      seed: int = HOUSEHOLD_SEED, today: date | None = None) -> HouseholdsReport:
+    """`count` generated households (app.domain.demo_households), saved through
+    registration.new_household as each village's collector, as the screens save them.
+
+    Only while the township has no household at all: a rerun (or a run after collectors
+    started work) makes none. The households' submission ids are derived from the seed, so
+    that two runs at the same time still make each household once (the second replays).
+    """
+    report = HouseholdsReport(asked=count)
+    report.existing = db.session.scalar(
+        select(func.count()).select_from(Household)
+        .where(in_subtree(Household.unit_path, township.township.path))) or 0
+    if report.existing or count <= 0:
+        return report
+    started = time.perf_counter()
+    today = today or registration.today()
+    units = {u.code: u for groups in township.groups.values() for u in groups}
+    units.update({v.code: v for v in township.villages})
+    village_of = {g.code: v.code for v in township.villages for g in township.groups[v.code]}
+    layout = {v.code: [g.code for g in township.groups[v.code]] for v in township.villages}
+    generated = generate_households(layout, count, seed, today, place="".join(u.name for u in township.chain))
+    problems: Counter[str] = Counter()
+    for h in generated:
+        actor = collectors[village_of.get(h.unit_code, h.unit_code)]
+        saved = registration.new_household(actor, unit_id=units[h.unit_code].id, data=h.data,
+                                           submission_id=h.submission_id, today=today)
+        if not saved.created:
+            report.replayed += 1
+            continue
+        report.created += 1
+        levels = {i["level"] for i in saved.issues}
+        report.incomplete += "error" in levels
+        report.warnings += levels == {"warning"}
+        if h.problem:
+            problems[h.problem] += 1
+    report.problems = dict(sorted(problems.items()))
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def create_demo(*, password: str | None = None, reset_passwords: bool = False,
+                households: int = DEMO_HOUSEHOLDS, today: date | None = None) -> DemoResult:
+    """Create (or complete) the demo township, its users and its households; flushed, not
+    committed.
 
     `password` is the shared password for the users this run creates or resets; a random
-    one is generated when it is not given.
+    one is generated when it is not given. `households`: how many to make when the
+    township has none yet (0: none).
     """
     if password is not None:
         users.check_password_rules(password)
     township = create_units(read_township_rows())
     result = create_users(township, password or generate_password(), reset_passwords=reset_passwords)
-    # Later steps (households for the villages) take `township` here and add their counts below.
+    result.households = create_households(township, village_collectors(township, result.logins), households,
+                                          today=today)
     if result.changed:
         audit.record("demo.create", object_type="admin_unit", object_id=township.township.id, details={
             "township": township.township.code,
@@ -219,6 +304,7 @@ def create_demo(*, password: str | None = None, reset_passwords: bool = False) -
             "units_created": township.units_created,
             "users_created": result.users_created,
             "passwords_reset": result.passwords_reset,
+            "households_created": result.households.created,
         })
     return result
 
