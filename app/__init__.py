@@ -102,9 +102,9 @@ def _init_login(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.web import admin, auth, collect, home, units
+    from app.web import admin, auth, collect, home, review, units
 
-    for bp in (auth.bp, home.bp, units.bp, admin.bp, collect.bp):
+    for bp in (auth.bp, home.bp, units.bp, admin.bp, collect.bp, review.bp):
         app.register_blueprint(bp)
 
 

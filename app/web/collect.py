@@ -6,6 +6,10 @@ pickers and ID number checks. Views parse the fields, call one function of
 app.domain.registration, commit and redirect (PRG). A refusal that concerns what was typed
 (a newer version saved meanwhile, a member left out) shows the form again with everything
 the collector typed and the message; nothing typed is lost.
+
+Issue 4 adds here: "sign and submit" on the household page (the pad of static/signature.js),
+returned households first on the list with their latest reason, and the household timeline
+(versions, events, signatures, reasons), which the review pages show as well.
 """
 from __future__ import annotations
 
@@ -21,10 +25,10 @@ from flask_login import current_user
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
-from app.domain import registration
-from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from app.domain import registration, workflow
+from app.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.extensions import db
-from app.models import AdminUnit, Household, HouseholdState, UnitLevel, User
+from app.models import AdminUnit, Household, HouseholdState, HouseholdVersion, UnitLevel, User, WorkflowEvent
 from app.web.forms_data import (GENERAL, display_value, field_key, household_name, issues_by_field,
                                 mask_id_number, member_name, parse_form)
 from collection_forms import FormDefinition, load_form
@@ -106,21 +110,79 @@ def index():
     unit_id = request.args.get("unit_id", type=int)
     result = registration.search_households(me, q=q, unit_id=unit_id, state=state or None,
                                             page=request.args.get("page", 1, type=int))
-    return render_template("collect/index.html", units=registration.edit_units(me), result=result, q=q,
-                           state=state, unit_id=unit_id, states=STATE_LABELS)
+    units = registration.edit_units(me)
+    # Returned households come first, with their latest reason (only collectors fix them).
+    returned = workflow.returned_for_collector(me) if units else []
+    return render_template("collect/index.html", units=units, result=result, q=q, returned=returned,
+                           state=state, unit_id=unit_id, states=STATE_LABELS, reasons_text=reasons_text)
 
 
 # ------------------------------------------------------------------ one household
 
 @bp.route("/households/<uuid:household_id>")
 def household(household_id: uuid.UUID):
-    me = _me()
+    return _render_household(_me(), household_id)
+
+
+def _render_household(me: User, household_id: uuid.UUID, *, message: str | None = None,
+                      pad_error: str | None = None, status: int = 200):
     h = registration.get_household(me, household_id)
     issues = h.current_version.issues if h.current_version else []
+    versions = registration.history(me, household_id)
+    events = workflow.history(me, household_id)
     return render_template("collect/household.html", h=h, issues=issues,
                            errors=sum(1 for i in issues if i.get("level") == "error"),
-                           versions=registration.history(me, household_id),
-                           can_edit=registration.can_edit(me, h))
+                           versions=versions, can_edit=registration.can_edit(me, h),
+                           actions=[a.value for a in workflow.available_actions(me, h)],
+                           timeline=timeline(versions, events), last_return=last_return(h, events),
+                           message=message, pad_error=pad_error, **timeline_helpers()), status
+
+
+@bp.route("/households/<uuid:household_id>/submit", methods=["POST"])
+def submit(household_id: uuid.UUID):
+    """Sign and submit the current version (the collector's signature)."""
+    me = _me()
+    try:
+        workflow.submit(me, household_id, version_number=request.form.get("version_number", -1, type=int),
+                        strokes=request.form.get("strokes"))
+    except NotFound:
+        raise  # outside the user's area: the page does not exist for them
+    except DomainError as e:
+        db.session.rollback()
+        return _render_household(me, household_id, message=e.message, status=e.status,
+                                 pad_error=e.message if e.field == "signature" else None)
+    db.session.commit()
+    h = registration.get_household(me, household_id)
+    flash(_("Card %(card)s signed and submitted to the village leader.", card=h.card_no))
+    return redirect(url_for(".household", household_id=household_id))
+
+
+# ------------------------------------------------------------------ the timeline (also on the review page)
+
+def timeline(versions: list[HouseholdVersion], events: list[WorkflowEvent]) -> list[dict[str, Any]]:
+    """Versions saved and workflow events in one list, newest first. At the same instant a
+    save comes before the event on it (so, newest first, the event is above)."""
+    entries = ([{"kind": "version", "at": v.created_at, "order": 0, "item": v} for v in versions]
+               + [{"kind": "event", "at": e.at, "order": 1, "item": e} for e in events])
+    return sorted(entries, key=lambda x: (x["at"], x["order"], x["item"].id), reverse=True)
+
+
+def last_return(h: Household, events: list[WorkflowEvent]) -> WorkflowEvent | None:
+    """The return that put a returned household back to the collector (its reason goes on top)."""
+    if h.state != HouseholdState.returned.value:
+        return None
+    return next((e for e in reversed(events) if e.action == "return"), None)
+
+
+def reasons_text(event: WorkflowEvent) -> str:
+    """A return's reasons as one line: "Wrong ID number、Other: the text"."""
+    text = "、".join(workflow.reason_label(c) for c in event.reason_codes or [])
+    return f"{text}: {event.reason_text}" if event.reason_text else text
+
+
+def timeline_helpers() -> dict[str, Any]:
+    return {"reasons_text": reasons_text, "action_label": workflow.action_label,
+            "wf_state_label": workflow.state_label}
 
 
 # ------------------------------------------------------------------ the form

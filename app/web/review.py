@@ -1,0 +1,258 @@
+"""The approval chain's screens (issue 4): the village leader's and the verifier's queues, the
+review page (household, diff against the last verified version, warnings, who and when, the
+buttons the transition table allows), bulk verify with one signature, and the counts of
+waiting work in the header.
+
+Views parse the form, call one function of app.domain.workflow, commit and redirect (PRG).
+A refusal about what was sent (no signature, no reason, a household changed meanwhile) shows
+the page again with the message, the reasons ticked and the text typed; a household outside
+the user's area is NotFound (404) through the app's error handler.
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+from flask_login import current_user
+
+from app.domain import registration, workflow
+from app.domain.errors import DomainError, Invalid, NotFound
+from app.extensions import db
+from app.models import Household, HouseholdVersion, Role, User, WorkflowAction
+from app.web import collect
+from app.web.forms_data import display_value
+from collection_forms import FormDefinition, load_form
+from collection_forms.loader import HOUSEHOLD, MEMBERS
+
+bp = Blueprint("review", __name__, url_prefix="/review")
+
+# The household page's helpers (labels of codes, states, addresses) serve these pages too.
+bp.context_processor(collect._helpers)
+
+
+def _me() -> User:
+    return current_user._get_current_object()
+
+
+@bp.app_context_processor
+def _waiting_counts() -> dict[str, Any]:
+    """Households waiting for each of the user's roles, for the header. Asked on every page
+    (one small count per role held), never cached: a count that lags is worse than none."""
+    if not current_user.is_authenticated:
+        return {"waiting_counts": {}}
+    return {"waiting_counts": workflow.waiting_counts(_me())}
+
+
+# ------------------------------------------------------------------ the diff
+
+@dataclass
+class Change:
+    label: str
+    old: str
+    new: str
+
+
+@dataclass
+class MemberDiff:
+    name: str
+    kind: str  # "added", "changed", "cancelled", "removed"
+    changes: list[Change] = field(default_factory=list)
+
+
+@dataclass
+class Diff:
+    first: bool  # no verified version: a first registration
+    household: list[Change]
+    members: list[MemberDiff]
+
+    @property
+    def empty(self) -> bool:
+        return not self.first and not self.household and not self.members
+
+
+def diff(old: dict[str, Any] | None, new: dict[str, Any], form: FormDefinition, lang: str) -> Diff:
+    """What changed from the last verified version `old` to `new`, in words of the form
+    definition: household fields old → new; members added, changed (which fields), cancelled
+    (their status left "active"), removed. Members are matched by person_id."""
+    if old is None:
+        return Diff(True, [], [])
+
+    def shown(section: str, name: str, record: dict[str, Any] | None) -> str:
+        value = display_value(record, name)
+        f = form.fields_of(section).get(name)
+        if value and f is not None and f.code_list is not None:
+            return f.code_list.label(value, lang)
+        return value
+
+    def changes(section: str, a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[Change]:
+        out = []
+        for name, f in form.fields_of(section).items():
+            before, after = shown(section, name, a), shown(section, name, b)
+            if before != after:
+                out.append(Change(f.label.get(lang, name), before, after))
+        return out
+
+    household = changes(HOUSEHOLD, old.get(HOUSEHOLD) or {}, new.get(HOUSEHOLD) or {})
+    old_members = {display_value(m, "person_id"): m for m in old.get(MEMBERS) or []}
+    members = []
+    seen = set()
+    for m in new.get(MEMBERS) or []:
+        pid = display_value(m, "person_id")
+        seen.add(pid)
+        name = display_value(m, "name")
+        before = old_members.get(pid)
+        if before is None:
+            members.append(MemberDiff(name, "added"))
+            continue
+        changed = changes(MEMBERS, before, m)
+        if changed:
+            cancelled = (display_value(before, "status") in ("", "active")
+                         and display_value(m, "status") not in ("", "active"))
+            members.append(MemberDiff(name, "cancelled" if cancelled else "changed", changed))
+    for pid, m in old_members.items():
+        if pid not in seen:
+            members.append(MemberDiff(display_value(m, "name"), "removed"))
+    return Diff(False, household, members)
+
+
+# ------------------------------------------------------------------ queues
+
+def _queue_page(role: Role, *, message: str | None = None, pad_error: str | None = None, status: int = 200,
+                chosen: set[str] | None = None):
+    me = _me()
+    village_id = request.values.get("village_id", type=int)
+    finder = workflow.leader_queue if role == Role.village_leader else workflow.verifier_queue
+    queue = finder(me, village_id, page=request.args.get("page", 1, type=int))
+    return render_template("review/queue.html", queue=queue, role=role.value, village_id=village_id,
+                           message=message, pad_error=pad_error, chosen=chosen or set(),
+                           endpoint="review.leader" if role == Role.village_leader else "review.verifier"), status
+
+
+@bp.route("/leader")
+def leader():
+    """Submitted households in the leader's villages, oldest first, with counts per village."""
+    return _queue_page(Role.village_leader)
+
+
+@bp.route("/verifier")
+def verifier():
+    """Confirmed households in the verifier's township, filterable by village."""
+    return _queue_page(Role.verifier)
+
+
+# ------------------------------------------------------------------ one household
+
+def _render_review(me: User, household_id: uuid.UUID, *, message: str | None = None, status: int = 200,
+                   pad_error: str | None = None, sent: dict[str, Any] | None = None):
+    h = registration.get_household(me, household_id)
+    version = h.current_version
+    verified = (db.session.get(HouseholdVersion, h.last_verified_version_id)
+                if h.last_verified_version_id else None)
+    lang = collect._lang()
+    changes = diff(verified.data if verified else None, version.data if version else {}, load_form(), lang)
+    versions = registration.history(me, household_id)
+    events = workflow.history(me, household_id)
+    submitted = next((e for e in reversed(events) if e.action == WorkflowAction.submit.value
+                      and version is not None and e.version_id == version.id), None)
+    return render_template(
+        "review/household.html", h=h, version=version, verified=verified, diff=changes,
+        issues=version.issues if version else [], submitted=submitted,
+        actions=[a.value for a in workflow.available_actions(me, h)],
+        reasons=workflow.RETURN_REASONS, sent=sent or {"reason_codes": [], "reason_text": ""},
+        message=message, pad_error=pad_error, timeline=collect.timeline(versions, events),
+        **collect.timeline_helpers()), status
+
+
+@bp.route("/households/<uuid:household_id>")
+def household(household_id: uuid.UUID):
+    return _render_review(_me(), household_id)
+
+
+def _done_message(action: str, card: str) -> str:
+    # The msgids written out, so that the catalogue extraction finds them.
+    return {
+        WorkflowAction.submit.value: _("Card %(card)s signed and submitted to the village leader.", card=card),
+        WorkflowAction.confirm.value: _("Card %(card)s confirmed with your signature.", card=card),
+        WorkflowAction.verify.value: _("Card %(card)s verified with your signature.", card=card),
+        WorkflowAction.return_.value: _("Card %(card)s returned to the collector.", card=card),
+    }[action]
+
+
+@bp.route("/households/<uuid:household_id>/act", methods=["POST"])
+def act(household_id: uuid.UUID):
+    """Confirm, verify (with the drawn signature) or return (with reasons) the current version."""
+    me = _me()
+    action = request.form.get("action", "")
+    sent = {"reason_codes": request.form.getlist("reason_codes"),
+            "reason_text": request.form.get("reason_text", "")}
+    try:
+        event = workflow.transition(me, household_id, action,
+                                    version_number=request.form.get("version_number", -1, type=int),
+                                    strokes=request.form.get("strokes"), reason_codes=sent["reason_codes"],
+                                    reason_text=sent["reason_text"])
+    except NotFound:
+        raise  # outside the user's area: the page does not exist for them
+    except DomainError as e:
+        db.session.rollback()
+        return _render_review(me, household_id, message=e.message, status=e.status, sent=sent,
+                              pad_error=e.message if e.field == "signature" else None)
+    db.session.commit()
+    flash(_done_message(event.action, event.household.card_no))
+    if event.role == Role.village_leader.value:
+        return redirect(url_for(".leader"))
+    if event.role == Role.verifier.value:
+        return redirect(url_for(".verifier"))
+    return redirect(url_for("collect.household", household_id=household_id))
+
+
+# ------------------------------------------------------------------ many at once
+
+def _items(values: list[str]) -> list[tuple[uuid.UUID, int]]:
+    """The ticked households as (id, version number): "uuid:number" each."""
+    items = []
+    for value in values:
+        hid, _sep, number = value.partition(":")
+        try:
+            items.append((uuid.UUID(hid), int(number)))
+        except ValueError:
+            raise Invalid(_("Households: the selection could not be read; open the queue again."),
+                          field="items") from None
+    if not items:
+        raise Invalid(_("Households: tick at least one household to verify."), field="items")
+    return items
+
+
+@bp.route("/verify", methods=["POST"])
+def verify_many():
+    """Verify the ticked households with one signature. The answer is shown at once (not a
+    redirect): a list of a hundred results does not fit into a session cookie's flash."""
+    me = _me()
+    ticked = request.form.getlist("items")
+    try:
+        results = workflow.verify_many(me, _items(ticked), request.form.get("strokes"))
+    except DomainError as e:
+        db.session.rollback()
+        return _queue_page(Role.verifier, message=e.message, status=e.status, chosen=set(ticked),
+                           pad_error=e.message if e.field == "signature" else None)
+    db.session.commit()
+    shown = []
+    for r in results:
+        h = r.event.household if r.event is not None else _visible(me, r.household_id)
+        shown.append({"result": r, "household": h})
+    verified = sum(1 for r in results if r.ok)
+    return render_template("review/verified.html", shown=shown, verified=verified, total=len(results),
+                           summary=ngettext("%(num)d household verified, of %(total)d ticked.",
+                                            "%(num)d households verified, of %(total)d ticked.",
+                                            verified, total=len(results)))
+
+
+def _visible(me: User, household_id: uuid.UUID) -> Household | None:
+    """A refused item's household, to name it, when the user may see it."""
+    try:
+        return registration.get_household(me, household_id)
+    except NotFound:
+        return None
