@@ -499,7 +499,7 @@ PIECES = (
     ("_mirror (household + 5 persons)", "app.domain.registration", "_mirror", 2),
     ("audit.record", "app.domain.audit", "record", 2),
     ("commit", "flask_sqlalchemy.session", "Session.commit", 0),
-    ("_flash_saved (after the commit)", "app.web.collect", "_flash_saved", 0),
+    ("_saved_message (before the commit)", "app.web.collect", "_saved_message", 0),
 )
 
 

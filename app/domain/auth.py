@@ -12,12 +12,13 @@ import secrets
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import joinedload
 
 from app.domain import audit
 from app.domain.errors import DomainError
 from app.domain.passwords import check_password, hash_password
 from app.extensions import db
-from app.models import LoginFailure, User, UserSession, utcnow
+from app.models import LoginFailure, RoleAssignment, User, UserSession, utcnow
 
 
 class LoginRefused(DomainError):
@@ -94,7 +95,10 @@ def _dummy_hash(config) -> str:
 
 def load_session_user(config, token: str) -> User | None:
     """The user of a live session, or None (ended, idle too long, user deactivated)."""
-    row = db.session.scalar(select(UserSession).where(UserSession.token_hash == _token_hash(token)))
+    # The user's roles and their units come with it: every page reads them (header, scope).
+    row = db.session.scalar(
+        select(UserSession).where(UserSession.token_hash == _token_hash(token))
+        .options(joinedload(UserSession.user).selectinload(User.roles).joinedload(RoleAssignment.unit)))
     now = utcnow()
     if row is None or row.ended_at is not None or not row.user.active:
         return None

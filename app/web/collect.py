@@ -284,22 +284,29 @@ def _render_form(*, h: Household | None, unit: AdminUnit, data: dict[str, Any], 
     ), status
 
 
-def _flash_saved(result: registration.SaveResult) -> None:
+def _saved_message(result: registration.SaveResult) -> tuple[str, str]:
+    """The flash after a save, worked out before the commit (afterwards the rows are
+    expired and reading the card number would cost queries)."""
     if not result.created:
-        flash(_("This save had already arrived; it was kept once."))
-        return
+        return _("This save had already arrived; it was kept once."), "message"
     errors = sum(1 for i in result.issues if i.get("level") == "error")
     warnings = sum(1 for i in result.issues if i.get("level") == "warning")
     card = result.household.card_no
     if errors:
-        flash(ngettext("Card %(card)s saved as a draft; %(num)d error to fix.",
-                       "Card %(card)s saved as a draft; %(num)d errors to fix.", errors, card=card),
-              "warning")
-    elif warnings:
-        flash(ngettext("Card %(card)s saved, complete; %(num)d warning to look at.",
-                       "Card %(card)s saved, complete; %(num)d warnings to look at.", warnings, card=card))
-    else:
-        flash(_("Card %(card)s saved, complete.", card=card))
+        return ngettext("Card %(card)s saved as a draft; %(num)d error to fix.",
+                        "Card %(card)s saved as a draft; %(num)d errors to fix.", errors, card=card), "warning"
+    if warnings:
+        return ngettext("Card %(card)s saved, complete; %(num)d warning to look at.",
+                        "Card %(card)s saved, complete; %(num)d warnings to look at.", warnings, card=card), "message"
+    return _("Card %(card)s saved, complete.", card=card), "message"
+
+
+def _commit_saved(result: registration.SaveResult):
+    message, category = _saved_message(result)
+    household_id = result.household.id
+    db.session.commit()
+    flash(message, category)
+    return redirect(url_for(".household", household_id=household_id))
 
 
 def _wants_new_card() -> bool:
@@ -309,10 +316,28 @@ def _wants_new_card() -> bool:
 @bp.route("/households/new", methods=["GET", "POST"])
 def new_household():
     me = _me()
+    unit_id = request.args.get("unit_id", type=int)
+    if request.method == "POST" and unit_id is not None and not _wants_new_card():
+        # The save itself: the domain checks the unit and the scope, so the list of the
+        # user's units is only read again if the form has to be shown again.
+        data = parse_form(request.form, _form())
+        try:
+            result = registration.new_household(me, unit_id=unit_id, data=data, submission_id=_submission_id())
+        except NotFound:
+            if not registration.edit_units(me):
+                raise Forbidden(_("Only collectors register households.")) from None
+            raise
+        except (Invalid, Conflict) as e:
+            db.session.rollback()
+            unit = next((u for u in registration.edit_units(me) if u.id == unit_id), None)
+            if unit is None:
+                raise NotFound(_("You may not register households in this unit.")) from e
+            return _render_form(h=None, unit=unit, data=data, issues=[], base_number=None, status=e.status,
+                                message=e.message, message_field=e.field)
+        return _commit_saved(result)
     units = registration.edit_units(me)
     if not units:
         raise Forbidden(_("Only collectors register households."))
-    unit_id = request.args.get("unit_id", type=int)
     if unit_id is None:
         villages = [u for u in units if u.level == UnitLevel.village.value]
         only = villages if villages else units
@@ -330,16 +355,7 @@ def new_household():
     if _wants_new_card():  # the "add member" button without JavaScript: nothing is saved
         data = parse_form(request.form, _form(), keep_blank=True)
         return _render_form(h=None, unit=unit, data=data, issues=[], base_number=None, add_card=True)
-    data = parse_form(request.form, _form())
-    try:
-        result = registration.new_household(me, unit_id=unit.id, data=data, submission_id=_submission_id())
-    except (Invalid, Conflict) as e:
-        db.session.rollback()
-        return _render_form(h=None, unit=unit, data=data, issues=[], base_number=None, status=e.status,
-                            message=e.message, message_field=e.field)
-    db.session.commit()
-    _flash_saved(result)
-    return redirect(url_for(".household", household_id=result.household.id))
+    return _render_form(h=None, unit=unit, data={HOUSEHOLD: {}, MEMBERS: [{}]}, issues=[], base_number=None)
 
 
 @bp.route("/households/<uuid:household_id>/edit", methods=["GET", "POST"])
@@ -376,7 +392,5 @@ def edit(household_id: uuid.UUID):
         h = registration.get_household(me, household_id, "household.edit")
         return _render_form(h=h, unit=h.village, data=data, issues=[], base_number=base, status=e.status,
                             message=e.message, message_field=e.field)
-    db.session.commit()
-    _flash_saved(result)
-    return redirect(url_for(".household", household_id=result.household.id))
+    return _commit_saved(result)
 
