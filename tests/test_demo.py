@@ -55,6 +55,8 @@ def expected_logins() -> dict[str, tuple[str, AdminUnit]]:
         # Every village has a collector, who registers its demo households.
         "demo_collector3": ("collector", v3), "demo_collector4": ("collector", v4),
         "demo_collector5": ("collector", v5), "demo_collector6": ("collector", v6),
+        "demo_village_leader3": ("village_leader", v3), "demo_village_leader4": ("village_leader", v4),
+        "demo_village_leader5": ("village_leader", v5), "demo_village_leader6": ("village_leader", v6),
     }
 
 

@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import force_locale
 
-from app.domain import demo, scope
+from app.domain import demo, demo_workflow, scope
 from app.domain.errors import DomainError
 from app.extensions import db
 from app.models import Role
@@ -21,15 +21,18 @@ from app.models import Role
               help="Give the existing demo users a new shared password (and end their sessions).")
 @click.option("--households", type=click.IntRange(0, 9999), default=demo.DEMO_HOUSEHOLDS, show_default=True,
               help="Households to register when the township has none yet (0: none).")
+@click.option("--no-workflow", is_flag=True,
+              help="Leave the demo households as drafts (default: most verified, some waiting at each "
+                   "level of the approval chain, a few returned).")
 @with_appcontext
-def demo_cli(password: str | None, reset_passwords: bool, households: int) -> None:
-    """Create the demo township, users and households (again: completes what is missing,
-    changes nothing else)."""
+def demo_cli(password: str | None, reset_passwords: bool, households: int, no_workflow: bool) -> None:
+    """Create the demo township, users and households, and move the households along the
+    approval chain (again: completes what is missing, changes nothing else)."""
     # A fixed locale: without a request the locale selector cannot read the session.
     with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")):
         try:
             result = demo.create_demo(password=password, reset_passwords=reset_passwords,
-                                      households=households)
+                                      households=households, workflow=not no_workflow)
         except DomainError as e:
             db.session.rollback()
             raise click.ClickException(e.message) from e
@@ -47,6 +50,7 @@ def _report(result: demo.DemoResult, *, password_given: bool) -> None:
     if result.passwords_reset:
         click.echo(f"Passwords reset: {len(result.passwords_reset)} (their sessions were ended).")
     _report_households(result.households)
+    _report_workflow(result.workflow)
     unchanged = [login.username for login in result.logins if not login.password_set]
     if unchanged:
         click.echo("These demo users already exist; their password is unchanged "
@@ -86,6 +90,18 @@ def _report_households(h: demo.HouseholdsReport | None) -> None:
     if h.problems:
         click.echo("Deliberate problems for the checks to find: "
                    + ", ".join(f"{kind} {n}" for kind, n in h.problems.items()) + ".")
+
+
+def _report_workflow(w: demo_workflow.WorkflowReport | None) -> None:
+    if w is None:
+        return
+    if w.transitions:
+        click.echo(f"Approval chain: {w.moved} households moved in {w.seconds:.1f} s ({w.transitions} "
+                   f"submissions, confirmations, verifications and returns); {w.stuck} kept as drafts "
+                   "because of errors.")
+    if w.states:
+        click.echo("Demo households by state: "
+                   + ", ".join(f"{state} {n}" for state, n in w.states.items()) + ".")
 
 
 def _width(text: str) -> int:

@@ -1,10 +1,12 @@
 """The demo township: real division codes, village groups, one login per role, households.
 
 Built in steps that each take what the earlier ones made (units, then users, then
-households), each called from `create_demo` with the `DemoTownship`. Every step is
-idempotent: units are found by code, users by username, role grants are idempotent in
-`grant_role`, and households are made only while the township has none. Nothing secret is
-kept: the one shared password is given by the operator or generated, and only ever printed.
+households, then their approval states), each called from `create_demo` with the
+`DemoTownship`. Every step is idempotent: units are found by code, users by username, role
+grants are idempotent in `grant_role`, households are made only while the township has
+none, and only untouched demo households are moved along the chain (demo_workflow).
+Nothing secret is kept: the one shared password is given by the operator or generated, and
+only ever printed.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from sqlalchemy import func, select
 from app.domain import audit, registration, users
 from app.domain.auth import end_all_sessions
 from app.domain.demo_households import generate_households
+from app.domain.demo_workflow import Signers, WorkflowReport, move_households
 from app.domain.passwords import hash_password
 from app.domain.tree import in_subtree
 from app.domain.units import get_or_create_unit
@@ -58,7 +61,8 @@ class DemoUserSpec:
 # One login per role, and a second collector and village leader in the second village so
 # that scope can be tried: the collector of one village does not see the other. Every
 # village has its collector, who registers the village's demo households (谁采集、谁录入、
-# 谁负责: the audit log names the collector of the village, not a system account).
+# 谁负责: the audit log names the collector of the village, not a system account), and its
+# leader, who confirms them.
 DEMO_USERS = (
     DemoUserSpec("demo_collector", Role.collector, "village:0"),
     DemoUserSpec("demo_collector2", Role.collector, "village:1"),
@@ -73,6 +77,12 @@ DEMO_USERS = (
     DemoUserSpec("demo_collector4", Role.collector, "village:3"),
     DemoUserSpec("demo_collector5", Role.collector, "village:4"),
     DemoUserSpec("demo_collector6", Role.collector, "village:5"),
+    # Every village has its leader too, who confirms the village's demo households (the
+    # approval chain, app.domain.demo_workflow). Added last: names go by position.
+    DemoUserSpec("demo_village_leader3", Role.village_leader, "village:2"),
+    DemoUserSpec("demo_village_leader4", Role.village_leader, "village:3"),
+    DemoUserSpec("demo_village_leader5", Role.village_leader, "village:4"),
+    DemoUserSpec("demo_village_leader6", Role.village_leader, "village:5"),
 )
 
 
@@ -131,11 +141,13 @@ class DemoResult:
     # The shared password of the logins with password_set; None when no password was set.
     password: str | None = None
     households: HouseholdsReport | None = None
+    workflow: WorkflowReport | None = None
 
     @property
     def changed(self) -> bool:
         return bool(self.township.units_created or self.users_created or self.passwords_reset
-                    or (self.households and self.households.created))
+                    or (self.households and self.households.created)
+                    or (self.workflow and self.workflow.transitions))
 
 
 def generate_password() -> str:
@@ -230,14 +242,30 @@ def create_users(township: DemoTownship, password: str, *, reset_passwords: bool
 
 def village_collectors(township: DemoTownship, logins: list[DemoLogin]) -> dict[str, User]:
     """The first demo collector of each village, by village code."""
+    return _village_users(township, logins, Role.collector)
+
+
+def village_leaders(township: DemoTownship, logins: list[DemoLogin]) -> dict[str, User]:
+    """The first demo village leader of each village, by village code."""
+    return _village_users(township, logins, Role.village_leader)
+
+
+def _village_users(township: DemoTownship, logins: list[DemoLogin], role: Role) -> dict[str, User]:
     out: dict[str, User] = {}
     for login in logins:
-        if login.role is Role.collector and login.unit.code not in out:
+        if login.role is role and login.unit.code not in out:
             out[login.unit.code] = db.session.scalar(select(User).where(User.username == login.username))
     missing = [v.name for v in township.villages if v.code not in out]
     if missing:
-        raise ValueError(f"demo data: no demo collector for {', '.join(missing)}")
+        raise ValueError(f"demo data: no demo {role.value} for {', '.join(missing)}")
     return out
+
+
+def demo_signers(township: DemoTownship, logins: list[DemoLogin]) -> Signers:
+    """Who signs each level of the chain: the village's collector and leader, the verifier."""
+    verifier = next(login for login in logins if login.role is Role.verifier)
+    return Signers(collectors=village_collectors(township, logins), leaders=village_leaders(township, logins),
+                   verifier=db.session.scalar(select(User).where(User.username == verifier.username)))
 
 
 def create_households(township: DemoTownship, collectors: dict[str, User], count: int, *,
@@ -282,20 +310,24 @@ def create_households(township: DemoTownship, collectors: dict[str, User], count
 
 
 def create_demo(*, password: str | None = None, reset_passwords: bool = False,
-                households: int = DEMO_HOUSEHOLDS, today: date | None = None) -> DemoResult:
+                households: int = DEMO_HOUSEHOLDS, today: date | None = None,
+                workflow: bool = True) -> DemoResult:
     """Create (or complete) the demo township, its users and its households; flushed, not
     committed.
 
     `password` is the shared password for the users this run creates or resets; a random
     one is generated when it is not given. `households`: how many to make when the
-    township has none yet (0: none).
+    township has none yet (0: none). `workflow`: move the untouched demo households along
+    the approval chain to a realistic mix of states (app.domain.demo_workflow).
     """
     if password is not None:
         users.check_password_rules(password)
     township = create_units(read_township_rows())
     result = create_users(township, password or generate_password(), reset_passwords=reset_passwords)
-    result.households = create_households(township, village_collectors(township, result.logins), households,
-                                          today=today)
+    signers = demo_signers(township, result.logins)
+    result.households = create_households(township, signers.collectors, households, today=today)
+    if workflow and households > 0:
+        result.workflow = move_households(township.township, signers, seed=HOUSEHOLD_SEED)
     if result.changed:
         audit.record("demo.create", object_type="admin_unit", object_id=township.township.id, details={
             "township": township.township.code,
@@ -305,6 +337,7 @@ def create_demo(*, password: str | None = None, reset_passwords: bool = False,
             "users_created": result.users_created,
             "passwords_reset": result.passwords_reset,
             "households_created": result.households.created,
+            "workflow_transitions": result.workflow.transitions if result.workflow else 0,
         })
     return result
 
