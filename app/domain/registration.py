@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from app.domain import audit, scope
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.household_rules import HEAD, check_household_rules
-from app.domain.tree import in_subtree, is_within
+from app.domain.tree import in_subtree
 from app.extensions import db
 from app.models import (AdminUnit, Household, HouseholdState, HouseholdVersion, Person, UnitLevel, User,
                         VersionKind, utcnow)
@@ -73,19 +73,15 @@ def issue_text(issue: dict[str, Any], locale: str) -> str:
 
 def get_household(actor: User, household_id: uuid.UUID, permission: str = "household.view") -> Household:
     household = db.session.get(Household, household_id)
-    if household is None or not _can(actor, "household.view", household.unit_path):
+    if household is None or not scope.can_at(actor, "household.view", household.unit_path):
         raise NotFound(_("No such household."))
-    if not _can(actor, permission, household.unit_path):
+    if not scope.can_at(actor, permission, household.unit_path):
         raise Forbidden(_("You may not change this household."))
     return household
 
 
 def can_edit(actor: User, household: Household) -> bool:
-    return _can(actor, "household.edit", household.unit_path)
-
-
-def _can(actor: User, permission: str, path: str) -> bool:
-    return any(is_within(path, p) for p in scope.scope_paths(actor, permission))
+    return scope.can_at(actor, "household.edit", household.unit_path)
 
 
 def edit_units(actor: User) -> list[AdminUnit]:
@@ -104,7 +100,7 @@ def new_household(actor: User, *, unit_id: int, data: dict[str, Any],
                   submission_id: uuid.UUID | None = None, today: dt.date | None = None) -> SaveResult:
     unit = db.session.get(AdminUnit, unit_id)
     if unit is None or unit.level not in (UnitLevel.village.value, UnitLevel.group.value) \
-            or not _can(actor, "household.edit", unit.path):
+            or not scope.can_at(actor, "household.edit", unit.path):
         raise NotFound(_("You may not register households in this unit."))
     village = unit if unit.level == UnitLevel.village.value else unit.parent
     group = unit if unit.level == UnitLevel.group.value else None
@@ -255,7 +251,7 @@ def _group_for(actor: User, village: AdminUnit, group: AdminUnit | None, clean: 
     if chosen is None or chosen.parent_id != village.id or chosen.level != UnitLevel.group.value:
         raise Invalid(_("The group %(code)s is not a group of %(village)s.", code=code, village=village.name),
                       field="household.group_code")
-    if not _can(actor, "household.edit", chosen.path):
+    if not scope.can_at(actor, "household.edit", chosen.path):
         raise Invalid(_("You may not register households in %(group)s.", group=chosen.name),
                       field="household.group_code")
     return chosen
@@ -384,7 +380,7 @@ def _registered_elsewhere(actor: User, clean: dict[str, Any], household_id: uuid
     for number, path, card_no, village in db.session.execute(query):
         i = numbers[number]
         who = clean["members"][i].get("name") or ""
-        if _can(actor, "household.view", path):
+        if scope.can_at(actor, "household.view", path):
             where_zh, where_en = f"{village}第{card_no}号户卡", f"{village}, card {card_no}"
         else:
             where_zh, where_en = "其他地方", "elsewhere"

@@ -62,7 +62,13 @@ def scope_filter(user: User, path_column, permission: str = "unit.view") -> Colu
 
 
 def can(user: User, permission: str, unit: AdminUnit) -> bool:
-    return any(is_within(unit.path, p) for p in scope_paths(user, permission))
+    return can_at(user, permission, unit.path)
+
+
+def can_at(user: User, permission: str, path: str) -> bool:
+    """Does `user` hold `permission` at the unit with this path (households and persons
+    carry their unit's path)?"""
+    return any(is_within(path, p) for p in scope_paths(user, permission))
 
 
 

@@ -266,14 +266,22 @@ def add_user(actor: User, *, username: str, name: str, phone: str, locale: str, 
     errors: dict[str, str] = {}
     check_user_fields(username, name, phone, locale, errors)
     _collect(errors, check_password_rules, password)
-    role_ = _collect(errors, parse_role, role)
-    unit_ = _collect(errors, unit_for_code, actor, unit)
-    if role_ is not None and unit_ is not None:
-        _collect(errors, check_level, role_, unit_)
+    role_, unit_ = _role_and_unit(actor, role, unit, errors)
     if errors:
         raise FieldErrors(errors)
     return create_user(actor, username=username, name=name, password=password, role=role_,
                        unit=unit_, phone=phone, locale=locale)
+
+
+def _role_and_unit(actor: User, role: str, unit: str,
+                   errors: dict[str, str]) -> tuple[Role | None, AdminUnit | None]:
+    """The role and unit fields of a form, checked together (the level must suit the role);
+    problems go into `errors` by field."""
+    role_ = _collect(errors, parse_role, role)
+    unit_ = _collect(errors, unit_for_code, actor, unit)
+    if role_ is not None and unit_ is not None:
+        _collect(errors, check_level, role_, unit_)
+    return role_, unit_
 
 
 def grant_role(actor: User | None, user: User, role: Role, unit: AdminUnit) -> RoleAssignment:
@@ -311,10 +319,7 @@ def grant_role_by_code(actor: User, user_id: int, role: str, unit: str) -> tuple
     """The detail screen's "give another role": (the assignment, whether it is new)."""
     user = get_managed_user(actor, user_id)
     errors: dict[str, str] = {}
-    role_ = _collect(errors, parse_role, role)
-    unit_ = _collect(errors, unit_for_code, actor, unit)
-    if role_ is not None and unit_ is not None:
-        _collect(errors, check_level, role_, unit_)
+    role_, unit_ = _role_and_unit(actor, role, unit, errors)
     if errors:
         raise FieldErrors(errors)
     existing = _assignment(user, role_, unit_)
