@@ -35,12 +35,23 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 
 @event.listens_for(Engine, "begin")
-def _sqlite_begin_immediate(conn):
-    # SQLite: take the write lock at BEGIN. A deferred transaction that reads and then
-    # writes fails with "database is locked" when another writer got in between; with
-    # IMMEDIATE it waits its turn (busy_timeout) and nothing accepted is lost.
+def _sqlite_begin(conn):
+    # SQLite: a transaction that will write takes the write lock at BEGIN (IMMEDIATE). A
+    # deferred transaction that reads and then writes fails with "database is locked" when
+    # another writer got in between; with IMMEDIATE it waits its turn (busy_timeout) and
+    # nothing accepted is lost. Pages that only read (GET, HEAD) begin deferred, so readers
+    # never queue for the one write lock (docs/PERFORMANCE.md: seconds-long waits otherwise).
     if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if _request_only_reads() else "BEGIN IMMEDIATE")
+
+
+def _request_only_reads() -> bool:
+    """GET and HEAD requests read; a GET view that writes says so with @writes_on_get.
+    (The idle-session refresh writes with its first statement, which waits for the lock.)"""
+    if not has_request_context() or request.method not in ("GET", "HEAD"):
+        return False
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return not getattr(view, "writes_on_get", False)
 
 
 def select_locale() -> str:

@@ -106,7 +106,10 @@ def load_session_user(config, token: str) -> User | None:
         return None
     # Refresh last_seen at most once a minute: one write per minute, not per request.
     if now - row.last_seen_at > dt.timedelta(minutes=1):
-        row.last_seen_at = now
+        # End the read first: the UPDATE then opens its own transaction and waits for the
+        # write lock, where a read transaction of a GET on SQLite could not take it.
+        db.session.commit()
+        db.session.execute(update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now))
         db.session.commit()
     user = row.user
     user.session_token = token

@@ -10,6 +10,13 @@ def public(view: Callable) -> Callable:
     return view
 
 
+def writes_on_get(view: Callable) -> Callable:
+    """Mark a GET view that writes (e.g. an audited scan): on SQLite its transaction takes the
+    write lock at BEGIN like every POST (see app._sqlite_begin)."""
+    view.writes_on_get = True  # type: ignore[attr-defined]
+    return view
+
+
 def client_address() -> str:
     from flask import request
     return (request.remote_addr or "unknown")[:64]
