@@ -261,9 +261,10 @@ def _next_card_no(village: AdminUnit) -> str:
     """The village's next card number; numbers are never reused, since households are never
     deleted. The unique constraint on (village, card_no) stays the last guard."""
     # Lock the village row first: two collectors of one village saving new households at
-    # the same moment would otherwise read the same maximum (PostgreSQL; SQLite's
-    # BEGIN IMMEDIATE already serialises writers).
-    db.session.execute(select(AdminUnit.id).where(AdminUnit.id == village.id).with_for_update())
+    # the same moment would otherwise read the same maximum. SQLite has no row locks and
+    # needs none: a writing transaction holds the database's write lock from BEGIN.
+    if db.session.get_bind().dialect.name != "sqlite":
+        db.session.execute(select(AdminUnit.id).where(AdminUnit.id == village.id).with_for_update())
     last = db.session.scalar(select(func.max(Household.card_no)).where(Household.village_id == village.id))
     number = int(last or 0) + 1
     if number > MAX_CARD_NO:
@@ -308,7 +309,9 @@ def _mirror(household: Household, version: HouseholdVersion) -> None:
     household.head_name = _s(head.get("name")) if head else None
     household.member_count = len(active)
     household.updated_at = version.created_at
-    existing = {p.id: p for p in db.session.scalars(select(Person).where(Person.household_id == household.id))}
+    # A new household has no persons yet: no need to ask.
+    existing = {} if version.number == 1 else {
+        p.id: p for p in db.session.scalars(select(Person).where(Person.household_id == household.id))}
     for position, m in enumerate(members):
         pid = _uuid(m.get("person_id"))
         person = existing.get(pid) or Person(id=pid, household_id=household.id)
