@@ -57,13 +57,13 @@ sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
+from bench._report import PERFORMANCE_MD, append_to_section  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("DOORSTEP_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 PASSWORD = "bench-review-password"
 VERIFIER = "demo_verifier"
 QUEUE = "/review/verifier"
 WARMUP_PER_CLIENT = 5
-PERFORMANCE_MD = ROOT / "docs" / "PERFORMANCE.md"
 SECTION = "## Approval chain: the verifier's queue and bulk verify (`bench/review.py`)"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 ITEM_RE = re.compile(r'name="items" value="([0-9a-f-]{36}:\d+)"')
@@ -496,14 +496,7 @@ def write_markdown(results: list[Result], header: str, load: tuple[float, float]
                     f"{c.over(1)} of {len(c.latencies)} | {c.rate:.1f} | {r.statements} | "
                     f"{b.items} in {b.seconds:.2f} s{'' if b.ok else ' (CHECK FAILED)'} | "
                     f"{min(loads):.1f}-{max(loads):.1f} |")
-    content = PERFORMANCE_MD.read_text()
-    if SECTION not in content:
-        content = content.rstrip("\n") + f"\n\n{SECTION}\n"
-    start = content.index(SECTION)
-    following = content.find("\n## ", start + len(SECTION))
-    end = len(content) if following == -1 else following + 1
-    block = content[start:end].rstrip("\n") + "\n\n" + "\n".join(rows) + "\n"
-    PERFORMANCE_MD.write_text(content[:start] + block + ("\n" + content[end:] if end < len(content) else ""))
+    append_to_section(SECTION, rows)
 
 
 def main() -> None:

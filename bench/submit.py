@@ -28,10 +28,12 @@ Client threads keep one HTTPConnection each; gunicorn's sync workers close the c
 after every response (they do not do keep-alive), so http.client reconnects: a loopback
 connect, the same for both routes.
 
-Why 4 sync workers on 2 cores: a save waits on the database for a good part of its time
-(about 40 % on PostgreSQL, see --pieces), so 2 workers leave the cores idle while they
-wait; beyond 4, workers only queue (on SQLite's write lock, or for the cores) and add
-latency. Each client thread works in its own village (6 villages, 6 clients): collectors
+Workers as the app is run: 4 sync workers on PostgreSQL (README's production command), 2 on
+SQLite (scripts/demo.sh). On PostgreSQL a save waits on the database for a good part of its
+time (about 40 %, see --pieces), so 2 workers leave the cores idle while they wait. On SQLite
+saves queue for the one write lock, and SQLite's busy handler polls with sleeps of up to
+100 ms: more workers than cores only add sleepers (measured: 154/s with 2, 137/s with 3,
+142/s with 4). Each client thread works in its own village (6 villages, 6 clients): collectors
 of one village racing for its next card number is a separate question (--one-village).
 
 --pieces N: no gunicorn, no threads: N saves one after another through the Flask test
@@ -71,12 +73,15 @@ sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
+from bench._report import PERFORMANCE_MD, append_to_section  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("DOORSTEP_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 PASSWORD = "bench-submit-password"
 MEMBERS = 5
+# gunicorn sync workers as the app is run (see the docstring).
+DEFAULT_WORKERS = {"sqlite": 2, "postgresql": 4}
 WARMUP_PER_CLIENT = 5
-PERFORMANCE_MD = ROOT / "docs" / "PERFORMANCE.md"
+SECTION = "## Household saves (`bench/submit.py`)"
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 # The floor's table: bench-only, created in the bench database, never part of the app's models.
@@ -390,11 +395,13 @@ class Result:
     save: Phase
     registered_collect: bool
     check: str
+    workers: int
 
 
 def run(name: str, uri: str, args) -> Result:
     villages, version = prepare(uri)
-    print(f"\n{name} {version}: {args.workers} gunicorn sync workers, {args.clients} client threads")
+    workers = args.workers or DEFAULT_WORKERS[name]
+    print(f"\n{name} {version}: {workers} gunicorn sync workers, {args.clients} client threads")
     chosen = [villages[0]] * args.clients if args.one_village else \
         [villages[i % len(villages)] for i in range(args.clients)]
     # Each client may post all the households of the phase, if the others are slow.
@@ -403,7 +410,7 @@ def run(name: str, uri: str, args) -> Result:
     bodies = households_to_post(needs, villages)
     floor_bodies = {code: list(items) for code, items in bodies.items()}
     with tempfile.TemporaryDirectory() as instance:
-        server = Server(uri, Path(instance), args.workers, args.profile)
+        server = Server(uri, Path(instance), workers, args.profile)
         try:
             sessions = []
             for village in chosen:
@@ -422,7 +429,7 @@ def run(name: str, uri: str, args) -> Result:
             if args.profile:
                 shutil.copy(Path(instance) / "gunicorn.log", args.profile / f"gunicorn-{name}.log")
     check = verify(uri, len(save.latencies) + save.warmup_ok)
-    return Result(name, version, floor, save, registered, check)
+    return Result(name, version, floor, save, registered, check, workers)
 
 
 def verify(uri: str, posted: int) -> str:
@@ -464,19 +471,16 @@ def append_markdown(results: list[Result], args, header: str) -> None:
     command = "bench/submit.py " + " ".join(sys.argv[1:])
     rows = ["", f"### Run of {time.strftime('%Y-%m-%d %H:%M')}", "", header, "",
             f"    .venv/bin/python {command.strip()}", "",
-            "| database | households/s | p50 | p95 | floor/s | floor p50 | floor p95 | households/floor "
+            "| database | workers | households/s | p50 | p95 | floor/s | floor p50 | floor p95 | households/floor "
             "| saves | load average |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         s, f = r.save, r.floor
-        rows.append(f"| {r.backend} {r.version} | {s.rate:.0f} | {s.pct(50):.1f} ms | {s.pct(95):.1f} ms | "
+        rows.append(f"| {r.backend} {r.version} | {r.workers} | {s.rate:.0f} | {s.pct(50):.1f} ms | {s.pct(95):.1f} ms | "
                     f"{f.rate:.0f} | {f.pct(50):.1f} ms | {f.pct(95):.1f} ms | {s.rate / f.rate:.2f} | "
                     f"{len(s.latencies)}{' (' + str(len(s.failures)) + ' failed)' if s.failures else ''} | "
                     f"{min(f.load + s.load):.1f}-{max(f.load + s.load):.1f} |")
-    text_ = PERFORMANCE_MD.read_text()
-    if "## Household saves (`bench/submit.py`)" not in text_:
-        text_ += "\n## Household saves (`bench/submit.py`)\n"
-    PERFORMANCE_MD.write_text(text_.rstrip("\n") + "\n" + "\n".join(rows) + "\n")
+    append_to_section(SECTION, rows)
 
 
 # ------------------------------------------------------------------ where the time goes
@@ -588,7 +592,8 @@ def main() -> None:
     parser.add_argument("--households", type=int, default=1500,
                         help="saves to time per database (and as many floor posts)")
     parser.add_argument("--seconds", type=float, default=60, help="time limit of each phase")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int,
+                        help="gunicorn sync workers (default: 2 on SQLite, 4 on PostgreSQL)")
     parser.add_argument("--clients", type=int, default=6, help="client threads (one connection each)")
     parser.add_argument("--one-village", action="store_true",
                         help="all clients in one village (collectors racing for its card numbers)")
@@ -609,7 +614,7 @@ def main() -> None:
         cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
                    platform.processor())
     header = (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, gunicorn sync workers "
-              f"{args.workers}, client threads {args.clients}"
+              f"{args.workers or '2 (SQLite) / 4 (PostgreSQL)'}, client threads {args.clients}"
               f"{' in one village' if args.one_village else ''}, "
               f"{MEMBERS}-member households{', cProfile on' if args.profile else ''}")
     print(f"{time.strftime('%Y-%m-%d %H:%M')}  {header}")
@@ -656,15 +661,10 @@ def main_pieces(args) -> None:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print("\n".join(out))
     if not args.no_append:
-        text_ = PERFORMANCE_MD.read_text()
-        if "## Household saves (`bench/submit.py`)" not in text_:
-            text_ += "\n## Household saves (`bench/submit.py`)\n"
         command = "bench/submit.py " + " ".join(sys.argv[1:])
-        PERFORMANCE_MD.write_text(text_.rstrip("\n") + "\n\n" + "\n".join(
-            [f"### Where the time of a save goes, {time.strftime('%Y-%m-%d %H:%M')} "
-             f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)", "",
-             f"    .venv/bin/python {command.strip()}", ""]
-            + out).rstrip("\n") + "\n")
+        append_to_section(SECTION, [f"### Where the time of a save goes, {time.strftime('%Y-%m-%d %H:%M')} "
+                                    f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)", "",
+                                    f"    .venv/bin/python {command.strip()}", ""] + out)
 
 
 if __name__ == "__main__":
