@@ -6,6 +6,7 @@ generated once into instance/ (owner-only), Chinese as the default language.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -22,13 +23,13 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def load_or_create_secret_key(instance: Path) -> str:
-    """Read instance/secret_key, creating it once with mode 0600 if missing.
+def load_or_create_secret_key(instance: Path, name: str = "secret_key") -> str:
+    """Read instance/<name>, creating it once with mode 0600 if missing.
 
     The key is never a constant in the code: a constant would let anyone who reads the
     source forge session cookies and QR tags.
     """
-    path = instance / "secret_key"
+    path = instance / name
     try:
         return path.read_text().strip()
     except FileNotFoundError:
@@ -45,6 +46,26 @@ def load_or_create_secret_key(instance: Path) -> str:
     return key
 
 
+def card_keys(instance: Path) -> dict[str, str]:
+    """The keys that sign card QR codes, {key id: secret}; the first one signs new cards.
+
+    CARD_KEYS="2:<secret>,1:<secret>" in the environment; rotation adds a key in front, and a
+    key removed from the list is revoked (its cards no longer verify). Without the setting,
+    one key "1" is generated once into instance/card_key_1.
+    """
+    setting = os.environ.get("CARD_KEYS", "").strip()
+    if not setting:
+        return {"1": load_or_create_secret_key(instance, "card_key_1")}
+    keys: dict[str, str] = {}
+    for item in setting.split(","):
+        key_id, _, secret = item.strip().partition(":")
+        if not re.fullmatch(r"[a-z0-9]{1,4}", key_id) or len(secret) < 32:
+            raise ValueError("CARD_KEYS: each item is '<id>:<secret>', the id 1-4 lower-case letters "
+                             "or digits, the secret at least 32 characters")
+        keys[key_id] = secret
+    return keys
+
+
 def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
@@ -58,6 +79,13 @@ def from_environment() -> dict:
         "SQLALCHEMY_DATABASE_URI": normalise_database_url(database_url),
         "SECRET_KEY": os.environ.get("SECRET_KEY") or load_or_create_secret_key(instance),
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
+        "CARD_KEYS": card_keys(instance),
+        # Households a printed book holds (DESIGN.md §7).
+        "BOOK_SIZE": _int("BOOK_SIZE", 100),
+        # PDF books and print jobs are written here.
+        "PRINT_PATH": os.environ.get("PRINT_PATH", str(instance / "prints")),
+        # Task queue for print jobs: Huey on SQLite in the instance folder, or Redis when set.
+        "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("DISPLAY_TIMEZONE", "Asia/Shanghai"),
         "SESSION_COOKIE_HTTPONLY": True,

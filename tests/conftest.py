@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 import uuid
 
 import psycopg
@@ -32,6 +33,10 @@ def base_config(database_uri: str, **extra) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_uri,
         "SECRET_KEY": "test-" + uuid.uuid4().hex,
         "BASE_URL": "http://testserver",
+        "CARD_KEYS": {"1": "test-card-key-one-" + "1" * 32},
+        "BOOK_SIZE": 100,
+        "PRINT_PATH": tempfile.mkdtemp(prefix="doorstep-prints-"),
+        "REDIS_URL": "",
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",
         "SESSION_IDLE_MINUTES": 720,

@@ -29,6 +29,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "household.confirm": frozenset({Role.village_leader}),
     "household.verify": frozenset({Role.verifier}),
     "household.return": frozenset({Role.village_leader, Role.verifier}),
+    # Cards and books are printed by the township's clerks (DESIGN.md §1).
+    "card.print": frozenset({Role.clerk, Role.county_admin}),
 }
 
 ROLE_LABELS = {
