@@ -2,12 +2,13 @@
 from app.models.audit import AuditEntry
 from app.models.base import Base, utcnow
 from app.models.households import Household, HouseholdState, HouseholdVersion, Person, VersionKind
+from app.models.printing import JOB_TRANSITIONS, BookSlot, PrintJob, PrintJobKind, PrintJobState
 from app.models.units import LEVEL_ORDER, AdminUnit, UnitLevel
 from app.models.users import LoginFailure, Role, RoleAssignment, User, UserSession
 from app.models.workflow import Signature, WorkflowAction, WorkflowEvent
 
 __all__ = [
-    "AdminUnit", "AuditEntry", "Base", "Household", "HouseholdState", "HouseholdVersion",
+    "AdminUnit", "AuditEntry", "Base", "BookSlot", "JOB_TRANSITIONS", "PrintJob", "PrintJobKind", "PrintJobState", "Household", "HouseholdState", "HouseholdVersion",
     "Person", "VersionKind", "LEVEL_ORDER", "LoginFailure", "Role",
     "RoleAssignment", "Signature", "UnitLevel", "User", "UserSession", "WorkflowAction",
     "WorkflowEvent", "utcnow",
