@@ -1,36 +1,63 @@
 """Household cards and card books as print-ready PDF, from plain data (WeasyPrint + qrcode).
 
-No Flask, nothing from `app`: the app gathers the values into the frozen dataclasses of
-printing.model and calls
+No Flask, nothing from `app`. The app fills the frozen dataclasses of printing.model
+(display strings, Chinese labels) and calls:
 
     check_environment() -> None
-        Raises PrintingUnavailable (its message names the Debian package to install) unless
-        WeasyPrint's libraries load, fontconfig finds "Noto Sans CJK SC" (fonts-noto-cjk)
-        and WeasyPrint found libharfbuzz-subset (libharfbuzz-subset0). Cached per process;
-        the render functions call it first.
+        Raises PrintingUnavailable, whose message names the Debian package to install,
+        unless WeasyPrint's libraries load, WeasyPrint found libharfbuzz-subset
+        (libharfbuzz-subset0) and fontconfig finds "Noto Sans CJK SC" (fonts-noto-cjk).
+        Cached per process; call it when the app starts. The render functions call it too.
 
     render_book(book, *, page_size="A4", processes=2) -> bytes
-        A bound book: cover (own leaf), catalogue (slot, card number, head, address,
-        members, page), then each card's front on a recto page and its back behind it.
-        Mirrored binding margins, continuous page numbers. `processes` > 1 lays out the
-        book in that many chunks at once in worker processes (forkserver); 1 uses none.
+        A bound book: cover (village, township, book number, card numbers, households,
+        print date) on its own leaf, catalogue (slot, card number, head, group and door,
+        members, page), then each card's front on a recto page with its back behind it.
+        Mirrored binding margins; page numbers continue over the whole book.
+        processes > 1: laid out in that many worker processes at once (a forkserver; see
+        printing.render._pool_context); 1: in the calling thread, no pool.
 
     render_cards(cards, *, page_size="A4", processes=1) -> bytes
-        Reprints: front and back of each card, marked '补印件 第3册 第17号' (book and slot)
-        when the card has them.
+        Reprints: front and back of each card, marked '补印件 第3册 第17号' when the card has
+        a book and a slot; no page numbers (the leaves replace numbered leaves of the book).
 
-page_size is "A4" (portrait, default) or "A5". Errors: ValueError for inputs that cannot
-make a book (see Book.check); PrintingError, with the subclasses CardDoesNotFit (a front
-would need a second page; .card_no) and MissingGlyphs (characters no font has; .chars,
-.card_nos). Nothing is printed in part.
+page_size: "A4" (portrait, the default) or "A5" (PAGE_SIZES). Errors: ValueError for input
+that cannot make a book (Book.check) or an unknown page size; PrintingError and its
+subclasses PrintingUnavailable, CardDoesNotFit (a front would need a second page: more than
+about 25 members; .card_no) and MissingGlyphs (characters no installed font has; .chars,
+.card_nos). Nothing is ever printed in part.
+
+With processes > 1 the caller's main module is imported again in the workers, as with any
+forkserver or spawn multiprocessing: a script must keep its work under
+`if __name__ == "__main__":` (Flask's, gunicorn's and Huey's entry points do). A daemonic
+process (a Huey consumer run with `-k process`) may not start workers: there the book is
+laid out in one process, with a logged warning.
+
+Importing this package does not load WeasyPrint; `render_book` and `render_cards` load it
+on first use.
 """
-from printing.environment import PrintingUnavailable, check_environment
-from printing.model import BOOK_SLOTS, Book, Card, MemberRow, SignatureBox
-from printing.render import (PAGE_SIZES, CardDoesNotFit, MissingGlyphs, PrintingError, render_book,
-                             render_cards)
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from printing.environment import check_environment
+from printing.errors import CardDoesNotFit, MissingGlyphs, PrintingError, PrintingUnavailable
+from printing.model import BOOK_SLOTS, PAGE_SIZES, Book, Card, MemberRow, SignatureBox
+
+if TYPE_CHECKING:
+    from printing.render import render_book, render_cards
 
 __all__ = [
     "BOOK_SLOTS", "PAGE_SIZES", "Book", "Card", "CardDoesNotFit", "MemberRow", "MissingGlyphs",
     "PrintingError", "PrintingUnavailable", "SignatureBox", "check_environment", "render_book",
     "render_cards",
 ]
+
+
+def __getattr__(name: str):
+    """render_book and render_cards, imported on first use (WeasyPrint takes 0.3 s to import)."""
+    if name in ("render_book", "render_cards"):
+        from printing import render
+
+        return getattr(render, name)
+    raise AttributeError(f"module 'printing' has no attribute {name!r}")
