@@ -1,0 +1,175 @@
+"""Household cards in QR codes: signed, checkable, revocable (DESIGN.md §6).
+
+A card's QR code holds BASE_URL/c/<village code>-<card no>.<tag>. The tag is the id of the
+key that signed the code followed by a truncated HMAC-SHA256, so codes cannot be forged or
+guessed, and removing a key from CARD_KEYS revokes every card it signed. The code holds no
+name, ID number or address: a lost card tells only that a village has a card with that number.
+
+`read_card_code` and `card_code` are pure and take the keys dict ({key id: secret}, the first
+key signs; app.config["CARD_KEYS"]). `scan` is what the /c/ page does: read, decide, audit.
+"""
+from __future__ import annotations
+
+import base64
+import enum
+import hashlib
+import hmac
+import re
+import uuid
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from sqlalchemy import or_, select
+
+from app.domain import audit, scope
+from app.domain.errors import Invalid, NotFound
+from app.extensions import db
+from app.models import AdminUnit, Household, UnitLevel, User
+
+MAC_LENGTH = 11  # base64url of 8 bytes without padding; fixed, so the key id is tag[:-11]
+# Key ids as app.config.card_keys accepts them.
+_KEY_ID = re.compile(r"[a-z0-9]{1,4}")
+_CODE = re.compile(r"(?P<village>[0-9]{12})-(?P<card>[0-9]{4})"
+                   r"\.(?P<key>[a-z0-9]{1,4})(?P<mac>[A-Za-z0-9_-]{11})")
+# A raw code kept in the audit log for investigation is cut to this length.
+AUDIT_CODE_LENGTH = 64
+# The fallback form offers a list of villages up to this many; beyond, the code is typed.
+MAX_VILLAGE_CHOICES = 100
+
+
+@dataclass(frozen=True)
+class CardRef:
+    """What a genuine code says: a card of this village with this number, signed with this key."""
+
+    village_code: str
+    card_no: str
+    key_id: str
+
+
+class ScanOutcome(str, enum.Enum):
+    opened = "opened"    # the user may see the household: the view opens it
+    valid = "valid"      # a genuine card, but nothing more is shown to this user
+    invalid = "invalid"  # malformed, forged, or signed with an unknown or revoked key
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    outcome: ScanOutcome
+    card: CardRef | None = None
+    village_name: str | None = None  # the village as this system knows it (None: not known here)
+    household_id: uuid.UUID | None = None  # opened only
+    can_edit: bool = False  # opened only: the user is the household's collector
+
+
+def _mac(secret: str, key_id: str, village_code: str, card_no: str) -> str:
+    digest = hmac.new(secret.encode("utf-8"), f"{key_id}:{village_code}-{card_no}".encode("ascii"),
+                      hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:8]).rstrip(b"=").decode("ascii")
+
+
+def card_code(keys: dict[str, str], village_code: str, card_no: str) -> str:
+    """'<village code>-<card no>.<key id><mac>', signed with the first key of `keys`."""
+    if not keys:
+        raise ValueError("no card key to sign with")
+    key_id, secret = next(iter(keys.items()))
+    if not (_KEY_ID.fullmatch(key_id) and re.fullmatch(r"[0-9]{12}", village_code)
+            and re.fullmatch(r"[0-9]{4}", card_no)):
+        raise ValueError(f"cannot make a card code: key {key_id!r}, village {village_code!r}, "
+                         f"card {card_no!r}")
+    return f"{village_code}-{card_no}.{key_id}{_mac(secret, key_id, village_code, card_no)}"
+
+
+def card_url(base_url: str, keys: dict[str, str], village_code: str, card_no: str) -> str:
+    """The URL a printed card's QR code holds."""
+    return f"{base_url.rstrip('/')}/c/{card_code(keys, village_code, card_no)}"
+
+
+def read_card_code(keys: dict[str, str], code: str) -> CardRef | None:
+    """The card a code names, or None if it is malformed, its key is unknown or revoked, or
+    its mac is wrong."""
+    match = _CODE.fullmatch(code)
+    if match is None:
+        return None
+    key_id = match["key"]
+    secret = keys.get(key_id)
+    if secret is None:
+        return None
+    expected = _mac(secret, key_id, match["village"], match["card"])
+    if not hmac.compare_digest(expected, match["mac"]):
+        return None
+    return CardRef(match["village"], match["card"], key_id)
+
+
+def scan(actor: User | None, keys: dict[str, str], code: str, address: str) -> ScanResult:
+    """A card was scanned (its /c/ URL opened) by `actor` (None: not signed in).
+
+    Opened when the user may see the household; valid for a genuine card otherwise, which
+    says no more than the village and the card number, so that whether the household exists
+    stays hidden from anyone outside its area; invalid else. One audit entry per scan.
+    """
+    card = read_card_code(keys, code)
+    if card is None:
+        audit.record("card.scan", actor=actor, details={
+            "outcome": ScanOutcome.invalid.value, "code": code[:AUDIT_CODE_LENGTH], "address": address})
+        return ScanResult(ScanOutcome.invalid)
+    village = db.session.scalar(select(AdminUnit).where(AdminUnit.code == card.village_code,
+                                                        AdminUnit.level == UnitLevel.village.value))
+    household = None if village is None else db.session.scalar(
+        select(Household).where(Household.village_id == village.id, Household.card_no == card.card_no))
+    opened = (actor is not None and household is not None
+              and scope.can_at(actor, "household.view", household.unit_path))
+    outcome = ScanOutcome.opened if opened else ScanOutcome.valid
+    # The household is named only when opened: the entry then reads as "who opened it".
+    audit.record("card.scan", actor=actor, object_type="household" if opened else None,
+                 object_id=household.id if opened else None,
+                 details={"outcome": outcome.value, "key_id": card.key_id, "village": card.village_code,
+                          "card_no": card.card_no, "address": address})
+    if not opened:
+        return ScanResult(outcome, card, village.name if village else None)
+    return ScanResult(outcome, card, village.name, household.id,
+                      can_edit=scope.can_at(actor, "household.edit", household.unit_path))
+
+
+# ------------------------------------------------------------------ the card number typed in
+
+
+def lookup_villages(actor: User) -> list[AdminUnit]:
+    """Villages where the actor may look up a card number: those in the scope, and the
+    village of a group the actor holds a role in (card numbers count per village). At most
+    MAX_VILLAGE_CHOICES + 1, so the caller can tell that there are too many to list."""
+    group_villages = [a.unit.parent_id for a in actor.roles if a.unit.level == UnitLevel.group.value]
+    return list(db.session.scalars(
+        select(AdminUnit)
+        .where(AdminUnit.level == UnitLevel.village.value,
+               or_(scope.scope_filter(actor, AdminUnit.path, "household.view"),
+                   AdminUnit.id.in_(group_villages)))
+        .order_by(AdminUnit.path).limit(MAX_VILLAGE_CHOICES + 1)))
+
+
+def find_by_card_no(actor: User, village_code: str, card_no: str) -> Household:
+    """The household with this card number in this village, if the actor may see it.
+
+    `village_code` may be empty for a user of one village. Invalid when the number is not
+    1-4 digits or the village is none of the actor's; NotFound when there is no such
+    household or it lies outside the actor's area (the two are not told apart)."""
+    card_no = (card_no or "").strip()
+    if not re.fullmatch(r"[0-9]{1,4}", card_no):
+        raise Invalid(_("Card number: enter the number printed on the card, up to 4 digits."),
+                      field="card_no")
+    card_no = card_no.zfill(4)
+    village_code = (village_code or "").strip()
+    if not village_code:  # a user of one village need not name it
+        villages = lookup_villages(actor)
+        village_code = villages[0].code if len(villages) == 1 else ""
+    village = db.session.scalar(select(AdminUnit).where(AdminUnit.code == village_code,
+                                                        AdminUnit.level == UnitLevel.village.value))
+    paths = scope.scope_paths(actor, "household.view")
+    # In the scope, or above a unit of the scope (a collector of one group of the village).
+    if village is None or not any(village.path.startswith(p) or p.startswith(village.path) for p in paths):
+        raise Invalid(_("Village: choose one of your villages."), field="village")
+    household = db.session.scalar(
+        select(Household).where(Household.village_id == village.id, Household.card_no == card_no))
+    if household is None or not scope.can_at(actor, "household.view", household.unit_path):
+        raise NotFound(_("Card number: there is no household with card number %(card)s in %(village)s "
+                         "that you may open.", card=card_no, village=village.name), field="card_no")
+    return household

@@ -1,0 +1,91 @@
+"""The household card's QR code (DESIGN.md §6) and the "scan card" page.
+
+GET /c/<code> is what a printed card's QR code opens, from any phone's camera app. It is
+public (anyone may hold a card) and audited (so it writes on GET): a signed-in user whose
+area holds the household lands on its page; anyone else learns only "valid card of <village>,
+number <card no>" or "not a valid card".
+
+GET /c/scan is the collector's scanner: the camera where the browser reads QR codes
+(static/scan.js, BarcodeDetector), and always the card number typed in, which works in any
+browser without JavaScript. Static paths win over converters in Werkzeug's router, and no
+card code is "scan", so the two routes never collide.
+"""
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.domain import cards, registration
+from app.domain.cards import ScanOutcome
+from app.domain.errors import DomainError
+from app.extensions import db
+from app.models import AdminUnit
+from app.web import client_address, public, writes_on_get
+
+bp = Blueprint("cards", __name__, url_prefix="/c")
+
+
+def _household_url(household_id: uuid.UUID, can_edit: bool) -> str:
+    """The household's collector page for its collectors, the review page for everyone else."""
+    return url_for("collect.household" if can_edit else "review.household", household_id=household_id)
+
+
+@bp.app_template_global()
+def card_lookup_villages() -> list[AdminUnit] | None:
+    """The villages the card-number form offers to the signed-in user; None when there are
+    too many to list (the village code is typed instead)."""
+    if not current_user.is_authenticated:
+        return []
+    villages = cards.lookup_villages(current_user._get_current_object())
+    return None if len(villages) > cards.MAX_VILLAGE_CHOICES else villages
+
+
+@bp.route("/scan")
+def scan():
+    """The scanner and the card-number form; with a card number, open that household."""
+    if "card_no" not in request.args:
+        return _scan_page()
+    me = current_user._get_current_object()
+    try:
+        household = cards.find_by_card_no(me, request.args.get("village", ""), request.args["card_no"])
+    except DomainError as e:
+        db.session.rollback()
+        return _scan_page(error=e), e.status
+    return redirect(_household_url(household.id, registration.can_edit(me, household)))
+
+
+def _scan_page(error: DomainError | None = None) -> str:
+    base = current_app.config.get("BASE_URL", "").rstrip("/")
+    local = url_for("cards.scan").rsplit("/", 1)[0] + "/"  # "/c/" below the app's script root
+    return render_template(
+        "cards/scan.html", find_error=error, local_prefix=local,
+        # The QR holds BASE_URL/c/...; the same code under this page's own address counts too.
+        prefixes=[p for p in (f"{base}/c/" if base else None, request.host_url.rstrip("/") + local) if p],
+        i18n={
+            "starting": _("Starting the camera…"),
+            "aim": _("Hold the card's QR code in the frame."),
+            "opening": _("Card found, opening…"),
+            "not_card": _("This QR code is not a household card of this system."),
+            "no_camera": _("The camera could not be started. Type the card number below."),
+            "start": _("Start the camera"),
+        })
+
+
+@bp.route("/<path:code>")
+@public
+@writes_on_get
+def card(code: str):
+    """A card's QR code was scanned: open the household, or say what the card is."""
+    actor = current_user._get_current_object() if current_user.is_authenticated else None
+    result = cards.scan(actor, current_app.config["CARD_KEYS"], code, client_address())
+    db.session.commit()
+    if result.outcome is ScanOutcome.opened:
+        return redirect(_household_url(result.household_id, result.can_edit))
+    if result.outcome is ScanOutcome.invalid:
+        return render_template("cards/invalid.html"), 404
+    return render_template("cards/valid.html", card=result.card,
+                           village=result.village_name or result.card.village_code,
+                           login_url=url_for("auth.login", next=url_for(".card", code=code)))
