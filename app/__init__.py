@@ -113,10 +113,12 @@ def _init_login(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.web import admin, auth, collect, home, review, units
+    from app.web import admin, auth, cards, collect, home, review, units
 
-    for bp in (auth.bp, home.bp, units.bp, admin.bp, collect.bp, review.bp):
+    for bp in (auth.bp, home.bp, units.bp, admin.bp, collect.bp, review.bp, cards.bp):
         app.register_blueprint(bp)
+    from app.web import books
+    app.register_blueprint(books.bp)
 
 
 def _register_errors(app: Flask) -> None:

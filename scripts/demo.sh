@@ -14,8 +14,8 @@ bash scripts/install.sh
 
 PORT=${PORT:-5000}
 # The demo always uses SQLite in instance/ (or $DOORSTEP_INSTANCE), never a DATABASE_URL
-# that may point at real data.
-unset DATABASE_URL
+# that may point at real data; its task queue keeps its work in SQLite there too.
+unset DATABASE_URL REDIS_URL
 export FLASK_APP=wsgi.py
 export BASE_URL=${BASE_URL:-http://127.0.0.1:$PORT}
 
@@ -39,6 +39,12 @@ echo "demo: migrating the database"
 echo "demo: creating the demo township and users"
 .venv/bin/flask demo "$@"
 
+# The task queue's consumer renders print jobs (books, reprints) outside the web workers.
+INSTANCE=${DOORSTEP_INSTANCE:-instance}
+.venv/bin/huey_consumer app.jobs.huey --workers 1 --logfile "$INSTANCE/tasks.log" -q &
+consumer=$!
+trap 'kill "$consumer" 2>/dev/null; wait "$consumer" 2>/dev/null' EXIT
+
 echo
-echo "demo: Doorstep is at $BASE_URL  (Ctrl-C to stop)"
-exec .venv/bin/gunicorn --workers 2 --bind "127.0.0.1:$PORT" --no-control-socket wsgi:app
+echo "demo: Doorstep is at $BASE_URL  (Ctrl-C to stop); print jobs log to $INSTANCE/tasks.log"
+.venv/bin/gunicorn --workers 2 --bind "127.0.0.1:$PORT" --no-control-socket wsgi:app

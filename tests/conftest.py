@@ -23,6 +23,13 @@ from sqlalchemy import text
 from app import create_app
 from app.extensions import db
 
+# Print jobs run at once, in the test's thread, instead of waiting for a queue consumer
+# (tests/test_jobs.py runs a real consumer). The queue's storage goes to a scratch folder.
+os.environ.setdefault("DOORSTEP_INSTANCE", tempfile.mkdtemp(prefix="doorstep-instance-"))
+from app.jobs import huey  # noqa: E402
+
+huey.immediate = True
+
 PG_ADMIN_URL = os.environ.get("DOORSTEP_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 FAST_ARGON2 = {"ARGON2_TIME_COST": 1, "ARGON2_MEMORY_COST": 8, "ARGON2_PARALLELISM": 1}
 

@@ -17,7 +17,7 @@ from app.extensions import db
 from app.models import AuditEntry, UnitLevel
 
 # Endpoints that answer without a login, on purpose.
-PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.set_language"}
+PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.set_language", "cards.card"}
 
 
 def _rules(app):
@@ -98,9 +98,35 @@ def _household_in_b(ctx):
     return result.household.id
 
 
+def _card_code_in_b(ctx):
+    from flask import current_app
+
+    from app.domain.cards import card_code
+    from app.models import Household
+    if "household_id" not in ctx["objects"]:
+        ctx["objects"]["household_id"] = _household_in_b(ctx)
+    household = db.session.get(Household, ctx["objects"]["household_id"])
+    return card_code(current_app.config["CARD_KEYS"], household.village.code, household.card_no)
+
+
+def _print_job_in_b(ctx):
+    """A finished print job of village B (a real render of its one household)."""
+    from app.domain import print_jobs
+    from app.models import PrintJobKind
+    household = ctx["objects"].get("household_id") or _household_in_b(ctx)
+    ctx["objects"]["household_id"] = household
+    clerk = ctx["make_user"]("clerk", ctx["units"]["T1"], username="b_clerk")
+    job = print_jobs.request_job(clerk, ctx["units"]["B"], PrintJobKind.village)
+    db.session.commit()
+    return print_jobs.run(job.id).id
+
+
 FACTORIES = {
     "unit_id": lambda ctx: ctx["units"]["B"].id,
+    "job_id": _print_job_in_b,
+    "index": lambda ctx: 0,
     "household_id": _household_in_b,
+    "code": _card_code_in_b,
     "user_id": _user_in_b,
     "assignment_id": _assignment_in_b,
 }
@@ -109,9 +135,10 @@ FACTORIES = {
 # the factories must make objects that exist and are reachable for someone in scope).
 OUTSIDERS = [("collector", "A"), ("village_leader", "A"), ("county_admin", "OTHER_COUNTY")]
 INSIDER = ("sysadmin", "province")
-# Pages only a collector opens (the sysadmin may look, not edit: 403): the positive control
-# opens them as a collector of village B.
-COLLECTOR_ONLY = {"collect.edit"}
+# Pages only some roles open (the sysadmin may look, not edit or print: 403): the positive
+# control opens them as that role, in B's village or township.
+OPENED_BY = {"collect.edit": ("collector", "B"), "books.village": ("clerk", "T1"),
+             "books.job": ("clerk", "T1"), "books.download": ("clerk", "T1")}
 
 
 @pytest.fixture
@@ -163,12 +190,14 @@ def test_scope_matrix_positive_control(app, matrix, make_user, new_client):
     user = make_user(role, matrix["units"][unit_key], username="insider")
     c = new_client()
     c.login(user.username)
-    collector = make_user("collector", matrix["units"]["B"], username="insider_collector")
-    cc = new_client()
-    cc.login(collector.username)
+    clients = {}
+    for opener in set(OPENED_BY.values()):
+        role_, unit_ = opener
+        clients[opener] = new_client()
+        clients[opener].login(make_user(role_, matrix["units"][unit_], username=f"insider_{role_}").username)
     for rule in _object_routes(app):
         if "GET" not in rule.methods:
             continue
         url = _fill(rule, matrix["objects"])
-        resp = (cc if rule.endpoint in COLLECTOR_ONLY else c).get(url)
+        resp = (clients[OPENED_BY[rule.endpoint]] if rule.endpoint in OPENED_BY else c).get(url)
         assert resp.status_code == 200, f"insider got {resp.status_code} for GET {url}"

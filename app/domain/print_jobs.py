@@ -1,0 +1,193 @@
+"""Print jobs: what a clerk asks for, and the steps the task queue carries out.
+
+A job never renders inside a web request: the request records it (queued) and the task queue
+(app.jobs) runs it step by step, committing after each step so that the clerk sees progress
+and a crash leaves the finished books in place. Files go to PRINT_PATH, named by job.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+
+import printing
+from app.domain import audit, books, scope
+from app.domain.errors import Conflict, Invalid, NotFound
+from app.extensions import db
+from app.models import (JOB_TRANSITIONS, AdminUnit, BookSlot, PrintJob, PrintJobKind, PrintJobState, User,
+                        utcnow)
+
+PAGE_SIZES = ("A4", "A5")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One file of a job: its name for the clerk, and how to render it."""
+    name: str
+    render: Callable[[], tuple[bytes, list[BookSlot]]]  # PDF bytes, and the slots it prints
+
+
+def request_job(actor: User, village: AdminUnit, kind: PrintJobKind, *, book_no: int | None = None,
+                card_no: str | None = None, page_size: str = "A4") -> PrintJob:
+    """Record a print job (flushed, not committed); the caller enqueues it after the commit."""
+    try:
+        printing.check_environment()  # a missing CJK font or subsetter: refuse, never print boxes
+    except printing.PrintingUnavailable as error:
+        raise Invalid(str(_l("Printing is not available on this server: %(reason)s", reason=str(error))))
+    if page_size not in PAGE_SIZES:
+        raise Invalid(str(_l("Paper size: choose A4 or A5.")))
+    # A village is placed in books when it is first printed; later households go at the end.
+    books.assign_slots(actor, village)
+    household_id = None
+    if kind in (PrintJobKind.book, PrintJobKind.changed):
+        if book_no is None or book_no not in {b.book_no for b in books.books_of(village)}:
+            raise Invalid(str(_l("Book: %(village)s has no book %(book_no)s.", village=village.name,
+                                 book_no=book_no if book_no is not None else "")))
+        if kind == PrintJobKind.changed and not books.changed_slots(village, book_no):
+            raise Invalid(str(_l("Book %(book_no)s: no card changed since it was printed.", book_no=book_no)))
+    elif kind == PrintJobKind.card:
+        if not card_no or not card_no.isdigit() or len(card_no) > 4:
+            raise Invalid(str(_l("Card number: enter the card's 4-digit number.")))
+        slot = books.slot_for_card(village, card_no.zfill(4))
+        household_id, book_no = slot.household_id, slot.book_no
+    total = len(books.books_of(village)) if kind == PrintJobKind.village else 1
+    job = PrintJob(kind=kind.value, village_id=village.id, book_no=book_no, household_id=household_id,
+                   page_size=page_size, state=PrintJobState.queued.value, total_steps=max(total, 1),
+                   requested_by_id=actor.id if actor else None, created_at=utcnow())
+    db.session.add(job)
+    db.session.flush()
+    audit.record("print.request", actor=actor, object_type="print_job", object_id=job.id,
+                 details={"kind": kind.value, "village": village.code, "book_no": book_no,
+                          "household_id": str(household_id) if household_id else None, "page_size": page_size})
+    return job
+
+
+def get_job(actor: User, job_id: int) -> PrintJob:
+    job = db.session.get(PrintJob, job_id)
+    if job is None or not scope.can(actor, "card.print", job.village):
+        raise NotFound(str(_l("No such print job.")))
+    return job
+
+
+def recent_jobs(village: AdminUnit, limit: int = 10) -> list[PrintJob]:
+    return list(db.session.scalars(select(PrintJob).where(PrintJob.village_id == village.id)
+                                   .order_by(PrintJob.id.desc()).limit(limit)))
+
+
+def stale_job_ids(older_than: dt.timedelta) -> list[int]:
+    return list(db.session.scalars(select(PrintJob.id).where(
+        PrintJob.state == PrintJobState.queued.value, PrintJob.created_at < utcnow() - older_than)))
+
+
+def move(job: PrintJob, to: PrintJobState) -> None:
+    if to not in JOB_TRANSITIONS[PrintJobState(job.state)]:
+        raise Conflict(f"print job {job.id}: {job.state} -> {to.value} is not a move a job makes")
+    job.state = to.value
+    if to == PrintJobState.running:
+        job.started_at = utcnow()
+    elif to in (PrintJobState.done, PrintJobState.failed):
+        job.finished_at = utcnow()
+
+
+def steps(job: PrintJob) -> Iterator[Step]:
+    """The files of a job, rendered one at a time."""
+    village, size = job.village, job.page_size
+    kind = PrintJobKind(job.kind)
+    if kind == PrintJobKind.village:
+        numbers = [b.book_no for b in books.books_of(village)]
+    elif kind == PrintJobKind.book:
+        numbers = [job.book_no]
+    else:
+        numbers = []
+    for number in numbers:
+        yield Step(f"{village.name}-第{number}册.pdf", lambda n=number: _render_book(village, n, size))
+    if kind == PrintJobKind.changed:
+        yield Step(f"{village.name}-第{job.book_no}册-换页.pdf",
+                   lambda: _render_cards(books.changed_slots(village, job.book_no), size))
+    elif kind == PrintJobKind.card:
+        slot = db.session.scalar(select(BookSlot).where(BookSlot.household_id == job.household_id))
+        yield Step(f"{village.name}-户卡{slot.household.card_no}.pdf", lambda: _render_cards([slot], size))
+
+
+def _render_book(village: AdminUnit, book_no: int, page_size: str) -> tuple[bytes, list[BookSlot]]:
+    book = books.book_data(village, book_no)
+    return printing.render_book(book, page_size=page_size), books.slots_of(village, book_no)
+
+
+def _render_cards(slots: list[BookSlot], page_size: str) -> tuple[bytes, list[BookSlot]]:
+    books._load_for_cards([s.household_id for s in slots])
+    cards = [books.card_data(s.household, s) for s in slots]
+    return printing.render_cards(cards, page_size=page_size), slots
+
+
+def file_path(job: PrintJob, index: int) -> Path:
+    return Path(current_app.config["PRINT_PATH"]) / f"job-{job.id}-{index + 1}.pdf"
+
+
+def run_step(job: PrintJob, index: int, step: Step) -> None:
+    """Render one file, store it, and record what the bound book now holds (flushed)."""
+    pdf, printed = step.render()
+    path = file_path(job, index)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{uuid.uuid4().hex}.part")
+    partial.write_bytes(pdf)
+    partial.replace(path)  # a file is either whole or absent
+    books.mark_printed(printed)
+    job.files = [*job.files, {"name": step.name, "file": path.name, "bytes": len(pdf)}]
+    job.done_steps = index + 1
+    db.session.flush()
+
+
+def run(job_id: int, on_step: Callable[[int, int], None] | None = None) -> PrintJob:
+    """Carry out a job, committing after each file; `on_step(done, total)` reports progress.
+    Used by the task queue and the CLI."""
+    # Claim the job with a conditional update: a task sent twice (requeued, retried) runs once.
+    claimed = db.session.execute(
+        update(PrintJob).where(PrintJob.id == job_id, PrintJob.state == PrintJobState.queued.value)
+        .values(state=PrintJobState.running.value, started_at=utcnow())).rowcount
+    db.session.commit()
+    job = db.session.get(PrintJob, job_id)
+    if not claimed:
+        return job
+    job.total_steps = len(list(steps(job))) or 1
+    db.session.commit()
+    try:
+        for index, step in enumerate(steps(job)):
+            run_step(job, index, step)
+            db.session.commit()
+            if on_step:
+                on_step(index + 1, job.total_steps)
+        move(job, PrintJobState.done)
+        audit.record("print.done", actor=job.requested_by_id, object_type="print_job", object_id=job.id,
+                     details={"files": len(job.files)})
+    except Exception as error:  # the job records why; the task queue logs the trace
+        db.session.rollback()
+        job = db.session.get(PrintJob, job_id)
+        move(job, PrintJobState.failed)
+        job.error = f"{type(error).__name__}: {error}"[:2000]
+        audit.record("print.failed", actor=job.requested_by_id, object_type="print_job", object_id=job.id,
+                     details={"error": job.error[:200]})
+        db.session.commit()
+        raise
+    db.session.commit()
+    return job
+
+
+def job_file(actor: User, job_id: int, index: int) -> tuple[Path, str]:
+    """The stored file and its download name; audited as a download of personal data."""
+    job = get_job(actor, job_id)
+    if not 0 <= index < len(job.files):
+        raise NotFound(str(_l("No such file.")))
+    item = job.files[index]
+    path = Path(current_app.config["PRINT_PATH"]) / item["file"]
+    if not path.is_file():
+        raise NotFound(str(_l("The file is no longer stored; print it again.")))
+    audit.record("print.download", actor=actor, object_type="print_job", object_id=job.id,
+                 details={"file": item["name"]})
+    return path, item["name"]
