@@ -26,9 +26,8 @@ declare -A DEB_PURPOSE=(
   [libpango-1.0-0]="text layout for printing (WeasyPrint)"
   [libpangoft2-1.0-0]="text layout for printing (WeasyPrint)"
   [poppler-utils]="pdffonts/pdftotext/pdftoppm, used by the printing tests"
-  [libzbar0]="QR code reading, used by the card tests"
 )
-DEB_PACKAGES=(chromium fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 poppler-utils libzbar0)
+DEB_PACKAGES=(chromium fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 poppler-utils)
 
 deb_missing() {
   local p
