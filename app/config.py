@@ -82,8 +82,10 @@ def from_environment() -> dict:
         "CARD_KEYS": card_keys(instance),
         # Households a printed book holds (DESIGN.md §7).
         "BOOK_SIZE": _int("BOOK_SIZE", 100),
-        # PDF books and print jobs are written here.
+        # PDF books and print jobs are written here, and deleted after PRINT_KEEP_DAYS: they
+        # hold personal data, and a book can always be printed again.
         "PRINT_PATH": os.environ.get("PRINT_PATH", str(instance / "prints")),
+        "PRINT_KEEP_DAYS": _int("PRINT_KEEP_DAYS", 7),
         # Task queue for print jobs: Huey on SQLite in the instance folder, or Redis when set.
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "BABEL_DEFAULT_LOCALE": "zh_CN",

@@ -61,3 +61,14 @@ def requeue_stale_print_jobs() -> None:
     with _app().app_context():
         for job_id in print_jobs.stale_job_ids(older_than=dt.timedelta(minutes=2)):
             run_print_job(job_id)
+
+
+@huey.periodic_task(crontab(minute="17", hour="*"))
+def delete_old_print_files() -> None:
+    from app.domain import print_jobs
+    from app.extensions import db
+
+    app = _app()
+    with app.app_context():
+        print_jobs.delete_old_files(app.config["PRINT_KEEP_DAYS"])
+        db.session.commit()

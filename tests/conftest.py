@@ -43,6 +43,7 @@ def base_config(database_uri: str, **extra) -> dict:
         "CARD_KEYS": {"1": "test-card-key-one-" + "1" * 32},
         "BOOK_SIZE": 100,
         "PRINT_PATH": tempfile.mkdtemp(prefix="doorstep-prints-"),
+        "PRINT_KEEP_DAYS": 7,
         "REDIS_URL": "",
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",

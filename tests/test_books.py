@@ -270,3 +270,26 @@ def test_printed_qr_codes_open_their_household_only_in_scope(app, people, units,
         for i in range(len("/c/"), len(path)):
             forged = path[:i] + ("1" if path[i] != "1" else "2") + path[i + 1:]
             assert insider.get(forged).status_code == 404, forged
+
+
+def test_print_files_are_deleted_after_the_keeping_time(app, people, units):
+    import datetime as dt
+
+    from app.domain import print_jobs
+    from app.models import utcnow
+
+    add(people, units["A1"], 1)
+    c = people.clerk_client
+    resp = c.post_form(f"/print/villages/{units['A'].id}/jobs", {"kind": "village"})
+    job = db.session.scalars(select(PrintJob)).one()
+    path = print_jobs.file_path(job, 0)
+    assert path.is_file()
+    assert print_jobs.delete_old_files(keep_days=7) == 0  # too young
+    job.finished_at = utcnow() - dt.timedelta(days=8)
+    db.session.commit()
+    assert print_jobs.delete_old_files(keep_days=7) == 1
+    db.session.commit()
+    assert not path.exists()
+    assert c.get(f"/print/jobs/{job.id}/files/0").status_code == 404
+    assert 'data-testid="files-deleted"' in text(c.get(resp.headers["Location"]))
+    assert count(AuditEntry, AuditEntry.action == "print.files_deleted") == 1

@@ -179,6 +179,27 @@ def run(job_id: int, on_step: Callable[[int, int], None] | None = None) -> Print
     return job
 
 
+def delete_old_files(keep_days: int) -> int:
+    """Delete the files of jobs finished more than `keep_days` ago (they hold personal data;
+    the books can be printed again). The job rows stay, as the record of what was printed.
+    Returns how many files were deleted (flushed, not committed)."""
+    folder = Path(current_app.config["PRINT_PATH"])
+    old = db.session.scalars(select(PrintJob).where(
+        PrintJob.finished_at < utcnow() - dt.timedelta(days=keep_days)))
+    deleted = 0
+    for job in (j for j in old if j.files):
+        for item in job.files:
+            path = folder / item["file"]
+            if path.is_file():
+                path.unlink()
+                deleted += 1
+        audit.record("print.files_deleted", object_type="print_job", object_id=job.id,
+                     details={"files": len(job.files)})
+        job.files = []
+    db.session.flush()
+    return deleted
+
+
 def job_file(actor: User, job_id: int, index: int) -> tuple[Path, str]:
     """The stored file and its download name; audited as a download of personal data."""
     job = get_job(actor, job_id)
