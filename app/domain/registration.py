@@ -97,7 +97,10 @@ def edit_units(actor: User) -> list[AdminUnit]:
 
 
 def new_household(actor: User, *, unit_id: int, data: dict[str, Any],
-                  submission_id: uuid.UUID | None = None, today: dt.date | None = None) -> SaveResult:
+                  submission_id: uuid.UUID | None = None, today: dt.date | None = None,
+                  household_id: uuid.UUID | None = None) -> SaveResult:
+    """A new household in a village or group. `household_id`: the id the phone app made for
+    it offline (the sync API), so that its later edits name the same household."""
     unit = db.session.get(AdminUnit, unit_id)
     if unit is None or unit.level not in (UnitLevel.village.value, UnitLevel.group.value) \
             or not scope.can_at(actor, "household.edit", unit.path):
@@ -109,7 +112,8 @@ def new_household(actor: User, *, unit_id: int, data: dict[str, Any],
         clean, issues = _checked(actor, data, submission_id, today, household_id=None)
         chosen = _group_for(actor, village, group, clean)
         with db.session.begin_nested():
-            household = Household(village=village, group=chosen, unit_path=(chosen or village).path,
+            household = Household(id=household_id or uuid.uuid4(), village=village, group=chosen,
+                                  unit_path=(chosen or village).path,
                                   card_no=_next_card_no(village), state=HouseholdState.draft.value,
                                   created_by_id=actor.id)
             db.session.add(household)
@@ -122,8 +126,10 @@ def new_household(actor: User, *, unit_id: int, data: dict[str, Any],
 
 def save_household(actor: User, household_id: uuid.UUID, *, data: dict[str, Any], base_number: int,
                    submission_id: uuid.UUID | None = None, today: dt.date | None = None,
-                   kind: VersionKind = VersionKind.edit) -> SaveResult:
-    household = get_household(actor, household_id, "household.edit")
+                   kind: VersionKind = VersionKind.edit, permission: str = "household.edit") -> SaveResult:
+    """A new version of the household. `permission`: what the actor must hold there; a
+    village leader resolving a sync conflict saves with "household.resolve" (app.domain.sync)."""
+    household = get_household(actor, household_id, permission)
 
     def write() -> SaveResult:
         # Serialise edits of one household (PostgreSQL; SQLite already holds the write lock).
@@ -137,7 +143,7 @@ def save_household(actor: User, household_id: uuid.UUID, *, data: dict[str, Any]
                              at=current.created_at.astimezone(_zone()).strftime("%Y-%m-%d %H:%M")))
         clean, issues = _checked(actor, data, submission_id, today, household_id=household.id)
         _refuse_removed_members(household, clean)
-        group = _group_for(actor, household.village, household.group, clean)
+        group = _group_for(actor, household.village, household.group, clean, permission)
         with db.session.begin_nested():
             household.group = group
             household.unit_path = (group or household.village).path
@@ -242,7 +248,8 @@ def _refuse_removed_members(household: Household, clean: dict[str, Any]) -> None
                         "Cancel them with their status instead.", names="、".join(missing)), field="members")
 
 
-def _group_for(actor: User, village: AdminUnit, group: AdminUnit | None, clean: dict[str, Any]) -> AdminUnit | None:
+def _group_for(actor: User, village: AdminUnit, group: AdminUnit | None, clean: dict[str, Any],
+               permission: str = "household.edit") -> AdminUnit | None:
     """The 村民小组 named in the form (household.group_code), which must lie in the village."""
     code = (clean.get("household") or {}).get("group_code")
     if not code:
@@ -251,7 +258,7 @@ def _group_for(actor: User, village: AdminUnit, group: AdminUnit | None, clean: 
     if chosen is None or chosen.parent_id != village.id or chosen.level != UnitLevel.group.value:
         raise Invalid(_("The group %(code)s is not a group of %(village)s.", code=code, village=village.name),
                       field="household.group_code")
-    if not scope.can_at(actor, "household.edit", chosen.path):
+    if not scope.can_at(actor, permission, chosen.path):
         raise Invalid(_("You may not register households in %(group)s.", group=chosen.name),
                       field="household.group_code")
     return chosen

@@ -29,6 +29,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "household.confirm": frozenset({Role.village_leader}),
     "household.verify": frozenset({Role.verifier}),
     "household.return": frozenset({Role.village_leader, Role.verifier}),
+    # A phone's edit made on an older version is kept as a conflict; the village leader decides.
+    "household.resolve": frozenset({Role.village_leader}),
     # Cards and books are printed by the township's clerks (DESIGN.md §1).
     "card.print": frozenset({Role.clerk, Role.county_admin}),
 }

@@ -3,6 +3,8 @@ from app.models.audit import AuditEntry
 from app.models.base import Base, utcnow
 from app.models.households import Household, HouseholdState, HouseholdVersion, Person, VersionKind
 from app.models.printing import JOB_TRANSITIONS, BookSlot, PrintJob, PrintJobKind, PrintJobState
+from app.models.sync import (CONFLICT_TRANSITIONS, ConflictResolution, ConflictState, DeviceToken,
+                             HouseholdConflict, SyncReceipt)
 from app.models.units import LEVEL_ORDER, AdminUnit, UnitLevel
 from app.models.users import LoginFailure, Role, RoleAssignment, User, UserSession
 from app.models.workflow import Signature, WorkflowAction, WorkflowEvent
@@ -12,4 +14,6 @@ __all__ = [
     "Person", "VersionKind", "LEVEL_ORDER", "LoginFailure", "Role",
     "RoleAssignment", "Signature", "UnitLevel", "User", "UserSession", "WorkflowAction",
     "WorkflowEvent", "utcnow",
+    "CONFLICT_TRANSITIONS", "ConflictResolution", "ConflictState", "DeviceToken", "HouseholdConflict",
+    "SyncReceipt",
 ]
