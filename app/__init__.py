@@ -107,18 +107,19 @@ def _init_login(app: Flask) -> None:
             return None
         if not current_user.is_authenticated:
             if request.path.startswith("/api/"):
-                return jsonify(code="auth.required", message=_("Please log in.")), 401
+                return jsonify(code="E1001", message=_("Please log in.")), 401  # app/api/errors.py
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         return None
 
 
 def _register_blueprints(app: Flask) -> None:
-    from app.web import admin, auth, cards, collect, home, review, units
+    from app.api import init_api
+    from app.web import admin, auth, books, cards, collect, conflicts, devices, home, offline, review, units
 
-    for bp in (auth.bp, home.bp, units.bp, admin.bp, collect.bp, review.bp, cards.bp):
+    for bp in (auth.bp, home.bp, units.bp, admin.bp, collect.bp, review.bp, cards.bp, books.bp,
+               conflicts.bp, devices.bp, offline.bp):
         app.register_blueprint(bp)
-    from app.web import books
-    app.register_blueprint(books.bp)
+    init_api(app)
 
 
 def _register_errors(app: Flask) -> None:

@@ -17,7 +17,8 @@ from app.extensions import db
 from app.models import AuditEntry, UnitLevel
 
 # Endpoints that answer without a login, on purpose.
-PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.set_language", "cards.card"}
+PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.set_language", "cards.card", "offline.service_worker",
+                    "offline.manifest"}
 
 
 def _rules(app):
@@ -121,7 +122,32 @@ def _print_job_in_b(ctx):
     return print_jobs.run(job.id).id
 
 
+def _device_in_b(ctx):
+    from app.domain import devices
+    owner = ctx["make_user"]("collector", ctx["units"]["B"], username="b_phone_owner")
+    device, _token = devices.issue(owner, "B phone")
+    db.session.commit()
+    return device.id
+
+
+def _conflict_in_b(ctx):
+    """A phone's edit of a B household made on version 1 after version 2 was saved."""
+    from app.domain import registration, sync
+    from tests.support.households import family
+    maker = ctx["make_user"]("collector", ctx["units"]["B"], username="b_conflict_maker")
+    data = family(surname="赵", seq=7)
+    household = registration.new_household(maker, unit_id=ctx["units"]["B"].id, data=data).household
+    registration.save_household(maker, household.id, data={**data, "household": {"door_no": "8号"}}, base_number=1)
+    strokes = [[[100, 100], [400, 130], [700, 100]], [[250, 60], [260, 200], [240, 330]]]
+    outcome = sync.submit_from_phone(maker, submission_id=uuid.uuid4(), household_id=household.id, unit_id=None,
+                                     base_version=1, data=data, strokes=strokes)
+    db.session.commit()
+    return outcome.answer["conflict_id"]
+
+
 FACTORIES = {
+    "device_id": _device_in_b,
+    "conflict_id": _conflict_in_b,
     "unit_id": lambda ctx: ctx["units"]["B"].id,
     "job_id": _print_job_in_b,
     "index": lambda ctx: 0,

@@ -532,21 +532,37 @@
     setTimeout(function () { submitting = false; }, 8000);
   });
   window.addEventListener("beforeunload", function (e) {
-    if (dirty && !submitting) { e.preventDefault(); e.returnValue = T.leave; return T.leave; }
+    // static/pwa/form.js marks the form when everything typed is saved on the phone (IndexedDB).
+    var kept = form.dataset.draftKept !== undefined;
+    if (dirty && !submitting && !kept) { e.preventDefault(); e.returnValue = T.leave; return T.leave; }
   });
 
   // -------------------------------------------------- start
 
+  /** Everything that depends on the values, worked out again (also after static/pwa/form.js
+   *  filled the form from a draft kept on the phone). */
+  function refresh() {
+    allScopes().forEach(applyRelevance);
+    cards().forEach(function (card) {
+      var scope = scopeOf(card);
+      var el = input(scope, "id_number");
+      if (el && el.value && !wrapper(scope, "id_number").querySelector("[data-server]:not([hidden])")) {
+        checkId(scope, "id_number", true);
+      }
+    });
+    refreshMembers();
+    show(startStep(), false);
+  }
+
+  // For static/pwa/form.js: add member cards and refresh after filling the form.
+  window.DoorstepCollect.form = {
+    addMember: function () { addMember(); return cards()[cards().length - 1]; },
+    cards: cards, refresh: refresh
+  };
+
   enhancePickers(form);
-  allScopes().forEach(applyRelevance);
-  cards().forEach(function (card) {
-    var scope = scopeOf(card);
-    var el = input(scope, "id_number");
-    if (el && el.value && !wrapper(scope, "id_number").querySelector("[data-server]")) checkId(scope, "id_number", true);
-  });
-  refreshMembers();
   bar.hidden = false;
-  show(startStep(), false);
+  refresh();
   // Opened on a card because of an error: bring the first message into view (not focused,
   // so that the keyboard does not cover it).
   var firstError = steps()[current].querySelector(".field.has-error, .field-error[data-server]");

@@ -1,0 +1,407 @@
+"""The collector offline on a 360 px phone in real Chromium (issue 6's browser tests): one login
+online, then the network off (context.set_offline): a new household of three typed, reloaded,
+signed and submitted into the outbox; an existing household found in the phone's list and
+edited; the network back on: both sent, exactly one new version each on the server. And two
+collectors editing the same household offline: the second is a conflict, shown on the second
+phone and to the village leader."""
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+from sqlalchemy import func, select
+
+from app.extensions import db
+from app.models import Household, HouseholdVersion
+from tests.browser.test_collect_browser import translated
+from tests.browser.conftest import PHONE
+from tests.browser.test_collect_browser import MEMBERS, fill_member
+from tests.browser.test_review_browser import draw_signature
+from tests.conftest import PASSWORD
+from tests.support.households import TODAY, family
+
+pytestmark = pytest.mark.browser
+
+PHONE_WIDTH = 360
+SHOTS = Path(os.environ.get("OFFLINE_SHOTS", "/tmp/offline_shots"))
+# A village of its own: the households submitted here do not change other tests' queues.
+VILLAGE, TOWNSHIP = "110101001009", "110101001000"
+USERS = {"off_collector": ("collector", "孙采集"), "off_second": ("collector", "周采集"),
+         "off_leader": ("village_leader", "吴村长")}
+
+
+@pytest.fixture
+def village(live_server) -> dict:
+    """A village with two collectors and a village leader (made once) and a new household there."""
+    from app.domain import registration
+    from app.domain.units import get_or_create_unit
+    from app.domain.users import create_user
+    from app.models import AdminUnit, Role, UnitLevel, User
+
+    with live_server.app.app_context():
+        township = db.session.scalar(select(AdminUnit).where(AdminUnit.code == TOWNSHIP))
+        unit = get_or_create_unit(VILLAGE, "离线社区", UnitLevel.village, township)
+        for username, (role, name) in USERS.items():
+            if db.session.scalar(select(User).where(User.username == username)) is None:
+                create_user(None, username=username, name=name, password=PASSWORD, role=Role(role), unit=unit)
+        db.session.commit()
+        me = db.session.scalar(select(User).where(User.username == "off_collector"))
+        data = family("孙", seq=int(uuid.uuid4().int % 40) + 50)
+        h = registration.new_household(me, unit_id=unit.id, data=data, today=TODAY).household
+        db.session.commit()
+        return {"unit_id": unit.id, "household_id": str(h.id), "card_no": h.card_no,
+                "head": data["members"][0]["name"]}
+
+
+def versions(app, household_id: str) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(HouseholdVersion)
+                                 .where(HouseholdVersion.household_id == uuid.UUID(household_id)))
+
+
+def logged_in(browser: Browser, base: str, username: str) -> tuple[BrowserContext, Page]:
+    context = browser.new_context(**PHONE)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("form button[type=submit].primary")
+    page.wait_for_url(f"{base}/")
+    return context, page
+
+
+def phone_of(browser: Browser, base: str, username: str) -> tuple[BrowserContext, Page]:
+    """A phone that logged in once online and synced: the service worker controls it, the
+    pages needed offline are cached and the households are on the phone."""
+    context, page = logged_in(browser, base, username)
+    expect(page.get_by_test_id("status-bar")).to_have_attribute("data-ready", "1")
+    page.goto(f"{base}/collect/")
+    expect(page.get_by_test_id("status-bar")).to_have_attribute("data-ready", "1")
+    assert page.evaluate("navigator.serviceWorker.controller !== null")
+    return context, page
+
+
+def bar(page: Page):
+    return page.get_by_test_id("status-bar")
+
+
+def sign_and_submit(page: Page) -> None:
+    page.get_by_test_id("nav-summary").click()
+    draw_signature(page, "summary")
+    page.get_by_test_id("sign-submit").click()
+    page.wait_for_url(re.compile(r".*/collect/$"))
+
+
+def open_from_phone_list(page: Page, base: str, text: str, card_no: str) -> None:
+    """Offline: the list page from the cache, the phone's households searched, one opened."""
+    page.goto(f"{base}/collect/")
+    page.get_by_test_id("offline-search").fill(text)
+    item = page.get_by_test_id(f"offline-household-{card_no}")
+    expect(item).to_have_count(1)
+    item.locator("a").click()
+    page.wait_for_url(re.compile(r".*/edit(\?.*)?$"))
+    expect(page.locator("#household-form[data-offline-ready]")).to_have_count(1)
+
+
+def test_a_day_offline_loses_nothing_and_sends_each_change_once(live_server, browser: Browser, village):
+    base, app = live_server.url, live_server.app
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    context, page = phone_of(browser, base, "off_collector")
+    try:
+        context.set_offline(True)
+        # A new household: the form comes from the cache; what is typed is kept as it is typed.
+        page.goto(f"{base}/collect/households/new?unit_id={village['unit_id']}")
+        expect(page.locator("#household-form[data-offline-ready]")).to_have_count(1)
+        expect(bar(page)).to_have_attribute("data-online", "0")
+        expect(page.get_by_test_id("status-online")).to_have_text(translated(app, "zh_CN", "Offline"))
+        page.select_option("#household-household_type", "family")
+        door = f"离线路{uuid.uuid4().hex[:4]}号"
+        page.fill("#household-door_no", door)
+        page.click("[data-next]")
+        fill_member(page, 0, MEMBERS[0], MEMBERS[0]["id"])
+        page.wait_for_timeout(500)  # the debounced draft save
+        assert re.search(r"#draft=[0-9a-f-]{36}$", page.url)
+
+        page.reload()  # offline: the page from the cache, the typed values from IndexedDB
+        expect(page.locator("#household-form[data-offline-ready]")).to_have_count(1)
+        expect(page.locator("#household-door_no")).to_have_value(door)
+        expect(page.get_by_test_id("discard-draft")).to_be_visible()
+        expect(page.locator("#members-0-name")).to_have_value(MEMBERS[0]["name"])
+        expect(page.locator("#members-0-relationship")).to_have_value(MEMBERS[0]["rel"][1])
+        for i in (1, 2):
+            page.get_by_test_id("nav-add-member").click()
+            fill_member(page, i, MEMBERS[i], MEMBERS[i]["id"])
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
+
+        # Checked on the phone: an empty pad is refused before anything goes into the outbox.
+        page.get_by_test_id("nav-summary").click()
+        page.get_by_test_id("sign-submit").click()
+        expect(page.locator("[data-testid=summary] [data-testid=signature-error]")).to_be_visible()
+        expect(bar(page)).to_have_attribute("data-waiting", "0")
+        sign_and_submit(page)
+        expect(bar(page)).to_have_attribute("data-waiting", "1")
+        expect(page.get_by_test_id("status-waiting")).to_contain_text("1")
+        assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH
+        page.screenshot(path=str(SHOTS / "offline-outbox.png"))
+
+        page.reload()  # still offline: the outbox is kept
+        expect(bar(page)).to_have_attribute("data-waiting", "1")
+        new_id = page.evaluate("""async () => {
+            const db = await new Promise((ok, no) => { const r = indexedDB.open(
+                'doorstep-' + document.getElementById('sync-bar').dataset.user);
+                r.onsuccess = () => ok(r.result);
+                r.onerror = () => no(r.error); });
+            const items = await new Promise((ok) => { const r = db.transaction('outbox').objectStore('outbox')
+                .getAll(); r.onsuccess = () => ok(r.result); });
+            return items.map((i) => [i.household_id, i.base_version, i.data.members.length,
+                                     i.signature.length]);
+        }""")
+        assert len(new_id) == 1 and new_id[0][1:] == [0, 3, 2]
+        new_id = new_id[0][0]
+
+        # An existing household, found and edited offline (its edit page was never opened).
+        open_from_phone_list(page, base, village["head"], village["card_no"])
+        expect(page.locator("#household-door_no")).to_have_value(re.compile(r"号$"))
+        expect(page.locator("#members-3-name")).to_have_value(re.compile(r"丽$"))
+        page.fill("#household-door_no", "改过的门牌9号")
+        page.screenshot(path=str(SHOTS / "offline-edit.png"))
+        sign_and_submit(page)
+        expect(bar(page)).to_have_attribute("data-waiting", "2")
+        assert versions(app, village["household_id"]) == 1
+        with app.app_context():
+            assert db.session.get(Household, uuid.UUID(new_id)) is None
+
+        # The network is back: both go, once each; the bar shows nothing waiting.
+        context.set_offline(False)
+        expect(bar(page)).to_have_attribute("data-online", "1")
+        expect(bar(page)).to_have_attribute("data-waiting", "0", timeout=20_000)
+        expect(page.get_by_test_id("status-waiting")).to_have_text(
+            translated(app, "zh_CN", "Nothing waiting"))
+        expect(bar(page)).to_have_attribute("data-attention", "0")
+        expect(page.get_by_test_id("status-last-sync")).to_contain_text(
+            translated(app, "zh_CN", "Last sync %(time)s", time="").strip())
+        assert versions(app, village["household_id"]) == 2
+        assert versions(app, new_id) == 1
+        with app.app_context():
+            h = db.session.get(Household, uuid.UUID(village["household_id"]))
+            assert h.current_version.data["household"]["door_no"] == "改过的门牌9号"
+            assert h.state == "submitted"
+            new = db.session.get(Household, uuid.UUID(new_id))
+            assert new.current_version.data["household"]["door_no"] == door
+            assert [m["name"] for m in new.current_version.data["members"]] == [
+                m["name"] for m in MEMBERS[:3]]
+            assert new.state == "submitted"
+        # "Sync now" again sends nothing new.
+        page.get_by_test_id("sync-now").click()
+        expect(page.get_by_test_id("sync-now")).to_be_enabled()
+        assert versions(app, village["household_id"]) == 2 and versions(app, new_id) == 1
+
+        # The form definition with its code tables was cached too; logging out drops the cached pages.
+        cached = page.evaluate(
+            "caches.open('doorstep-pages').then((c) => c.keys()).then((k) => k.map((r) => r.url))")
+        assert f"{base}/api/v1/form" in cached and f"{base}/collect/" in cached
+        page.locator("form[action$='/logout'] button").click()
+        page.wait_for_url(re.compile(r".*/login.*"))
+        assert not page.evaluate("caches.has('doorstep-pages')")
+    finally:
+        context.close()
+
+
+def test_two_collectors_edit_the_same_household_offline_the_second_is_a_conflict(
+        live_server, browser: Browser, village):
+    base, app = live_server.url, live_server.app
+    first, page1 = phone_of(browser, base, "off_collector")
+    second, page2 = phone_of(browser, base, "off_second")
+    try:
+        for context, page, door in ((first, page1, "甲改9号"), (second, page2, "乙改9号")):
+            context.set_offline(True)
+            open_from_phone_list(page, base, village["head"], village["card_no"])
+            page.fill("#household-door_no", door)
+            sign_and_submit(page)
+            expect(bar(page)).to_have_attribute("data-waiting", "1")
+        first.set_offline(False)
+        expect(bar(page1)).to_have_attribute("data-waiting", "0", timeout=20_000)
+        expect(bar(page1)).to_have_attribute("data-attention", "0")
+        second.set_offline(False)
+        expect(bar(page2)).to_have_attribute("data-waiting", "0", timeout=20_000)
+        expect(bar(page2)).to_have_attribute("data-attention", "1")
+        page2.get_by_test_id("status-attention").click()
+        item = page2.get_by_test_id("attention-item")
+        expect(item).to_have_attribute("data-reason", "conflict")
+        expect(item.get_by_test_id("attention-reason")).to_contain_text(translated(
+            app, "zh_CN",
+            "Conflict: someone else changed this household meanwhile; the village leader will resolve it."))
+        assert versions(app, village["household_id"]) == 2  # the first edit only
+        with app.app_context():
+            h = db.session.get(Household, uuid.UUID(village["household_id"]))
+            assert h.current_version.data["household"]["door_no"] == "甲改9号"
+        # A conflict, kept on the server, may be dismissed on the phone.
+        item.get_by_role("button").click()
+        expect(bar(page2)).to_have_attribute("data-attention", "0")
+
+        # The village leader sees the conflict: the server's door number beside the phone's.
+        leader, page3 = logged_in(browser, base, "off_leader")
+        expect(page3.get_by_test_id("status-bar")).to_have_count(0)  # not a collector
+        page3.goto(f"{base}/conflicts")
+        entry = page3.get_by_test_id("conflicts").locator("li", has_text=village["card_no"])
+        expect(entry).to_have_count(1)
+        entry.locator("a").click()
+        row = page3.get_by_test_id("row-household.door_no")
+        expect(row).to_contain_text("甲改9号")
+        expect(row).to_contain_text("乙改9号")
+        leader.close()
+    finally:
+        first.close()
+        second.close()
+
+
+def test_a_submission_the_server_refuses_needs_attention_and_is_corrected_on_the_form(
+        live_server, browser: Browser, village):
+    """The phone cannot see every rule: the same ID number twice in a household passes the
+    field checks offline and is refused (422) by the server's household rules."""
+    base, app = live_server.url, live_server.app
+    context, page = phone_of(browser, base, "off_collector")
+    try:
+        context.set_offline(True)
+        page.goto(f"{base}/collect/households/new?unit_id={village['unit_id']}")
+        expect(page.locator("#household-form[data-offline-ready]")).to_have_count(1)
+        page.select_option("#household-household_type", "family")
+        page.fill("#household-door_no", "重号路1号")
+        page.click("[data-next]")
+        fill_member(page, 0, MEMBERS[0], MEMBERS[0]["id"])
+        page.get_by_test_id("nav-add-member").click()
+        twin = {**MEMBERS[2], "name": "周重号"}
+        fill_member(page, 1, twin, MEMBERS[0]["id"])  # the head's number: valid, but taken
+        # Offline, "Save draft" keeps the draft on the phone instead of failing.
+        page.get_by_test_id("save-bar").click()
+        expect(page.get_by_test_id("offline-notice")).to_be_visible()
+        assert "#draft=" in page.url
+        sign_and_submit(page)
+        expect(bar(page)).to_have_attribute("data-waiting", "1")
+
+        context.set_offline(False)
+        expect(bar(page)).to_have_attribute("data-waiting", "0", timeout=20_000)
+        expect(bar(page)).to_have_attribute("data-attention", "1")
+        page.get_by_test_id("status-attention").click()
+        item = page.get_by_test_id("attention-item")
+        expect(item).to_have_attribute("data-reason", "invalid")
+        expect(item.get_by_role("button")).to_have_count(0)  # refused work is never dismissed
+        household_id = item.get_attribute("data-household")
+        with app.app_context():
+            assert db.session.get(Household, uuid.UUID(household_id)) is None
+
+        # Opened: the signed data is back in the form, the server's message beside the field.
+        item.get_by_role("link").click()
+        expect(page.locator("#household-form[data-offline-ready]")).to_have_count(1)
+        expect(page.locator("#members-1-name")).to_have_value("周重号")
+        expect(page.locator("[data-testid^=offline-issue-members-]").first).to_be_visible()
+        page.get_by_test_id("nav-m-1").click()
+        page.fill("#members-1-id_number", MEMBERS[2]["id"])
+        page.fill("#members-1-birth_date", MEMBERS[2]["birth"])
+        page.select_option("#members-1-sex", MEMBERS[2]["sex"])
+        sign_and_submit(page)
+        expect(bar(page)).to_have_attribute("data-attention", "0", timeout=20_000)
+        expect(bar(page)).to_have_attribute("data-waiting", "0", timeout=20_000)
+        assert versions(app, household_id) == 1
+        with app.app_context():
+            stored = db.session.get(Household, uuid.UUID(household_id)).current_version.data
+            names = [m["name"] for m in stored["members"]]
+            assert names == [MEMBERS[0]["name"], "周重号"]
+    finally:
+        context.close()
+
+
+def test_a_draft_survives_closing_the_browser(live_server, browser: Browser, village, tmp_path):
+    """The browser closed while offline and started again (a phone restart): the draft is still
+    on the phone and the form opens with what was typed. (After the restart the test logs in
+    online again: Chromium's offline switch does not reach a service worker that a restarted
+    profile starts before Playwright attaches, and the session cookie is gone anyway.)"""
+    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
+
+    base = live_server.url
+
+    def start() -> tuple[BrowserContext, Page]:
+        context = browser.browser_type.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS, **PHONE)
+        context.set_default_timeout(15_000)
+        page = context.pages[0] if context.pages else context.new_page()
+        page.goto(f"{base}/login")
+        page.fill("#username", "off_collector")
+        page.fill("#password", PASSWORD)
+        page.click("form button[type=submit].primary")
+        page.wait_for_url(f"{base}/")
+        expect(bar(page)).to_have_attribute("data-ready", "1")
+        return context, page
+
+    context, page = start()
+    page.goto(f"{base}/collect/")
+    expect(bar(page)).to_have_attribute("data-ready", "1")
+    context.set_offline(True)
+    page.goto(f"{base}/collect/households/new?unit_id={village['unit_id']}")
+    expect(page.locator("#household-form[data-offline-ready]")).to_have_count(1)
+    page.fill("#household-door_no", "重启路3号")
+    page.click("[data-next]")
+    page.fill("#members-0-name", "郑重启")
+    page.wait_for_timeout(500)  # the debounced draft save
+    form_url = page.url
+    assert "#draft=" in form_url
+    context.close()
+
+    context, page = start()
+    try:
+        page.goto(form_url)
+        expect(page.locator("#household-form[data-offline-ready]")).to_have_count(1)
+        expect(page.locator("#household-door_no")).to_have_value("重启路3号")
+        expect(page.locator("#members-0-name")).to_have_value("郑重启")
+        expect(page.get_by_test_id("discard-draft")).to_be_visible()
+    finally:
+        context.close()
+
+
+DRAFTS_JS = """async () => {
+    const db = await new Promise((ok, no) => { const r = indexedDB.open(
+        'doorstep-' + document.getElementById('sync-bar').dataset.user);
+        r.onsuccess = () => ok(r.result); r.onerror = () => no(r.error); });
+    return await new Promise((ok) => { const r = db.transaction('drafts').objectStore('drafts').getAll();
+        r.onsuccess = () => ok(r.result.map((d) => d.data.household.door_no)); });
+}"""
+
+
+def test_a_draft_goes_when_it_is_saved_online_or_discarded(live_server, browser: Browser, village):
+    base = live_server.url
+    context, page = phone_of(browser, base, "off_collector")
+    try:
+        form = f"{base}/collect/households/new?unit_id={village['unit_id']}"
+        # Discarded: the form starts again empty, with a new id.
+        page.goto(form)
+        expect(page.locator("#household-form[data-offline-ready]")).to_have_count(1)
+        page.fill("#household-door_no", "丢弃路1号")
+        page.wait_for_timeout(500)
+        first = page.url
+        page.reload()
+        page.get_by_test_id("discard-draft").click()
+        first_id = first.rsplit("=", 1)[1]
+        page.wait_for_url(re.compile(rf".*#draft=(?!{first_id})[0-9a-f-]{{36}}$"))
+        expect(page.locator("#household-form[data-offline-ready]")).to_have_count(1)
+        expect(page.locator("#household-door_no")).to_have_value("")
+        expect(page.get_by_test_id("discard-draft")).to_have_count(0)
+        assert "丢弃路1号" not in page.evaluate(DRAFTS_JS)
+
+        # Saved online with "Save draft": the server has it, the phone's draft goes.
+        page.select_option("#household-household_type", "family")
+        page.fill("#household-door_no", "在线路2号")
+        page.click("[data-next]")
+        fill_member(page, 0, MEMBERS[0], MEMBERS[0]["id"])
+        page.wait_for_timeout(500)
+        assert "在线路2号" in page.evaluate(DRAFTS_JS)
+        page.get_by_test_id("save-bar").click()
+        page.wait_for_url(re.compile(r".*/collect/households/[0-9a-f-]{36}$"))
+        expect(bar(page)).to_have_attribute("data-ready", "1")
+        assert "在线路2号" not in page.evaluate(DRAFTS_JS)
+    finally:
+        context.close()
