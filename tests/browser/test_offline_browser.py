@@ -254,6 +254,14 @@ def test_two_collectors_edit_the_same_household_offline_the_second_is_a_conflict
         row = page3.get_by_test_id("row-household.door_no")
         expect(row).to_contain_text("甲改9号")
         expect(row).to_contain_text("乙改9号")
+        # The leader keeps the phone's edit: a new version on top; the first edit stays in the history.
+        page3.get_by_test_id("keep-mine").click()
+        expect(page3.locator(".flash-success")).to_contain_text(village["card_no"])
+        assert versions(app, village["household_id"]) == 3
+        with app.app_context():
+            h = db.session.get(Household, uuid.UUID(village["household_id"]))
+            doors = [v.data["household"]["door_no"] for v in h.versions]
+            assert doors[-2:] == ["甲改9号", "乙改9号"], "no edit lost"
         leader.close()
     finally:
         first.close()
