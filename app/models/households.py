@@ -31,7 +31,21 @@ class HouseholdState(str, enum.Enum):
 class VersionKind(str, enum.Enum):
     create = "create"  # the household's first version
     edit = "edit"      # a correction or completion of the form
-    # The life-event issue adds birth, death, move_in, move_out, marriage, split, ...
+    # Life events (信息变更): each one a version with its date of occurrence and details.
+    birth = "birth"
+    death = "death"
+    move_out = "move_out"
+    move_in = "move_in"
+    marriage = "marriage"
+    divorce = "divorce"
+    split = "split"          # members leave to form a new household (the new one: split_from)
+    merge = "merge"
+    transfer = "transfer"    # the whole household moved to another village
+    head_change = "head_change"
+
+
+# Kinds that are life events (counted in the monthly change report), not corrections.
+EVENT_KINDS = frozenset(VersionKind) - {VersionKind.create, VersionKind.edit}
 
 
 def _check(column: str, enum_cls: type[enum.Enum]) -> str:
@@ -103,6 +117,10 @@ class HouseholdVersion(Base):
     complete: Mapped[bool] = mapped_column(Boolean)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Life events: the date it happened (may be before the date it was recorded), and what
+    # happened: {"person_ids": [...], "other_household_id": ..., ...} (app.domain.events).
+    occurred_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    event: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
     household: Mapped[Household] = relationship(back_populates="versions", foreign_keys=[household_id])
     created_by: Mapped[User] = relationship()
@@ -110,6 +128,7 @@ class HouseholdVersion(Base):
     __table_args__ = (
         UniqueConstraint("household_id", "number"),
         CheckConstraint("number >= 1", name="number_positive"),
+        CheckConstraint(_check("kind", VersionKind), name="kind_known"),
     )
 
 
