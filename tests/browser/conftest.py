@@ -98,3 +98,17 @@ def phone(browser: Browser) -> Iterator[Page]:
     page = context.new_page()
     yield page
     context.close()
+
+
+def phone_logged_in(browser: Browser, base: str, username: str, *, timeout_ms: int = 15_000):
+    """A fresh phone-sized context logged in as `username` through the real form:
+    (context, page on the home page). The caller closes the context."""
+    context = browser.new_context(**PHONE)
+    context.set_default_timeout(timeout_ms)
+    page = context.new_page()
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("form button[type=submit].primary")
+    page.wait_for_url(f"{base}/")
+    return context, page

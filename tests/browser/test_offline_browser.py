@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import Household, HouseholdVersion
 from tests.browser.test_collect_browser import translated
-from tests.browser.conftest import PHONE
+from tests.browser.conftest import PHONE, phone_logged_in
 from tests.browser.test_collect_browser import MEMBERS, fill_member
 from tests.browser.test_review_browser import draw_signature
 from tests.conftest import PASSWORD
@@ -64,15 +64,7 @@ def versions(app, household_id: str) -> int:
 
 
 def logged_in(browser: Browser, base: str, username: str) -> tuple[BrowserContext, Page]:
-    context = browser.new_context(**PHONE)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("form button[type=submit].primary")
-    page.wait_for_url(f"{base}/")
-    return context, page
+    return phone_logged_in(browser, base, username)
 
 
 def phone_of(browser: Browser, base: str, username: str) -> tuple[BrowserContext, Page]:

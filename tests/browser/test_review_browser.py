@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Household, Signature, WorkflowEvent
-from tests.browser.conftest import PHONE
+from tests.browser.conftest import phone_logged_in
 from tests.conftest import PASSWORD
 from tests.support.households import TODAY, family
 
@@ -49,15 +49,7 @@ def chain(live_server):
 
 
 def open_as(browser: Browser, base: str, username: str) -> Page:
-    context = browser.new_context(**PHONE)
-    context.set_default_timeout(10_000)
-    page = context.new_page()
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("form button[type=submit].primary")
-    page.wait_for_url(f"{base}/")
-    return page
+    return phone_logged_in(browser, base, username, timeout_ms=10_000)[1]
 
 
 def draw_signature(page: Page, form: str) -> None:
