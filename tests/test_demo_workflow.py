@@ -17,7 +17,7 @@ STATES = {"draft", "submitted", "confirmed", "verified", "returned"}
 
 
 def run(app, *args: str) -> str:
-    result = app.test_cli_runner().invoke(args=["demo", "--password", "demo-password-1", *args])
+    result = app.test_cli_runner().invoke(args=["demo", "--password", "demo-password-1", "--no-events", *args])
     assert result.exit_code == 0, result.output
     return result.output
 

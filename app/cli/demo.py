@@ -8,7 +8,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import force_locale
 
-from app.domain import demo, demo_workflow, scope
+from app.domain import demo, demo_events, demo_workflow, scope
 from app.domain.errors import DomainError
 from app.extensions import db
 from app.models import Role
@@ -24,8 +24,12 @@ from app.models import Role
 @click.option("--no-workflow", is_flag=True,
               help="Leave the demo households as drafts (default: most verified, some waiting at each "
                    "level of the approval chain, a few returned).")
+@click.option("--events/--no-events", default=True, show_default=True,
+              help="Record a year of life events (births, deaths, moves, marriages, splits) on the demo "
+                   "households, once.")
 @with_appcontext
-def demo_cli(password: str | None, reset_passwords: bool, households: int, no_workflow: bool) -> None:
+def demo_cli(password: str | None, reset_passwords: bool, households: int, no_workflow: bool,
+             events: bool) -> None:
     """Create the demo township, users and households, and move the households along the
     approval chain (again: completes what is missing, changes nothing else)."""
     # A fixed locale: without a request the locale selector cannot read the session.
@@ -33,11 +37,26 @@ def demo_cli(password: str | None, reset_passwords: bool, households: int, no_wo
         try:
             result = demo.create_demo(password=password, reset_passwords=reset_passwords,
                                       households=households, workflow=not no_workflow)
+            life = None
+            if events and households > 0:
+                life = demo_events.add_events(result.township.township,
+                                              demo.village_collectors(result.township, result.logins),
+                                              seed=demo.HOUSEHOLD_SEED)
         except DomainError as e:
             db.session.rollback()
             raise click.ClickException(e.message) from e
         db.session.commit()
         _report(result, password_given=password is not None)
+        _report_events(life)
+
+
+def _report_events(e: demo_events.EventsReport | None) -> None:
+    if e is None or e.existing:
+        return
+    kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(e.recorded.items()))
+    click.echo(f"Life events recorded: {sum(e.recorded.values())} in {e.seconds:.1f} s ({kinds}); "
+               f"{e.refused} refused"
+               + (f", {e.replayed} already recorded by another run." if e.replayed else "."))
 
 
 def _report(result: demo.DemoResult, *, password_given: bool) -> None:

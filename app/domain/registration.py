@@ -98,9 +98,11 @@ def edit_units(actor: User) -> list[AdminUnit]:
 
 def new_household(actor: User, *, unit_id: int, data: dict[str, Any],
                   submission_id: uuid.UUID | None = None, today: dt.date | None = None,
-                  household_id: uuid.UUID | None = None) -> SaveResult:
+                  household_id: uuid.UUID | None = None, kind: VersionKind = VersionKind.create,
+                  occurred_on: dt.date | None = None, event: dict[str, Any] | None = None) -> SaveResult:
     """A new household in a village or group. `household_id`: the id the phone app made for
-    it offline (the sync API), so that its later edits name the same household."""
+    it offline (the sync API), so that its later edits name the same household. `kind`,
+    `occurred_on`, `event`: a household born of a life event (a split, app.domain.events)."""
     unit = db.session.get(AdminUnit, unit_id)
     if unit is None or unit.level not in (UnitLevel.village.value, UnitLevel.group.value) \
             or not scope.can_at(actor, "household.edit", unit.path):
@@ -114,11 +116,12 @@ def new_household(actor: User, *, unit_id: int, data: dict[str, Any],
         with db.session.begin_nested():
             household = Household(id=household_id or uuid.uuid4(), village=village, group=chosen,
                                   unit_path=(chosen or village).path,
-                                  card_no=_next_card_no(village), state=HouseholdState.draft.value,
+                                  card_no=next_card_no(village), state=HouseholdState.draft.value,
                                   created_by_id=actor.id)
             db.session.add(household)
             db.session.flush()
-            version = _add_version(actor, household, VersionKind.create, clean, issues, None, submission_id)
+            version = _add_version(actor, household, kind, clean, issues, None, submission_id,
+                                   occurred_on=occurred_on, event=event)
         return SaveResult(household, version, issues, True)
 
     return _once(submission_id, None, data, write)
@@ -264,7 +267,7 @@ def _group_for(actor: User, village: AdminUnit, group: AdminUnit | None, clean: 
     return chosen
 
 
-def _next_card_no(village: AdminUnit) -> str:
+def next_card_no(village: AdminUnit) -> str:
     """The village's next card number; numbers are never reused, since households are never
     deleted. The unique constraint on (village, card_no) stays the last guard."""
     # Lock the village row first: two collectors of one village saving new households at
@@ -279,23 +282,42 @@ def _next_card_no(village: AdminUnit) -> str:
     return f"{number:04d}"
 
 
+def write_event_version(actor: User, household: Household, kind: VersionKind, data: dict[str, Any], *,
+                        base_number: int, submission_id: uuid.UUID | None, on: dt.date | None,
+                        occurred_on: dt.date, event: dict[str, Any]) -> SaveResult:
+    """A life event's version (app.domain.events), in the caller's transaction: the caller
+    has locked the household, checked its base number and built `data` from the current
+    version. The same checks as a save apply; removing a member is refused here too."""
+    clean, issues = _checked(actor, data, submission_id, on, household_id=household.id)
+    _refuse_removed_members(household, clean)
+    with db.session.begin_nested():
+        version = _add_version(actor, household, kind, clean, issues, base_number, submission_id,
+                               occurred_on=occurred_on, event=event)
+    return SaveResult(household, version, issues, True)
+
+
 def _add_version(actor: User, household: Household, kind: VersionKind, clean: dict[str, Any],
-                 issues: list[dict[str, Any]], base_number: int | None, submission_id) -> HouseholdVersion:
+                 issues: list[dict[str, Any]], base_number: int | None, submission_id, *,
+                 occurred_on: dt.date | None = None, event: dict[str, Any] | None = None) -> HouseholdVersion:
     number = household.current_number + 1
     complete = not any(i["level"] == "error" for i in issues)
     version = HouseholdVersion(
         household_id=household.id, number=number, kind=kind.value, data=clean, content_hash=content_hash(clean),
         form_version=load_form().version, base_number=base_number, submission_id=submission_id,
-        issues=issues, complete=complete, created_by_id=actor.id, created_at=utcnow())
+        issues=issues, complete=complete, created_by_id=actor.id, created_at=utcnow(),
+        occurred_on=occurred_on, event=event)
     db.session.add(version)
     db.session.flush()
     _mirror(household, version)
-    audit.record(f"household.{'create' if kind == VersionKind.create else 'edit'}", actor=actor,
-                 object_type="household", object_id=household.id,
-                 details={"card_no": household.card_no, "village": household.village.code, "version": number,
-                          "kind": kind.value, "complete": complete,
-                          "errors": sum(1 for i in issues if i["level"] == "error"),
-                          "warnings": sum(1 for i in issues if i["level"] == "warning")})
+    action = "create" if number == 1 else "event" if event is not None else "edit"
+    details = {"card_no": household.card_no, "village": household.village.code, "version": number,
+               "kind": kind.value, "complete": complete,
+               "errors": sum(1 for i in issues if i["level"] == "error"),
+               "warnings": sum(1 for i in issues if i["level"] == "warning")}
+    if event is not None:
+        details["occurred_on"] = occurred_on.isoformat() if occurred_on else None
+    audit.record(f"household.{action}", actor=actor, object_type="household", object_id=household.id,
+                 details=details)
     return version
 
 

@@ -1,0 +1,241 @@
+"""Recording life events on the phone: one form per event kind, on the collector's household.
+
+GET shows the form; POST parses it and calls one function of app.domain.events. A refusal
+shows the form again with what was typed and the message next to the field it names. When
+the head dies or moves away, the first POST shows the proposed relationships to the new
+head (collection_forms.head_change) for the collector to confirm or correct; only the
+confirmed POST records the event.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+
+from app.domain import events, registration
+from app.domain.errors import Conflict, Invalid
+from app.domain.household_rules import HEAD
+from app.extensions import db
+from app.models import AdminUnit, Household, User, VersionKind
+from collection_forms import load_form
+
+bp = Blueprint("events", __name__, url_prefix="/collect")
+
+KINDS = ("birth", "death", "move_out", "move_in", "marriage", "divorce", "split", "merge", "transfer")
+# Events of a member who leaves: if it is the head, the new head must be confirmed.
+LEAVING = ("death", "move_out")
+
+
+def _me() -> User:
+    return current_user._get_current_object()
+
+
+def _lang() -> str:
+    return "zh" if get_locale().language == "zh" else "en"
+
+
+@bp.app_context_processor
+def _transfer_mark() -> dict[str, Any]:
+    """The household page marks a household whose transfer waits for the receiving village."""
+    return {"pending_transfer": events.pending_transfer}
+
+
+@bp.route("/households/<uuid:household_id>/events/<kind>", methods=["GET", "POST"])
+def record(household_id: uuid.UUID, kind: str):
+    if kind not in KINDS:
+        abort(404)
+    me = _me()
+    h = registration.get_household(me, household_id, "household.edit")
+    if request.method == "GET":
+        return _render(h, kind, MultiDict({"base_number": str(h.current_number),
+                                           "person_id": request.args.get("person_id", "")}))
+    form = request.form
+    try:
+        proposals = _head_change_step(h, kind, form)
+        if proposals is not None:
+            return _render(h, kind, form, proposals=proposals)
+        if kind == "merge" and not form.get("confirmed"):  # first the household, then the relationships
+            return _render(h, kind, form, joining=_joining(me, h, form))
+        if kind == "transfer":
+            return _transfer(me, h, form)
+        result = _call(me, h, kind, form)
+    except (Invalid, Conflict) as e:
+        db.session.rollback()
+        h = registration.get_household(me, household_id, "household.edit")
+        joining = _joining(me, h, form) if kind == "merge" and form.get("confirmed") else None
+        return _render(h, kind, form, error=e.message, error_field=e.field or "general", status=e.status,
+                       joining=joining)
+    card, replayed = result.household.card_no, not result.created
+    db.session.commit()
+    flash(_("This event had already arrived; it was kept once.") if replayed else
+          _("%(event)s recorded on card %(card)s as a new draft.", event=events.EVENT_LABELS[kind],
+            card=card))
+    return redirect(url_for("collect.household", household_id=household_id))
+
+
+def _head_change_step(h: Household, kind: str, form) -> list[dict[str, Any]] | None:
+    """The proposals to confirm when the head leaves and the collector chose a new head but
+    has not yet confirmed the relationships; None when there is nothing to confirm."""
+    if kind not in LEAVING or form.get("confirmed") or not form.get("new_head"):
+        return None
+    if kind == "move_out" and not form.get("hukou_moves"):
+        return None
+    members = h.current_version.data.get("members", [])
+    leaving = next((m for m in members if str(m.get("person_id")) == form.get("person_id")), None)
+    if leaving is None or leaving.get("relationship") != HEAD:
+        return None
+    rel = load_form().fields_of("members")["relationship"].code_list
+    lang = _lang()
+    return [{"person_id": members[p.index]["person_id"], "name": members[p.index].get("name") or "",
+             "old": p.old, "old_label": rel.label(p.old, lang), "new": p.new, "certain": p.certain}
+            for p in events.head_proposals(members, form["person_id"], form["new_head"])]
+
+
+def _date(form, name: str = "occurred_on") -> dt.date:
+    try:
+        return dt.date.fromisoformat(form.get(name, ""))
+    except ValueError:
+        raise Invalid(_("Give the date of the event."), field=name) from None
+
+
+def _submission_id(form) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(form.get("submission_id", ""))
+    except ValueError:
+        return None
+
+
+def _relationships(form) -> dict[str, str]:
+    return {k[4:]: v for k, v in form.items() if k.startswith("rel-") and v}
+
+
+def _call(me: User, h: Household, kind: str, form) -> events.EventResult:
+    common = {"occurred_on": _date(form), "base_number": form.get("base_number", -1, type=int),
+              "submission_id": _submission_id(form)}
+    get = lambda name: (form.get(name) or "").strip()  # noqa: E731
+    if kind == "birth":
+        return events.birth(me, h.id, sex=get("sex"), name=get("name"), birth_place=get("birth_place"),
+                            mother=get("mother") or None, father=get("father") or None,
+                            mother_id_number=get("mother_id_number"),
+                            father_id_number=get("father_id_number"),
+                            relationship=get("relationship") or None, **common)
+    if kind == "death":
+        return events.death(me, h.id, person_id=get("person_id"), cause=get("cause"), source=get("source"),
+                            new_head=get("new_head") or None, relationships=_relationships(form), **common)
+    if kind == "move_out":
+        return events.move_out(me, h.id, person_id=get("person_id"), reason=get("reason"),
+                               destination=events.Destination(get("destination_code"), get("destination")),
+                               hukou_moves=bool(form.get("hukou_moves")), new_head=get("new_head") or None,
+                               relationships=_relationships(form), **common)
+    if kind == "move_in":
+        newcomer = {k: get(k) for k in ("name", "sex", "birth_date", "id_number") if get(k)}
+        newcomer["marital_status"] = "10"
+        from_system = form.get("source") == "system"
+        return events.move_in(me, h.id, relationship=get("relationship"), reason=get("reason"),
+                              id_number=get("id_number") if from_system else "",
+                              newcomer=None if from_system else newcomer, origin=get("origin"), **common)
+    if kind == "marriage":
+        spouse = form.get("spouse_kind", "member")
+        return events.marriage(me, h.id, person_id=get("person_id"),
+                               spouse_member=get("spouse_member") if spouse == "member" else None,
+                               spouse_id_number=get("spouse_id_number"), spouse_name=get("spouse_name"),
+                               spouse_moves_in=spouse == "moves_in", relationship=get("relationship"),
+                               **common)
+    if kind == "split":
+        return events.split(me, h.id, person_ids=form.getlist("leaves"), new_head=get("new_head"),
+                            relationships=_relationships(form), stay_head=get("stay_head") or None,
+                            address={"door_no": get("door_no")} if get("door_no") else None, **common)
+    if kind == "merge":
+        other = _other_household(me, h, form)
+        return events.merge(me, h.id, other_household_id=other.id, relationships=_relationships(form),
+                            other_base_number=form.get("other_base_number", -1, type=int), **common)
+    return events.divorce(me, h.id, person_id=get("person_id"), **common)
+
+
+def _other_household(me: User, h: Household, form) -> Household:
+    """The household of the same village named by its card number (a merge)."""
+    card = (form.get("other_card") or "").strip()
+    other = None
+    if card.isdigit():
+        other = db.session.scalar(select(Household).where(Household.village_id == h.village_id,
+                                                          Household.card_no == card.zfill(4)))
+    if other is None or other.id == h.id or not registration.can_edit(me, other):
+        raise Invalid(_("No other household of this village has the card number %(card)s.", card=card),
+                      field="other_card")
+    return other
+
+
+def _joining(me: User, h: Household, form) -> dict[str, Any]:
+    other = _other_household(me, h, form)
+    members = [m for m in other.current_version.data.get("members", [])
+               if (m.get("status") or "active") == "active"]
+    return {"household": other, "members": members}
+
+
+def _transfer(me: User, h: Household, form):
+    code = (form.get("to_unit_code") or "").strip()
+    unit = db.session.scalar(select(AdminUnit).where(AdminUnit.code == code)) if code else None
+    if unit is None:
+        raise Invalid(_("No administrative unit has the code %(code)s.", code=code), field="to_unit")
+    events.request_transfer(me, h.id, to_unit_id=unit.id, occurred_on=_date(form),
+                            reason=form.get("reason", ""))
+    card = h.card_no
+    db.session.commit()
+    flash(_("Transfer of card %(card)s to %(unit)s asked; it waits for the receiving village.",
+            card=card, unit=unit.name))
+    return redirect(url_for("collect.household", household_id=h.id))
+
+
+# ------------------------------------------------------------------ the receiving leader
+
+
+@bp.route("/transfers")
+def transfers():
+    return render_template("events/transfers.html", transfers=events.transfers_to_decide(_me()),
+                           error=None, error_id=None)
+
+
+@bp.route("/transfers/<int:transfer_id>/decide", methods=["POST"])
+def decide(transfer_id: int):
+    me = _me()
+    accept = request.form.get("decision") == "accept"
+    try:
+        transfer = events.decide_transfer(me, transfer_id, accept=accept,
+                                          reason=request.form.get("reason", ""))
+    except (Invalid, Conflict) as e:
+        db.session.rollback()
+        return render_template("events/transfers.html", transfers=events.transfers_to_decide(me),
+                               error=e.message, error_id=transfer_id), e.status
+    card = transfer.household.card_no
+    db.session.commit()
+    flash(_("Transfer accepted: the household has card %(card)s here.", card=card) if accept
+          else _("Transfer refused; the household stays where it was."))
+    return redirect(url_for(".transfers"))
+
+
+def _render(h: Household, kind: str, form, *, proposals: list[dict[str, Any]] | None = None,
+            joining: dict[str, Any] | None = None, error: str | None = None, error_field: str | None = None,
+            status: int = 200):
+    members = h.current_version.data.get("members", []) if h.current_version else []
+    active = [m for m in members if (m.get("status") or "active") == "active"]
+    fields = load_form().fields_of("members")
+    lang = _lang()
+    relationships = [(c, fields["relationship"].code_list.label(c, lang))
+                     for c in fields["relationship"].codes if c != HEAD]
+    return render_template(
+        "events/form.html", h=h, kind=kind, title=events.EVENT_LABELS[kind], form=form, active=active,
+        relationships=relationships, causes=events.DEATH_CAUSES, sources=events.DEATH_SOURCES,
+        reasons=events.MOVE_REASONS, proposals=proposals, joining=joining, error=error,
+        error_field=error_field,
+        pending=events.pending_transfer(h.id),
+        villages=events.county_villages(h) if kind in ("move_out", "transfer") else [],
+        submission_id=form.get("submission_id") or uuid.uuid4(), today=registration.today().isoformat(),
+        base_number=form.get("base_number") or h.current_number, VersionKind=VersionKind,
+    ), status

@@ -1,0 +1,243 @@
+"""Life events over HTTP (both databases): the collector's forms, their refusals shown next
+to the field, the head-change confirmation, and a move between two households."""
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from app.domain import registration as reg
+from app.domain.users import grant_role
+from app.extensions import db
+from app.models import Household, HouseholdVersion, Role
+from tests.support.households import family
+
+
+@pytest.fixture
+def collector(units, make_user):
+    user = make_user("collector", units["A"], username="zhang")
+    grant_role(None, user, Role.collector, units["B"])
+    db.session.commit()
+    return user
+
+
+@pytest.fixture
+def household(collector, units):
+    h = reg.new_household(collector, unit_id=units["A"].id, data=family()).household
+    db.session.commit()
+    return h
+
+
+def members(h: Household) -> dict[str, dict]:
+    db.session.refresh(h)
+    return {m["name"]: m for m in h.current_version.data["members"]}
+
+
+def hidden(page: str, name: str) -> str:
+    match = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert match, f"no hidden field {name}"
+    return match.group(1)
+
+
+def url(h, kind: str) -> str:
+    return f"/collect/households/{h.id}/events/{kind}"
+
+
+def post(client, h, kind: str, fields: dict, page: str | None = None):
+    """Send the event form as the page made it (its submission id and base number)."""
+    page = page or client.get(url(h, kind)).get_data(as_text=True)
+    data = {"submission_id": hidden(page, "submission_id"), "base_number": hidden(page, "base_number"), **fields}
+    return client.post_form(url(h, kind), data)
+
+
+def versions(h) -> list[HouseholdVersion]:
+    return list(db.session.scalars(select(HouseholdVersion).where(HouseholdVersion.household_id == h.id)
+                                   .order_by(HouseholdVersion.number)))
+
+
+def test_the_household_page_links_the_events(client, collector, household):
+    client.login("zhang")
+    page = client.get(f"/collect/households/{household.id}").get_data(as_text=True)
+    for kind in ("birth", "death", "move_out", "move_in", "marriage", "divorce"):
+        assert f'href="{url(household, kind)}"' in page
+    assert client.get(url(household, "split_nothing")).status_code == 404
+
+
+def test_birth_over_http(client, collector, household):
+    client.login("zhang")
+    mum = members(household)["李秀英"]
+    resp = post(client, household, "birth", {"occurred_on": "2026-01-05", "name": "张小花", "sex": "2",
+                                             "mother": mum["person_id"], "birth_place": "县医院"})
+    assert resp.status_code == 302
+    child = members(household)["张小花"]
+    assert child["relationship"] == "30" and child["birth_date"] == "2026-01-05"
+    last = versions(household)[-1]
+    assert (last.kind, str(last.occurred_on)) == ("birth", "2026-01-05")
+
+
+def test_a_future_date_is_refused_next_to_the_field(client, collector, household):
+    client.login("zhang")
+    resp = post(client, household, "birth", {"occurred_on": "2999-01-01", "name": "张小花", "sex": "2"})
+    assert resp.status_code == 422
+    page = resp.get_data(as_text=True)
+    assert 'data-testid="error-occurred_on"' in page
+    assert 'value="张小花"' in page  # what was typed is kept
+    assert len(versions(household)) == 1
+    resp = post(client, household, "birth", {"occurred_on": "", "sex": "2"})
+    assert resp.status_code == 422 and 'data-testid="error-occurred_on"' in resp.get_data(as_text=True)
+    resp = post(client, household, "birth", {"occurred_on": "2026-01-01"})
+    assert resp.status_code == 422 and 'data-testid="error-sex"' in resp.get_data(as_text=True)
+
+
+def test_death_of_the_head_shows_the_proposals_then_records(client, collector, household):
+    client.login("zhang")
+    m = members(household)
+    head, son, daughter = m["张建国"], m["张伟"], m["张丽"]
+    fields = {"occurred_on": "2026-02-01", "person_id": head["person_id"], "cause": "illness", "source": "family"}
+    resp = post(client, household, "death", fields)
+    assert resp.status_code == 422 and 'data-testid="error-new_head"' in resp.get_data(as_text=True)
+    page = post(client, household, "death", {**fields, "new_head": son["person_id"]}).get_data(as_text=True)
+    assert 'data-testid="head-change"' in page and len(versions(household)) == 1
+    proposed = dict(re.findall(r'name="rel-([0-9a-f-]+)" data-testid="proposal">.*?<option value="(\d\d)" selected',
+                               page, re.S))
+    assert proposed == {m["李秀英"]["person_id"]: "52", son["person_id"]: "02", daughter["person_id"]: "77"}
+    resp = post(client, household, "death", {**fields, "new_head": son["person_id"], "confirmed": "1",
+                                             **{f"rel-{k}": v for k, v in proposed.items()}}, page=page)
+    assert resp.status_code == 302
+    after = members(household)
+    assert after["张建国"]["status"] == "deceased" and after["张伟"]["relationship"] == "02"
+    assert household.head_name == "张伟"
+    # The same form sent again: kept once.
+    again = post(client, household, "death", {**fields, "new_head": son["person_id"], "confirmed": "1"}, page=page)
+    assert again.status_code == 302 and len(versions(household)) == 2
+
+
+def test_move_out_and_divorce_over_http(client, collector, household):
+    client.login("zhang")
+    son = members(household)["张伟"]
+    resp = post(client, household, "move_out", {"occurred_on": "2026-03-01", "person_id": son["person_id"],
+                                                "reason": "work", "destination": ""})
+    assert resp.status_code == 422 and 'data-testid="error-destination"' in resp.get_data(as_text=True)
+    resp = post(client, household, "move_out", {"occurred_on": "2026-03-01", "person_id": son["person_id"],
+                                                "reason": "work", "destination": "广东省深圳市"})
+    assert resp.status_code == 302 and members(household)["张伟"]["management"] == "out_migrant"
+    head = members(household)["张建国"]
+    resp = post(client, household, "divorce", {"occurred_on": "2026-04-01", "person_id": head["person_id"]})
+    assert resp.status_code == 302
+    assert members(household)["张建国"]["marital_status"] == "40"
+    assert members(household)["李秀英"]["marital_status"] == "40"
+
+
+def test_move_in_from_another_household_over_http(client, collector, household, units):
+    other = reg.new_household(collector, unit_id=units["B"].id, data=family("王", 2)).household
+    db.session.commit()
+    client.login("zhang")
+    leaving = members(other)["王丽"]
+    resp = post(client, household, "move_in", {"occurred_on": "2026-05-01", "source": "system",
+                                               "id_number": leaving["id_number"], "relationship": "97",
+                                               "reason": "study"})
+    assert resp.status_code == 302
+    assert members(household)["王丽"]["status"] == "active"
+    assert members(other)["王丽"]["status"] == "moved_out"
+    assert [v.kind for v in versions(other)] == ["create", "move_out"]
+    resp = post(client, household, "move_in", {"occurred_on": "2026-05-01", "source": "system",
+                                               "id_number": "110101199001010000", "relationship": "97",
+                                               "reason": "study"})
+    assert resp.status_code == 422 and 'data-testid="error-id_number"' in resp.get_data(as_text=True)
+
+
+def test_marriage_over_http(client, collector, household):
+    client.login("zhang")
+    daughter = members(household)["张丽"]
+    resp = post(client, household, "marriage", {"occurred_on": "2026-06-01", "person_id": daughter["person_id"],
+                                                "spouse_kind": "outside", "spouse_name": "孙强"})
+    assert resp.status_code == 302
+    assert members(household)["张丽"]["marital_status"] == "21"
+
+
+def test_a_village_leader_may_not_record_events(client, collector, household, make_user, units):
+    make_user("village_leader", units["A"], username="leader")
+    client.login("leader")
+    assert client.get(url(household, "birth")).status_code == 403
+    count = db.session.scalar(select(func.count()).select_from(HouseholdVersion))
+    resp = client.post_form(url(household, "birth"), {"occurred_on": "2026-01-01", "sex": "1",
+                                                      "relationship": "20", "base_number": "1",
+                                                      "submission_id": str(uuid.uuid4())})
+    assert resp.status_code == 403
+    assert db.session.scalar(select(func.count()).select_from(HouseholdVersion)) == count
+
+
+def test_split_over_http(client, collector, household):
+    client.login("zhang")
+    m = members(household)
+    son, daughter = m["张伟"], m["张丽"]
+    resp = post(client, household, "split", {"occurred_on": "2026-07-01", "leaves": [son["person_id"]],
+                                             "new_head": daughter["person_id"]})
+    assert resp.status_code == 422 and 'data-testid="error-new_head"' in resp.get_data(as_text=True)
+    resp = post(client, household, "split", {"occurred_on": "2026-07-01",
+                                             "leaves": [son["person_id"], daughter["person_id"]],
+                                             "new_head": son["person_id"], f"rel-{daughter['person_id']}": "77",
+                                             "door_no": "9号"})
+    assert resp.status_code == 302
+    new = db.session.scalar(select(Household).where(Household.id != household.id))
+    assert new.card_no == "0002" and new.door_no == "9号" and new.head_name == "张伟"
+    assert {m["name"]: m["status"] for m in members(household).values()}["张丽"] == "moved_out"
+
+
+def test_merge_over_http_asks_for_the_relationships_first(client, collector, household, units):
+    other = reg.new_household(collector, unit_id=units["A"].id, data=family("王", 2)).household
+    db.session.commit()
+    client.login("zhang")
+    resp = post(client, household, "merge", {"occurred_on": "2026-07-01", "other_card": "0099"})
+    assert resp.status_code == 422 and 'data-testid="error-other_card"' in resp.get_data(as_text=True)
+    page = post(client, household, "merge", {"occurred_on": "2026-07-01", "other_card": "2"}).get_data(as_text=True)
+    assert 'data-testid="joining"' in page and len(versions(household)) == 1
+    rel = {f"rel-{m['person_id']}": "97" for m in members(other).values()}
+    resp = post(client, household, "merge", {"occurred_on": "2026-07-01", "other_card": "2", "confirmed": "1",
+                                             "other_base_number": "1"}, page=page)
+    assert resp.status_code == 422 and 'data-testid="joining"' in resp.get_data(as_text=True)
+    resp = post(client, household, "merge", {"occurred_on": "2026-07-01", "other_card": "2", "confirmed": "1",
+                                             "other_base_number": "1", **rel}, page=page)
+    assert resp.status_code == 302
+    db.session.refresh(other)
+    assert household.member_count == 8 and other.member_count == 0
+
+
+def test_transfer_waits_for_the_receiving_leader(client, new_client, collector, household, units, make_user):
+    make_user("village_leader", units["C"], username="leader_c")
+    client.login("zhang")
+    resp = post(client, household, "transfer", {"occurred_on": "2026-07-01", "to_unit_code": "999"})
+    assert resp.status_code == 422 and 'data-testid="error-to_unit"' in resp.get_data(as_text=True)
+    resp = post(client, household, "transfer", {"occurred_on": "2026-07-01", "to_unit_code": units["C"].code})
+    assert resp.status_code == 302
+    page = client.get(f"/collect/households/{household.id}").get_data(as_text=True)
+    assert 'data-testid="transfer-pending"' in page
+    leader = new_client()
+    leader.login("leader_c")
+    page = leader.get("/collect/transfers").get_data(as_text=True)
+    transfer_id = int(re.search(r'data-testid="transfer-(\d+)"', page).group(1))
+    resp = leader.post_form(f"/collect/transfers/{transfer_id}/decide", {"decision": "refuse"})
+    assert resp.status_code == 422 and 'data-testid="error-reason"' in resp.get_data(as_text=True)
+    resp = leader.post_form(f"/collect/transfers/{transfer_id}/decide", {"decision": "refuse", "reason": "无此人"})
+    assert resp.status_code == 302
+    db.session.refresh(household)
+    assert household.village_id == units["A"].id and len(versions(household)) == 1
+    assert 'data-testid="no-transfers"' in leader.get("/collect/transfers").get_data(as_text=True)
+    # Asked again, and accepted this time.
+    post(client, household, "transfer", {"occurred_on": "2026-07-01", "to_unit_code": units["C"].code})
+    page = leader.get("/collect/transfers").get_data(as_text=True)
+    transfer_id = int(re.search(r'data-testid="transfer-(\d+)"', page).group(1))
+    assert leader.post_form(f"/collect/transfers/{transfer_id}/decide", {"decision": "accept"}).status_code == 302
+    db.session.refresh(household)
+    assert household.village_id == units["C"].id and versions(household)[-1].kind == "transfer"
+
+
+def test_the_unit_picker_offers_the_villages_of_the_county(client, collector, household, units):
+    client.login("zhang")
+    page = client.get(url(household, "transfer")).get_data(as_text=True)
+    assert f'<option value="{units["C"].code}"' in page and f'<option value="{units["B"].code}"' in page
+    assert f'<option value="{units["A"].code}"' not in page  # not to its own village
+    page = client.get(url(household, "move_out")).get_data(as_text=True)
+    assert f'<option value="{units["A"].code}"' in page
