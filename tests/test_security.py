@@ -145,6 +145,27 @@ def _conflict_in_b(ctx):
     return outcome.answer["conflict_id"]
 
 
+def _person_in_b(ctx):
+    from app.models import Household
+    if "household_id" not in ctx["objects"]:
+        ctx["objects"]["household_id"] = _household_in_b(ctx)
+    return db.session.get(Household, ctx["objects"]["household_id"]).persons[0].id
+
+
+def _transfer_into_c(ctx):
+    """A pending transfer of a B household into village C."""
+    from app.domain import events
+    from app.models import Household
+    if "household_id" not in ctx["objects"]:
+        ctx["objects"]["household_id"] = _household_in_b(ctx)
+    household = db.session.get(Household, ctx["objects"]["household_id"])
+    maker = ctx["make_user"]("collector", ctx["units"]["B"], username="b_transfer_maker")
+    transfer = events.request_transfer(maker, household.id, to_unit_id=ctx["units"]["C"].id,
+                                       occurred_on=household.created_at.date())
+    db.session.commit()
+    return transfer.id
+
+
 FACTORIES = {
     "device_id": _device_in_b,
     "conflict_id": _conflict_in_b,
@@ -155,6 +176,10 @@ FACTORIES = {
     "code": _card_code_in_b,
     "user_id": _user_in_b,
     "assignment_id": _assignment_in_b,
+    "person_id": _person_in_b,
+    "village_id": lambda ctx: ctx["units"]["B"].id,
+    "kind": lambda ctx: "birth",
+    "transfer_id": _transfer_into_c,
 }
 
 # Who looks from outside, and who may see village B's objects (the positive control:
@@ -164,7 +189,9 @@ INSIDER = ("sysadmin", "province")
 # Pages only some roles open (the sysadmin may look, not edit or print: 403): the positive
 # control opens them as that role, in B's village or township.
 OPENED_BY = {"collect.edit": ("collector", "B"), "books.village": ("clerk", "T1"),
-             "books.job": ("clerk", "T1"), "books.download": ("clerk", "T1")}
+             "books.job": ("clerk", "T1"), "books.download": ("clerk", "T1"),
+             "history.month": ("village_leader", "B"),
+             "events.record": ("collector", "B")}
 
 
 @pytest.fixture

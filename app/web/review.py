@@ -11,7 +11,6 @@ the user's area is NotFound (404) through the app's error handler.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -21,12 +20,11 @@ from flask_login import current_user
 
 from app.domain import registration, workflow
 from app.domain.errors import DomainError, Invalid, NotFound
+from app.domain.history import diff
 from app.extensions import db
 from app.models import Household, HouseholdVersion, Role, User, WorkflowAction
 from app.web import collect
-from app.web.forms_data import display_value
-from collection_forms import FormDefinition, load_form
-from collection_forms.loader import HOUSEHOLD, MEMBERS
+from collection_forms import load_form
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
@@ -45,78 +43,6 @@ def _waiting_counts() -> dict[str, Any]:
     if not current_user.is_authenticated:
         return {"waiting_counts": {}}
     return {"waiting_counts": workflow.waiting_counts(_me())}
-
-
-# ------------------------------------------------------------------ the diff
-
-@dataclass
-class Change:
-    label: str
-    old: str
-    new: str
-
-
-@dataclass
-class MemberDiff:
-    name: str
-    kind: str  # "added", "changed", "cancelled", "removed"
-    changes: list[Change] = field(default_factory=list)
-
-
-@dataclass
-class Diff:
-    first: bool  # no verified version: a first registration
-    household: list[Change]
-    members: list[MemberDiff]
-
-    @property
-    def empty(self) -> bool:
-        return not self.first and not self.household and not self.members
-
-
-def diff(old: dict[str, Any] | None, new: dict[str, Any], form: FormDefinition, lang: str) -> Diff:
-    """What changed from the last verified version `old` to `new`, in words of the form
-    definition: household fields old → new; members added, changed (which fields), cancelled
-    (their status left "active"), removed. Members are matched by person_id."""
-    if old is None:
-        return Diff(True, [], [])
-
-    def shown(section: str, name: str, record: dict[str, Any] | None) -> str:
-        value = display_value(record, name)
-        f = form.fields_of(section).get(name)
-        if value and f is not None and f.code_list is not None:
-            return f.code_list.label(value, lang)
-        return value
-
-    def changes(section: str, a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[Change]:
-        out = []
-        for name, f in form.fields_of(section).items():
-            before, after = shown(section, name, a), shown(section, name, b)
-            if before != after:
-                out.append(Change(f.label.get(lang, name), before, after))
-        return out
-
-    household = changes(HOUSEHOLD, old.get(HOUSEHOLD) or {}, new.get(HOUSEHOLD) or {})
-    old_members = {display_value(m, "person_id"): m for m in old.get(MEMBERS) or []}
-    members = []
-    seen = set()
-    for m in new.get(MEMBERS) or []:
-        pid = display_value(m, "person_id")
-        seen.add(pid)
-        name = display_value(m, "name")
-        before = old_members.get(pid)
-        if before is None:
-            members.append(MemberDiff(name, "added"))
-            continue
-        changed = changes(MEMBERS, before, m)
-        if changed:
-            cancelled = (display_value(before, "status") in ("", "active")
-                         and display_value(m, "status") not in ("", "active"))
-            members.append(MemberDiff(name, "cancelled" if cancelled else "changed", changed))
-    for pid, m in old_members.items():
-        if pid not in seen:
-            members.append(MemberDiff(display_value(m, "name"), "removed"))
-    return Diff(False, household, members)
 
 
 # ------------------------------------------------------------------ queues

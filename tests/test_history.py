@@ -1,0 +1,356 @@
+"""History (issue 7), both databases: diffs between consecutive versions (members added,
+cancelled, moved), the kind filter, each version's workflow state, a person's history across
+households within the viewer's area, and the village's month list at its boundaries (dates of
+occurrence; recorded times in Asia/Shanghai).
+
+Life events are saved here as the events module saves them: a version of their kind through
+app.domain.registration, carrying its date of occurrence and its `event` details."""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import uuid
+from html import unescape
+from types import SimpleNamespace
+
+import pytest
+
+from app.domain import history
+from app.domain import registration as reg
+from app.domain import workflow
+from app.domain.errors import Forbidden, NotFound
+from app.extensions import db
+from app.models import Household, HouseholdVersion, VersionKind
+from tests.support.households import TODAY, family, member
+
+SIGN = [[[100, 100], [400, 130], [700, 100]], [[250, 60], [260, 200], [240, 330]]]
+UTC = dt.timezone.utc
+
+
+@pytest.fixture
+def people(units, make_user, new_client):
+    out = SimpleNamespace(
+        collector=make_user("collector", units["A"], username="collector_a", name="采集员甲"),
+        collector_b=make_user("collector", units["B"], username="collector_b", name="采集员乙"),
+        collector_c=make_user("collector", units["C"], username="collector_c", name="采集员丙"),
+        leader=make_user("village_leader", units["A"], username="leader_a", name="村干部"),
+        leader_b=make_user("village_leader", units["B"], username="leader_b", name="村干部乙"),
+        verifier=make_user("verifier", units["T1"], username="verifier_t1", name="审核员"),
+    )
+    for name in ("collector", "leader"):
+        c = new_client()
+        c.login(getattr(out, name).username)
+        setattr(out, f"{name}_client", c)
+    return out
+
+
+def new(user, unit, seq: int = 1, data: dict | None = None) -> Household:
+    h = reg.new_household(user, unit_id=unit.id, data=data or family(seq=seq), today=TODAY).household
+    db.session.commit()
+    return h
+
+
+def record(user, h: Household, kind: VersionKind, change, *, occurred_on: dt.date | None = None,
+           event: dict | None = None, at: dt.datetime | None = None) -> HouseholdVersion:
+    """A new version of `kind`: `change(data)` edits a copy of the current data."""
+    data = copy.deepcopy(h.current_version.data)
+    change(data)
+    version = reg.save_household(user, h.id, data=data, base_number=h.current_number, today=TODAY,
+                                 kind=kind).version
+    version.occurred_on, version.event = occurred_on, event
+    if at is not None:
+        version.created_at = at
+    db.session.commit()
+    return version
+
+
+def birth(data):
+    data["members"].append(member("张小宝", "20", "2026-11-05", "1", seq=9, marital_status="10"))
+
+
+def death(index: int, on: str = "2026-11-20"):
+    def change(data):
+        data["members"][index].update(status="deceased", cancelled_on=on, cancellation_reason="病故")
+    return change
+
+
+def move_out(index: int):
+    def change(data):
+        data["members"][index].update(status="moved_out", cancelled_on="2026-11-21")
+    return change
+
+
+def text(resp) -> str:
+    assert resp.status_code == 200, resp.status_code
+    return unescape(resp.get_data(as_text=True))
+
+
+# ------------------------------------------------------------------ a household's history
+
+def test_each_version_against_the_one_before_newest_first(people, units):
+    h = new(people.collector, units["A"])
+    record(people.collector, h, VersionKind.birth, birth, occurred_on=dt.date(2026, 11, 5))
+    record(people.collector, h, VersionKind.death, death(0), occurred_on=dt.date(2026, 11, 20))
+    record(people.collector, h, VersionKind.move_out, move_out(3), occurred_on=dt.date(2026, 11, 21),
+           event={"person_ids": [h.current_version.data["members"][3]["person_id"]]})
+
+    def door(data):
+        data["household"]["door_no"] = "99号"
+    record(people.collector, h, VersionKind.edit, door)
+
+    entries = history.household_history(people.collector, h.id)
+    assert [(e.version.number, e.kind) for e in entries] == [
+        (5, "edit"), (4, "move_out"), (3, "death"), (2, "birth"), (1, "create")]
+    edit, moved, died, born, created = entries
+    assert [(c.label, c.old, c.new) for c in edit.diff.household] == [("门牌号", "1号", "99号")]
+    assert edit.diff.members == [] and edit.occurred_on is None and not edit.is_event
+    assert [(m.name, m.kind, m.direction) for m in moved.diff.members] == [("张丽", "moved", "out")]
+    assert ("人员状态", "正常", "迁出") in [(c.label, c.old, c.new) for c in moved.diff.members[0].changes]
+    assert [(m.name, m.kind) for m in died.diff.members] == [("张建国", "cancelled")]
+    assert ("人员状态", "正常", "死亡") in [(c.label, c.old, c.new) for c in died.diff.members[0].changes]
+    assert died.occurred_on == dt.date(2026, 11, 20) and died.recorded_by.name == "采集员甲"
+    assert [(m.name, m.kind) for m in born.diff.members] == [("张小宝", "added")]
+    assert born.diff.household == [] and born.is_event
+    assert created.diff.first and [m.kind for m in created.diff.members] == ["added"] * 4
+
+    # The filter keeps one kind; the diffs stay against the version before, not the one shown before.
+    only = history.household_history(people.collector, h.id, VersionKind.death.value)
+    assert [e.version.number for e in only] == [3]
+    assert [(m.name, m.kind) for m in only[0].diff.members] == [("张建国", "cancelled")]
+
+
+def test_a_member_who_came_by_a_move_event_is_moved_in(people, units):
+    h = new(people.collector, units["A"])
+    wife = member("王芳", "10", "1996-02-02", "2", seq=4, marital_status="20")
+
+    def marry(data):
+        data["members"].append(wife)
+    record(people.collector, h, VersionKind.marriage, marry, occurred_on=dt.date(2026, 10, 1),
+           event={"person_ids": [wife["person_id"]]})
+    [entry] = history.household_history(people.collector, h.id, "marriage")
+    assert [(m.name, m.kind, m.direction) for m in entry.diff.members] == [("王芳", "moved", "in")]
+    # A birth names its newborns too, but they are added, not moved.
+    record(people.collector, h, VersionKind.birth, birth, occurred_on=dt.date(2026, 11, 5),
+           event={"person_ids": ["whoever"]})
+    [born] = history.household_history(people.collector, h.id, "birth")
+    assert [(m.name, m.kind) for m in born.diff.members] == [("张小宝", "added")]
+
+
+def test_each_version_shows_the_state_it_reached(people, units):
+    h = new(people.collector, units["A"])
+    workflow.submit(people.collector, h.id, version_number=1, strokes=SIGN)
+    db.session.commit()
+    workflow.confirm(people.leader, h.id, version_number=1, strokes=SIGN)
+    db.session.commit()
+    record(people.collector, h, VersionKind.birth, birth, occurred_on=dt.date(2026, 11, 5))
+    states = {e.version.number: e.state for e in history.household_history(people.collector, h.id)}
+    assert states == {1: "confirmed", 2: "draft"}
+    workflow.submit(people.collector, h.id, version_number=2, strokes=SIGN)
+    db.session.commit()
+    workflow.return_household(people.leader, h.id, version_number=2, reason_codes=["other"],
+                              reason_text="再看看")
+    db.session.commit()
+    states = {e.version.number: e.state for e in history.household_history(people.collector, h.id)}
+    assert states == {1: "confirmed", 2: "returned"}
+
+
+def test_household_history_page_with_filter(people, units):
+    h = new(people.collector, units["A"])
+    record(people.collector, h, VersionKind.birth, birth, occurred_on=dt.date(2026, 11, 5))
+    record(people.collector, h, VersionKind.death, death(0), occurred_on=dt.date(2026, 11, 20))
+    page = text(people.collector_client.get(f"/history/households/{h.id}"))
+    assert page.count('data-testid="entry"') == 3
+    assert page.index('data-version="3"') < page.index('data-version="2"') < page.index('data-version="1"')
+    assert "2026-11-20" in page and "采集员甲" in page
+    assert "张小宝" in page and "人员状态" in page and "正常" in page and "死亡" in page
+    assert 'data-kind="cancelled"' in page and 'data-kind="added"' in page
+    births = text(people.collector_client.get(f"/history/households/{h.id}?kind=birth"))
+    assert births.count('data-testid="entry"') == 1 and 'data-kind="birth"' in births
+    assert '<option value="birth" selected>' in births
+    # An unknown kind is no filter; the household page links to the history and sums up the latest.
+    unknown = text(people.collector_client.get(f"/history/households/{h.id}?kind=x"))
+    assert unknown.count('data-testid="entry"') == 3
+    home = text(people.collector_client.get(f"/collect/households/{h.id}"))
+    assert f'href="/history/households/{h.id}"' in home
+    assert home.count('data-testid="recent-change"') == 3
+
+
+def test_household_history_outside_the_area_is_not_found(people, units):
+    h = new(people.collector_b, units["B"])
+    with pytest.raises(NotFound):
+        history.household_history(people.collector, h.id)
+    assert people.collector_client.get(f"/history/households/{h.id}").status_code == 404
+
+
+# ------------------------------------------------------------------ a person's history
+
+def moved_on(user, source: Household, index: int, to_user, to_unit, seq: int, on: dt.date) -> Household:
+    """Member `index` of `source` moves to a new household elsewhere, as app.domain.events
+    records it: a new member there whose move-in event links the person_id left behind, and a
+    move-out here (status moved_out) whose event links the new one."""
+    person = source.current_version.data["members"][index]
+    target = new(to_user, to_unit, data=family(surname="刘", seq=seq))
+    joined = {**person, "person_id": str(uuid.uuid4()), "relationship": "10"}
+
+    def join(data):
+        data["members"].append(joined)
+    record(to_user, target, VersionKind.move_in, join, occurred_on=on,
+           event={"person_ids": [joined["person_id"]], "other_household_id": str(source.id),
+                  "from_person_id": person["person_id"]})
+    record(user, source, VersionKind.move_out, move_out(index), occurred_on=on,
+           event={"person_ids": [person["person_id"]], "other_household_id": str(target.id),
+                  "to_person_id": joined["person_id"]})
+    return target
+
+
+def test_person_history_across_households_within_the_area(people, units):
+    a = new(people.collector, units["A"])
+
+    def newborn(data):  # no ID number yet: only the moves' links join the households
+        birth(data)
+        data["members"][-1]["id_number"] = ""
+    record(people.collector, a, VersionKind.birth, newborn, occurred_on=dt.date(2026, 1, 5))
+    baby = a.current_version.data["members"][4]
+    b = moved_on(people.collector, a, 4, people.collector_b, units["B"], 2, dt.date(2026, 3, 1))
+    c = moved_on(people.collector_b, b, 4, people.collector_c, units["C"], 3, dt.date(2026, 6, 1))
+
+    def steps(user, **ask):
+        found = history.person_history(user, **ask)
+        return [(e.household.village.name, e.kind, e.member.kind, e.member.direction)
+                if e.visible else "outside" for e in found.entries]
+
+    # Born in A, moved to B, moved to C. The township verifier sees A and B; C is in another township.
+    assert steps(people.verifier, person_id=uuid.UUID(baby["person_id"])) == [
+        ("多福巷社区", "birth", "added", ""), ("多福巷社区", "move_out", "moved", "out"),
+        ("银闸社区", "move_in", "moved", "in"), ("银闸社区", "move_out", "moved", "out"), "outside"]
+    # The same from the last household's person_id, followed backwards.
+    last_id = uuid.UUID(c.current_version.data["members"][4]["person_id"])
+    first_id = uuid.UUID(baby["person_id"])
+    assert steps(people.verifier, person_id=last_id) == steps(people.verifier, person_id=first_id)
+    assert steps(people.collector_c, person_id=last_id) == [
+        "outside", "outside", ("隆福寺社区", "move_in", "moved", "in")]
+    found = history.person_history(people.collector_c, person_id=last_id)
+    assert found.name == "张小宝" and found.id_number == ""
+
+    # The page: details only where the viewer may look.
+    page = text(people.collector_client.get(f"/history/persons/{baby['person_id']}"))
+    assert page.count('data-testid="step"') == 2 and page.count('data-testid="step-outside"') == 2
+    assert "银闸社区" not in page and "隆福寺社区" not in page and "张小宝" in page
+
+
+def test_person_history_by_id_number(people, units):
+    """The same ID number in two households is one person, whatever their person_ids."""
+    a = new(people.collector, units["A"], seq=1)
+    son = a.current_version.data["members"][2]
+    b = new(people.collector_b, units["B"], data={"household": {"household_type": "family", "door_no": "5号"},
+                                                  "members": [{**son, "person_id": str(uuid.uuid4()),
+                                                               "relationship": "02"}]})
+    assert b.persons[0].id_number == son["id_number"]
+    found = history.person_history(people.verifier, id_number=son["id_number"].lower())
+    assert [(e.household.village.name, e.kind, e.member.kind) for e in found.entries] == [
+        ("多福巷社区", "create", "added"), ("银闸社区", "create", "added")]
+    mine = history.person_history(people.collector, person_id=uuid.UUID(son["person_id"]))
+    assert [e.visible for e in mine.entries] == [True, False]
+    page = text(people.collector_client.get(f"/history/persons/{son['person_id']}"))
+    assert son["id_number"] not in page and son["id_number"][-4:] in page  # masked
+
+
+def test_a_person_only_outside_the_area_is_not_found(people, units):
+    b = new(people.collector_b, units["B"])
+    pid = b.persons[0].id
+    with pytest.raises(NotFound):
+        history.person_history(people.collector, person_id=pid)
+    with pytest.raises(NotFound):
+        history.person_history(people.collector, id_number=b.persons[0].id_number)
+    with pytest.raises(NotFound):
+        history.person_history(people.collector, person_id=uuid.uuid4())
+    assert people.collector_client.get(f"/history/persons/{pid}").status_code == 404
+
+
+# ------------------------------------------------------------------ the month list
+
+def shanghai(y, mo, d, h, mi) -> dt.datetime:
+    return dt.datetime(y, mo, d, h, mi, tzinfo=dt.timezone(dt.timedelta(hours=8))).astimezone(UTC)
+
+
+def test_month_list_boundaries(people, units):
+    h = new(people.collector, units["A"])
+    other = new(people.collector, units["A"], seq=2)
+    cases = {
+        # Recorded at noon of the day they happened.
+        "occurred 10-31": (h, dt.date(2026, 10, 31), shanghai(2026, 10, 31, 12, 0)),
+        "occurred 11-01": (h, dt.date(2026, 11, 1), shanghai(2026, 11, 1, 12, 0)),
+        "occurred 11-30": (h, dt.date(2026, 11, 30), shanghai(2026, 11, 30, 12, 0)),
+        "occurred 12-01": (h, dt.date(2026, 12, 1), shanghai(2026, 12, 1, 12, 0)),
+        # Recorded in the first minutes of November in Shanghai (still 31 October in UTC).
+        "late, recorded 11-01 00:30": (other, dt.date(2026, 10, 20), shanghai(2026, 11, 1, 0, 30)),
+        # Recorded in the last minutes of November in Shanghai, and just after it.
+        "late, recorded 11-30 23:30": (other, dt.date(2026, 10, 5), shanghai(2026, 11, 30, 23, 30)),
+        "recorded 12-01 00:30": (other, dt.date(2026, 11, 10), shanghai(2026, 12, 1, 0, 30)),
+        "late, recorded 10-31 23:30": (other, dt.date(2026, 10, 2), shanghai(2026, 10, 31, 23, 30)),
+    }
+    made = {}
+    for name, (target, occurred, at) in cases.items():
+        def note(data, name=name):
+            data["household"]["notes"] = name
+        version = record(people.collector, target, VersionKind.head_change, note, occurred_on=occurred, at=at)
+        made[version.id] = name
+    record(people.collector, h, VersionKind.edit, lambda d: d["household"].update(door_no="7号"))
+
+    def month(user, y, m):
+        result = history.month_changes(user, units["A"].id, y, m)
+        return [(made[c.version.id], c.late) for c in result.changes]
+
+    november = month(people.leader, 2026, 11)
+    assert sorted(november) == sorted([
+        ("occurred 11-01", False), ("occurred 11-30", False), ("recorded 12-01 00:30", False),
+        ("late, recorded 11-01 00:30", True), ("late, recorded 11-30 23:30", True)])
+    # On time first, by date of occurrence; then the late registrations.
+    assert [late for _name, late in november] == [False, False, False, True, True]
+    assert [name for name, _late in november][:3] == [
+        "occurred 11-01", "recorded 12-01 00:30", "occurred 11-30"]
+    assert sorted(month(people.verifier, 2026, 10)) == sorted([
+        ("occurred 10-31", False), ("late, recorded 11-01 00:30", False),
+        ("late, recorded 11-30 23:30", False), ("late, recorded 10-31 23:30", False)])
+    assert sorted(month(people.verifier, 2026, 12)) == [
+        ("occurred 12-01", False), ("recorded 12-01 00:30", True)]
+    result = history.month_changes(people.leader, units["A"].id, 2026, 12)
+    assert (result.first, result.last, result.previous, result.next) == (
+        dt.date(2026, 12, 1), dt.date(2026, 12, 31), (2026, 11), (2027, 1))
+
+
+def test_month_list_only_for_the_village_leader_and_verifier(people, units):
+    with pytest.raises(Forbidden):
+        history.month_changes(people.collector, units["A"].id, 2026, 11)
+    with pytest.raises(NotFound):
+        history.month_changes(people.leader_b, units["A"].id, 2026, 11)
+    with pytest.raises(NotFound):
+        history.month_changes(people.verifier, units["T1"].id, 2026, 11)
+    assert [v.code for v in history.month_villages(people.verifier)] == [units["A"].code, units["B"].code]
+    assert history.month_villages(people.collector) == []
+    assert people.collector_client.get(f"/history/villages/{units['A'].id}/changes").status_code == 403
+
+
+def test_month_page_with_navigation(people, units):
+    h = new(people.collector, units["A"])
+    record(people.collector, h, VersionKind.birth, birth, occurred_on=dt.date(2026, 11, 5),
+           at=shanghai(2026, 11, 6, 9, 0))
+    record(people.collector, h, VersionKind.death, death(0, "2026-10-28"), occurred_on=dt.date(2026, 10, 28),
+           at=shanghai(2026, 11, 7, 9, 0))
+    lc = people.leader_client
+    # The leader's queue links to the list; with one village it opens at once.
+    assert 'data-testid="month-link"' in text(lc.get("/review/leader"))
+    resp = lc.get("/history/changes")
+    assert resp.status_code == 302
+    assert resp.headers["Location"].endswith(f"/history/villages/{units['A'].id}/changes")
+    page = text(lc.get(f"/history/villages/{units['A'].id}/changes?month=2026-11"))
+    assert page.count('data-testid="change"') == 2 and page.count('data-late="yes"') == 1
+    assert page.index('data-kind="birth"') < page.index('data-kind="death"')
+    assert "张小宝" in page and "2026-11-01" in page and "2026-11-30" in page  # the dates the list uses
+    assert "month=2026-10" in page and "month=2026-12" in page
+    january = text(lc.get(f"/history/villages/{units['A'].id}/changes?month=2027-01"))
+    assert "month=2026-12" in january and "month=2027-02" in january and 'data-testid="change"' not in january
+    # An unreadable month shows this month.
+    this = reg.today()
+    title = f"{this.year}-{this.month:02d}"
+    assert title in text(lc.get(f"/history/villages/{units['A'].id}/changes?month=garbage")).split("</h1>")[0]
