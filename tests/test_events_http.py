@@ -216,6 +216,8 @@ def test_transfer_waits_for_the_receiving_leader(client, new_client, collector, 
     assert 'data-testid="transfer-pending"' in page
     leader = new_client()
     leader.login("leader_c")
+    queue = leader.get("/review/leader").get_data(as_text=True)
+    assert 'data-testid="transfers-link"' in queue and "/collect/transfers" in queue
     page = leader.get("/collect/transfers").get_data(as_text=True)
     transfer_id = int(re.search(r'data-testid="transfer-(\d+)"', page).group(1))
     resp = leader.post_form(f"/collect/transfers/{transfer_id}/decide", {"decision": "refuse"})
@@ -225,6 +227,7 @@ def test_transfer_waits_for_the_receiving_leader(client, new_client, collector, 
     db.session.refresh(household)
     assert household.village_id == units["A"].id and len(versions(household)) == 1
     assert 'data-testid="no-transfers"' in leader.get("/collect/transfers").get_data(as_text=True)
+    assert 'data-testid="transfers-link"' not in leader.get("/review/leader").get_data(as_text=True)
     # Asked again, and accepted this time.
     post(client, household, "transfer", {"occurred_on": "2026-07-01", "to_unit_code": units["C"].code})
     page = leader.get("/collect/transfers").get_data(as_text=True)

@@ -44,7 +44,9 @@ def _lang() -> str:
 @bp.app_context_processor
 def _transfer_mark() -> dict[str, Any]:
     """The household page marks a household whose transfer waits for the receiving village."""
-    return {"pending_transfer": events.pending_transfer}
+    return {"pending_transfer": events.pending_transfer,
+            # The leader's queue links the transfers waiting for them (asked only there).
+            "transfers_waiting": lambda: len(events.transfers_to_decide(_me()))}
 
 
 @bp.route("/households/<uuid:household_id>/events/<kind>", methods=["GET", "POST"])
