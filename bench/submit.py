@@ -498,7 +498,7 @@ PIECES = (
     ("_registered_elsewhere (query)", "app.domain.registration", "_registered_elsewhere", 2),
     ("_refuse_foreign_persons (query)", "app.domain.registration", "_refuse_foreign_persons", 2),
     ("_group_for (query)", "app.domain.registration", "_group_for", 1),
-    ("_next_card_no (query)", "app.domain.registration", "_next_card_no", 1),
+    ("next_card_no (query)", "app.domain.registration", "next_card_no", 1),
     ("_add_version", "app.domain.registration", "_add_version", 1),
     ("_mirror (household + 5 persons)", "app.domain.registration", "_mirror", 2),
     ("audit.record", "app.domain.audit", "record", 2),
