@@ -30,15 +30,11 @@ Figures are printed and written into docs/PERFORMANCE.md (its section of this be
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import platform
 import re
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -47,9 +43,7 @@ import uuid
 from dataclasses import dataclass, field
 from html import unescape
 from pathlib import Path
-from urllib.parse import urlencode
 
-import psycopg
 from sqlalchemy import func, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,15 +51,15 @@ sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
+from bench import _harness as harness  # noqa: E402
+from bench._harness import CSRF_RE, Server, scratch_databases  # noqa: E402
 from bench._report import PERFORMANCE_MD, append_to_section  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("DOORSTEP_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 PASSWORD = "bench-review-password"
 VERIFIER = "demo_verifier"
 QUEUE = "/review/verifier"
 WARMUP_PER_CLIENT = 5
 SECTION = "## Approval chain: the verifier's queue and bulk verify (`bench/review.py`)"
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 ITEM_RE = re.compile(r'name="items" value="([0-9a-f-]{36}:\d+)"')
 COUNT_RE = re.compile(r'data-testid="queue-count">([^<]*)<')
 
@@ -156,89 +150,10 @@ def state_counts() -> dict[str, int]:
 
 # ------------------------------------------------------------------ the server
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """gunicorn serving wsgi:app on 127.0.0.1 at a free port, with the database in the environment."""
-
-    def __init__(self, uri: str, instance: Path, workers: int):
-        self.port = free_port()
-        env = {**os.environ, "DATABASE_URL": uri, "DOORSTEP_INSTANCE": str(instance)}
-        self.log = open(instance / "gunicorn.log", "w")
-        self.process = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(workers), "--worker-class", "sync",
-             "--bind", f"127.0.0.1:{self.port}", "--chdir", str(ROOT), "--log-level", "warning",
-             "--timeout", "120", "wsgi:app"],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn stopped; see {self.log.name}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("gunicorn did not start within 60 s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # graceful: workers finish their request
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-
-
-class Client:
-    """One browser: its own connection and cookies."""
-
-    def __init__(self, port: int):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        self.cookies: dict[str, str] = {}
-
-    def request(self, method: str, path: str, body: list[tuple[str, str]] | None = None) -> tuple[int, str]:
-        headers = {"Connection": "keep-alive"}
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        payload = None
-        if body is not None:
-            payload = urlencode(body).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        for attempt in (1, 2):
-            try:
-                self.conn.request(method, path, body=payload, headers=headers)
-                response = self.conn.getresponse()
-                content = response.read()
-                break
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                # gunicorn's sync workers close the connection after every response.
-                self.conn.close()
-                if attempt == 2:
-                    raise
-        for header in response.headers.get_all("Set-Cookie") or []:
-            name, _, rest = header.partition("=")
-            self.cookies[name.strip()] = rest.split(";", 1)[0]
-        if response.getheader("Connection", "").lower() == "close":
-            self.conn.close()
-        return response.status, content.decode("utf-8", "replace")
-
-    def login(self, username: str) -> None:
-        status, page = self.request("GET", "/login")
-        match = CSRF_RE.search(page)
-        if status != 200 or not match:
-            raise RuntimeError(f"no CSRF token on /login (HTTP {status})")
-        status, _ = self.request("POST", "/login", [("username", username), ("password", PASSWORD),
-                                                    ("csrf_token", match.group(1))])
-        if status != 302:
-            raise RuntimeError(f"login of {username} failed: HTTP {status}")
+class Client(harness.Client):
+    def page(self, method: str, path: str, body: list[tuple[str, str]] | None = None) -> tuple[int, str]:
+        status, _, content = self.request(method, path, body)
+        return status, content.decode("utf-8", "replace")
 
 
 # ------------------------------------------------------------------ the queue page
@@ -286,7 +201,7 @@ def queue_phase(name: str, clients: list[Client], count: int, seconds: float) ->
 
     def work(client: Client) -> None:
         for _ in range(WARMUP_PER_CLIENT):
-            client.request("GET", QUEUE)
+            client.page("GET", QUEUE)
         start.wait()
         while time.perf_counter() < clock["stop_at"]:
             with lock:
@@ -294,7 +209,7 @@ def queue_phase(name: str, clients: list[Client], count: int, seconds: float) ->
                     return
                 done[0] += 1
             t0 = time.perf_counter()
-            status, page = client.request("GET", QUEUE)
+            status, page = client.page("GET", QUEUE)
             elapsed = time.perf_counter() - t0
             with lock:
                 if status == 200 and 'data-testid="queue-count"' in page:
@@ -362,7 +277,7 @@ def bulk_verify(client: Client, bulk: int) -> Bulk:
     token = ""
     page_no = 1
     while len(items) < bulk:
-        status, page = client.request("GET", f"{QUEUE}?page={page_no}")
+        status, page = client.page("GET", f"{QUEUE}?page={page_no}")
         found = ITEM_RE.findall(page)
         if status != 200 or not found:
             raise RuntimeError(f"the queue has only {len(items)} households to tick "
@@ -374,7 +289,7 @@ def bulk_verify(client: Client, bulk: int) -> Bulk:
     body += [("items", i) for i in items[:bulk]]
     load_before = os.getloadavg()[0]
     t0 = time.perf_counter()
-    status, page = client.request("POST", "/review/verify", body)
+    status, page = client.page("POST", "/review/verify", body)
     seconds = time.perf_counter() - t0
     match = re.search(r'data-testid="summary">([^<]*)<', page)
     summary = unescape(match.group(1)) if match else page[:200]
@@ -447,9 +362,9 @@ def run(name: str, uri: str, args) -> Result:
     statements = statements_per_page(uri)
     print(f"  one queue page sends {statements} SQL statements", flush=True)
     with tempfile.TemporaryDirectory() as instance:
-        server = Server(uri, Path(instance), args.workers)
+        server = Server(uri, Path(instance), args.workers, args=("--timeout", "120"))
         try:
-            clients = [Client(server.port) for _ in range(max(1, args.clients))]
+            clients = [Client(server.port, PASSWORD, timeout=120) for _ in range(max(1, args.clients))]
             for c in clients:
                 c.login(VERIFIER)
             sequential = queue_phase("sequential", clients[:1], args.requests, args.seconds)
@@ -523,20 +438,9 @@ def main() -> None:
     print(f"{time.strftime('%Y-%m-%d %H:%M')}  {header}; load average {load_before:.1f}")
 
     results: list[Result] = []
-    if not args.skip_sqlite:
-        with tempfile.TemporaryDirectory() as folder:
-            results.append(run("sqlite", f"sqlite:///{folder}/bench.sqlite", args))
-    if not args.skip_postgres:
-        name = f"bench_review_{os.getpid()}"
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-            results.append(run("postgresql", f"{base}/{name}", args))
-        finally:
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for backend, uri in scratch_databases("bench_review", skip_sqlite=args.skip_sqlite,
+                                          skip_postgres=args.skip_postgres):
+        results.append(run(backend, uri, args))
     load_after = os.getloadavg()[0]
     print(f"\nload average {load_before:.1f} before, {load_after:.1f} after")
     if results and not args.no_append:

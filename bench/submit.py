@@ -45,16 +45,11 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as dt
-import http.client
 import json
 import os
 import platform
-import re
 import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -62,10 +57,8 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-import psycopg
 from sqlalchemy import Column, Integer, MetaData, Table, Text, func, insert, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -73,16 +66,16 @@ sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
+from bench import _harness as harness  # noqa: E402
+from bench._harness import CSRF_RE, Server, scratch_databases  # noqa: E402
 from bench._report import PERFORMANCE_MD, append_to_section  # noqa: E402
 
-PG_ADMIN_URL = os.environ.get("DOORSTEP_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 PASSWORD = "bench-submit-password"
 MEMBERS = 5
 # gunicorn sync workers as the app is run (see the docstring).
 DEFAULT_WORKERS = {"sqlite": 2, "postgresql": 4}
 WARMUP_PER_CLIENT = 5
 SECTION = "## Household saves (`bench/submit.py`)"
-CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 # The floor's table: bench-only, created in the bench database, never part of the app's models.
 FLOOR_METADATA = MetaData()
@@ -226,96 +219,9 @@ def form_body(data: dict, csrf_token: str) -> dict[str, str]:
 
 # ------------------------------------------------------------------ the server
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, uri: str, instance: Path, workers: int, profile: Path | None):
-        self.port = free_port()
-        env = {**os.environ, "DATABASE_URL": uri, "DOORSTEP_INSTANCE": str(instance)}
-        env.pop("BENCH_PROFILE_DIR", None)
-        if profile:
-            env["BENCH_PROFILE_DIR"] = str(profile)
-        self.log = open(instance / "gunicorn.log", "w")
-        self.process = subprocess.Popen(
-            [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(workers), "--worker-class", "sync",
-             "--bind", f"127.0.0.1:{self.port}", "--chdir", str(ROOT), "--log-level", "warning",
-             "--backlog", "64", "bench.submit:bench_app()"],
-            env=env, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn stopped; see {self.log.name}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("gunicorn did not start within 60 s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)  # graceful: workers finish their request
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
-
-
-# ------------------------------------------------------------------ the clients
-
-class Client:
-    """One browser: its own connection and cookies."""
-
+class Client(harness.Client):
     def __init__(self, port: int):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        self.cookies: dict[str, str] = {}
-
-    def request(self, method: str, path: str, body: dict[str, str] | None = None) -> tuple[int, dict, bytes]:
-        headers = {"Connection": "keep-alive"}
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        payload = None
-        if body is not None:
-            payload = urlencode(body).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        for attempt in (1, 2):
-            try:
-                self.conn.request(method, path, body=payload, headers=headers)
-                response = self.conn.getresponse()
-                content = response.read()
-                break
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                # The sync worker closed the connection after the previous response.
-                self.conn.close()
-                if attempt == 2:
-                    raise
-        for header in response.headers.get_all("Set-Cookie") or []:
-            name, _, rest = header.partition("=")
-            self.cookies[name.strip()] = rest.split(";", 1)[0]
-        if response.getheader("Connection", "").lower() == "close":
-            self.conn.close()
-        return response.status, dict(response.headers), content
-
-    def csrf(self, path: str) -> str:
-        status, _, content = self.request("GET", path)
-        match = CSRF_RE.search(content.decode())
-        if status != 200 or not match:
-            raise RuntimeError(f"no CSRF token on {path} (HTTP {status})")
-        return match.group(1)
-
-    def login(self, username: str) -> None:
-        token = self.csrf("/login")
-        status, headers, _ = self.request("POST", "/login", {"username": username, "password": PASSWORD,
-                                                              "csrf_token": token})
-        if status != 302:
-            raise RuntimeError(f"login of {username} failed: HTTP {status}")
+        super().__init__(port, PASSWORD)
 
 
 @dataclass
@@ -410,7 +316,8 @@ def run(name: str, uri: str, args) -> Result:
     bodies = households_to_post(needs, villages)
     floor_bodies = {code: list(items) for code, items in bodies.items()}
     with tempfile.TemporaryDirectory() as instance:
-        server = Server(uri, Path(instance), workers, args.profile)
+        server = Server(uri, Path(instance), workers, app="bench.submit:bench_app()", args=("--backlog", "64"),
+                        env={"BENCH_PROFILE_DIR": str(args.profile) if args.profile else ""})
         try:
             sessions = []
             for village in chosen:
@@ -620,22 +527,10 @@ def main() -> None:
     print(f"{time.strftime('%Y-%m-%d %H:%M')}  {header}")
 
     results: list[Result] = []
-    if not args.skip_sqlite:
-        with tempfile.TemporaryDirectory() as folder:
-            results.append(run("sqlite", f"sqlite:///{folder}/bench.sqlite", args))
-            print("\n".join(report(results[-1])))
-    if not args.skip_postgres:
-        name = f"bench_submit_{os.getpid()}"
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-            results.append(run("postgresql", f"{base}/{name}", args))
-            print("\n".join(report(results[-1])))
-        finally:
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for backend, uri in scratch_databases("bench_submit", skip_sqlite=args.skip_sqlite,
+                                          skip_postgres=args.skip_postgres):
+        results.append(run(backend, uri, args))
+        print("\n".join(report(results[-1])))
     if results and not args.no_append:
         append_markdown(results, args, header)
         print(f"\nAppended to {PERFORMANCE_MD.relative_to(ROOT)}")
@@ -645,20 +540,9 @@ def main_pieces(args) -> None:
     load_before = os.getloadavg()[0]
     print(f"{time.strftime('%Y-%m-%d %H:%M')}  where the time of a save goes; load {load_before:.1f}")
     out: list[str] = []
-    if not args.skip_sqlite:
-        with tempfile.TemporaryDirectory() as folder:
-            out += pieces("sqlite", f"sqlite:///{folder}/bench.sqlite", args.pieces) + [""]
-    if not args.skip_postgres:
-        name = f"bench_submit_{os.getpid()}"
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-            out += pieces("postgresql", f"{base}/{name}", args.pieces) + [""]
-        finally:
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for backend, uri in scratch_databases("bench_submit", skip_sqlite=args.skip_sqlite,
+                                          skip_postgres=args.skip_postgres):
+        out += pieces(backend, uri, args.pieces) + [""]
     print("\n".join(out))
     if not args.no_append:
         command = "bench/submit.py " + " ".join(sys.argv[1:])

@@ -35,14 +35,13 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._harness import Server, scratch_databases  # noqa: E402
 from bench._report import append_to_section  # noqa: E402
-from bench.submit import (DEFAULT_WORKERS, PG_ADMIN_URL, Server, Village, app_config,  # noqa: E402
-                          households_to_post, prepare)
+from bench.submit import (DEFAULT_WORKERS, Village, app_config, households_to_post, prepare)  # noqa: E402
 
 SECTION = "## Phone submissions through the sync API (`bench/sync.py`)"
 WARMUP_PER_CLIENT = 3
@@ -227,7 +226,7 @@ def run(name: str, uri: str, args) -> list[str]:
                          "base_version": 0, "data": data, "signature": signature(rng)} for data in forms]
     workers = args.workers or DEFAULT_WORKERS[name]
     instance = Path(tempfile.mkdtemp(prefix=f"bench-sync-{name}-"))
-    server = Server(uri, instance, workers, None)
+    server = Server(uri, instance, workers, app="bench.submit:bench_app()", args=("--backlog", "64"))
     try:
         phases = []
         for phase_name, dup in (("new", 0.0), ("10 % duplicates", DUPLICATE_SHARE)):
@@ -266,22 +265,9 @@ def main() -> None:
     header = (f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {platform.python_version()}, "
               f"{os.cpu_count()} cores, {args.seconds:.0f} s per phase, 5-member households, Bearer tokens")
     lines = [header]
-    if not args.skip_sqlite:
-        folder = Path(tempfile.mkdtemp(prefix="bench-sync-sqlite-"))
-        try:
-            lines += run("sqlite", f"sqlite:///{folder / 'bench.sqlite'}", args)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
-    if not args.skip_postgres:
-        name = f"bench_sync_{os.getpid()}"
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-            lines += run("postgresql", f"{base}/{name}", args)
-        finally:
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for backend, uri in scratch_databases("bench_sync", skip_sqlite=args.skip_sqlite,
+                                          skip_postgres=args.skip_postgres):
+        lines += run(backend, uri, args)
     print("\n".join(lines))
     if not args.no_append:
         append_to_section(SECTION, lines)

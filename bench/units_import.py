@@ -23,12 +23,10 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
 
-import psycopg
 from sqlalchemy import func, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -38,9 +36,9 @@ from app.domain.tree import in_subtree  # noqa: E402
 from app.domain.units_import import import_units  # noqa: E402
 from app.extensions import db  # noqa: E402
 from app.models import AdminUnit  # noqa: E402
+from bench._harness import scratch_databases  # noqa: E402
 
 DATA = Path("/work/shared/data")
-PG_ADMIN_URL = os.environ.get("DOORSTEP_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 TOWNSHIP = "341023202000"  # 宏潭乡, 黟县, 安徽省 (the demo township)
 PROVINCE = "340000000000"  # 安徽省
 QUERY_RUNS = 50
@@ -137,22 +135,9 @@ def main() -> None:
     print(f"{time.strftime('%Y-%m-%d %H:%M')}  {os.cpu_count()} cores ({cpu}), "
           f"Python {platform.python_version()}")
 
-    if not args.skip_sqlite:
-        with tempfile.TemporaryDirectory() as folder:
-            run("sqlite", f"sqlite:///{folder}/bench.sqlite", args)
-
-    if not args.skip_postgres:
-        name = f"bench_units_{os.getpid()}"
-        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            conn.execute(f'CREATE DATABASE "{name}"')
-        try:
-            base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-            run("postgresql", f"{base}/{name}", args)
-        finally:
-            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
+    for backend, uri in scratch_databases("bench_units", skip_sqlite=args.skip_sqlite,
+                                          skip_postgres=args.skip_postgres):
+        run(backend, uri, args)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,132 @@
+"""What the HTTP benches share: scratch databases, gunicorn on a free port, a browser-like client."""
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("DOORSTEP_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def scratch_databases(prefix: str, *, skip_sqlite: bool = False,
+                      skip_postgres: bool = False) -> Iterator[tuple[str, str]]:
+    """(backend, empty database URI) for SQLite then PostgreSQL, each removed once the
+    caller's loop moves on."""
+    if not skip_sqlite:
+        with tempfile.TemporaryDirectory(prefix=f"{prefix}-") as folder:
+            yield "sqlite", f"sqlite:///{folder}/bench.sqlite"
+    if not skip_postgres:
+        name = f"{prefix}_{os.getpid()}"
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+            yield "postgresql", f"{base}/{name}"
+        finally:
+            with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """gunicorn (sync workers) serving `app` on 127.0.0.1 at a free port, with the database
+    in the environment."""
+
+    def __init__(self, uri: str, instance: Path, workers: int, *, app: str = "wsgi:app",
+                 env: dict[str, str] | None = None, args: tuple[str, ...] = ()):
+        self.port = free_port()
+        environment = {**os.environ, "DATABASE_URL": uri, "DOORSTEP_INSTANCE": str(instance), **(env or {})}
+        self.log = open(instance / "gunicorn.log", "w")
+        self.process = subprocess.Popen(
+            [str(ROOT / ".venv" / "bin" / "gunicorn"), "--workers", str(workers), "--worker-class", "sync",
+             "--bind", f"127.0.0.1:{self.port}", "--chdir", str(ROOT), "--log-level", "warning", *args, app],
+            env=environment, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn stopped; see {self.log.name}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError("gunicorn did not start within 60 s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # graceful: workers finish their request
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+class Client:
+    """One browser: its own connection and cookies."""
+
+    def __init__(self, port: int, password: str, timeout: float = 60):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        self.cookies: dict[str, str] = {}
+        self.password = password
+
+    def request(self, method: str, path: str,
+                body: dict[str, str] | list[tuple[str, str]] | None = None) -> tuple[int, dict, bytes]:
+        headers = {"Connection": "keep-alive"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        payload = None
+        if body is not None:
+            payload = urlencode(body).encode()
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        for attempt in (1, 2):
+            try:
+                self.conn.request(method, path, body=payload, headers=headers)
+                response = self.conn.getresponse()
+                content = response.read()
+                break
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # gunicorn's sync workers close the connection after every response.
+                self.conn.close()
+                if attempt == 2:
+                    raise
+        for header in response.headers.get_all("Set-Cookie") or []:
+            name, _, rest = header.partition("=")
+            self.cookies[name.strip()] = rest.split(";", 1)[0]
+        if response.getheader("Connection", "").lower() == "close":
+            self.conn.close()
+        return response.status, dict(response.headers), content
+
+    def csrf(self, path: str) -> str:
+        status, _, content = self.request("GET", path)
+        match = CSRF_RE.search(content.decode())
+        if status != 200 or not match:
+            raise RuntimeError(f"no CSRF token on {path} (HTTP {status})")
+        return match.group(1)
+
+    def login(self, username: str) -> None:
+        token = self.csrf("/login")
+        status, _, _ = self.request("POST", "/login", {"username": username, "password": self.password,
+                                                       "csrf_token": token})
+        if status != 302:
+            raise RuntimeError(f"login of {username} failed: HTTP {status}")
