@@ -28,7 +28,8 @@ CHROMIUM = "/usr/bin/chromium"
 # which a machine without outside network refuses, many times a second.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-PHONE = {"viewport": {"width": 360, "height": 740}, "is_mobile": True, "has_touch": True,
+PHONE_WIDTH = 360
+PHONE = {"viewport": {"width": PHONE_WIDTH, "height": 740}, "is_mobile": True, "has_touch": True,
          "locale": "zh-CN"}
 
 
@@ -100,15 +101,25 @@ def phone(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
+def page_width(page: Page) -> int:
+    """The page's laid-out width: more than the phone's means sideways scrolling."""
+    return page.evaluate("document.documentElement.scrollWidth")
+
+
+def log_in(page: Page, base: str, username: str) -> None:
+    """Log in through the real form; the page ends on the home page."""
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", PASSWORD)
+    page.click("form button[type=submit].primary")
+    page.wait_for_url(f"{base}/")
+
+
 def phone_logged_in(browser: Browser, base: str, username: str, *, timeout_ms: int = 15_000):
     """A fresh phone-sized context logged in as `username` through the real form:
     (context, page on the home page). The caller closes the context."""
     context = browser.new_context(**PHONE)
     context.set_default_timeout(timeout_ms)
     page = context.new_page()
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("form button[type=submit].primary")
-    page.wait_for_url(f"{base}/")
+    log_in(page, base, username)
     return context, page

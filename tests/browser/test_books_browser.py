@@ -9,7 +9,7 @@ from app.domain import registration
 from app.domain.users import create_user
 from app.extensions import db
 from app.models import AdminUnit, Role, User
-from tests.browser.test_shell_mobile import PHONE_WIDTH, log_in, page_width
+from tests.browser.conftest import PHONE_WIDTH, log_in, page_width
 from tests.conftest import PASSWORD
 from tests.support.households import TODAY, family
 

@@ -21,18 +21,16 @@ from app.models import Household, HouseholdVersion, Person
 from collection_forms import load_form
 from collection_forms.id_number import IdNumberError, parse_id_number
 from collection_forms.schema import settle_relevance
+from tests.browser.conftest import PHONE_WIDTH, log_in, page_width
 from tests.conftest import PASSWORD
 from tests.support.households import id_number
 
 pytestmark = pytest.mark.browser
 
-PHONE_WIDTH = 360
 USERNAME = "li_collect"  # a collector of its own, so that a language switch here touches no other test
 VECTORS = Path(__file__).resolve().parent.parent / "forms" / "id_number_test_vectors.csv"
 
 
-def page_width(page: Page) -> int:
-    return page.evaluate("document.documentElement.scrollWidth")
 
 
 def translated(app, locale: str, text: str, **values) -> str:
@@ -55,12 +53,6 @@ def collector(live_server):
     return USERNAME
 
 
-def log_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("form button[type=submit].primary")
-    page.wait_for_url(f"{base}/")
 
 
 # The household: head, wife (a married woman aged 15-49, so her extra section shows), two children.

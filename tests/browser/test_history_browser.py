@@ -14,19 +14,16 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from app.extensions import db
-from tests.browser.conftest import phone_logged_in
+from tests.browser.conftest import PHONE_WIDTH, page_width, phone_logged_in
 from tests.conftest import PASSWORD
 from tests.support.households import TODAY, family
 
 pytestmark = pytest.mark.browser
 
-PHONE_WIDTH = 360
 VILLAGE = "110101001001"
 USERNAME, LEADER = "hist_collector", "hist_leader"
 
 
-def page_width(page: Page) -> int:
-    return page.evaluate("document.documentElement.scrollWidth")
 
 
 @pytest.fixture

@@ -17,16 +17,14 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Household, HouseholdVersion
-from tests.browser.test_collect_browser import translated
-from tests.browser.conftest import PHONE, phone_logged_in
-from tests.browser.test_collect_browser import MEMBERS, fill_member
+from tests.browser.conftest import PHONE, PHONE_WIDTH, phone_logged_in
+from tests.browser.test_collect_browser import MEMBERS, fill_member, translated
 from tests.browser.test_review_browser import draw_signature
 from tests.conftest import PASSWORD
 from tests.support.households import TODAY, family
 
 pytestmark = pytest.mark.browser
 
-PHONE_WIDTH = 360
 SHOTS = Path(os.environ.get("OFFLINE_SHOTS", "/tmp/offline_shots"))
 # A village of its own: the households submitted here do not change other tests' queues.
 VILLAGE, TOWNSHIP = "110101001009", "110101001000"

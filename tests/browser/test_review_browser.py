@@ -16,13 +16,12 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Household, Signature, WorkflowEvent
-from tests.browser.conftest import phone_logged_in
+from tests.browser.conftest import PHONE_WIDTH, page_width, phone_logged_in
 from tests.conftest import PASSWORD
 from tests.support.households import TODAY, family
 
 pytestmark = pytest.mark.browser
 
-PHONE_WIDTH = 360
 VILLAGE, TOWNSHIP = "110101001001", "110101001000"
 USERS = {"wf_collector": ("collector", VILLAGE, "王采集"), "wf_leader": ("village_leader", VILLAGE, "赵村长"),
          "wf_verifier": ("verifier", TOWNSHIP, "钱审核")}
@@ -68,8 +67,6 @@ def draw_signature(page: Page, form: str) -> None:
         page.mouse.up()
 
 
-def page_width(page: Page) -> int:
-    return page.evaluate("document.documentElement.scrollWidth")
 
 
 def test_the_chain_on_a_phone(live_server, browser: Browser, chain):

@@ -21,13 +21,12 @@ from sqlalchemy import select
 from app.domain.cards import card_url
 from app.extensions import db
 from app.models import AuditEntry
-from tests.browser.conftest import PHONE
+from tests.browser.conftest import PHONE, PHONE_WIDTH, log_in, page_width
 from tests.conftest import PASSWORD
 from tests.support.households import TODAY, family
 
 pytestmark = pytest.mark.browser
 
-PHONE_WIDTH = 360
 USERNAME = "scan_collector"
 VILLAGE = "110101001001"
 
@@ -37,16 +36,8 @@ def translated(app, locale: str, text: str, **values) -> str:
         return _(text, **values)
 
 
-def page_width(page: Page) -> int:
-    return page.evaluate("document.documentElement.scrollWidth")
 
 
-def log_in(page: Page, base: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#username", USERNAME)
-    page.fill("#password", PASSWORD)
-    page.click("form button[type=submit].primary")
-    page.wait_for_url(f"{base}/")
 
 
 @pytest.fixture
@@ -74,7 +65,7 @@ def test_card_number_opens_the_household_without_barcode_detector(live_server, p
     base, app = live_server.url, live_server.app
     errors: list[str] = []
     phone.on("pageerror", lambda e: errors.append(str(e)))
-    log_in(phone, base)
+    log_in(phone, base, USERNAME)
     phone.goto(f"{base}/collect/")
     phone.get_by_test_id("scan-card").click()
     phone.wait_for_url(f"{base}/c/scan")
@@ -149,7 +140,7 @@ def test_camera_opens_this_sites_card_and_ignores_others(live_server, browser: B
     requested: list[str] = []
     page.on("request", lambda r: requested.append(r.url))
     try:
-        log_in(page, base)
+        log_in(page, base, USERNAME)
         page.goto(f"{base}/c/scan")
         expect(page.get_by_test_id("scanner")).to_be_visible()
         expect(page.get_by_test_id("scan-unsupported")).to_be_hidden()

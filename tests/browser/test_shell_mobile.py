@@ -7,11 +7,10 @@ from flask_babel import gettext as _
 from playwright.sync_api import Page, expect
 
 from app.domain.scope import role_label
-from tests.conftest import PASSWORD
+from tests.browser.conftest import PHONE_WIDTH, log_in, page_width
 
 pytestmark = pytest.mark.browser
 
-PHONE_WIDTH = 360
 MIN_TOUCH_HEIGHT = 40  # px; app.css aims at 44
 
 
@@ -26,16 +25,8 @@ def label(app, locale: str, role: str) -> str:
         return role_label(role)
 
 
-def page_width(page: Page) -> int:
-    return page.evaluate("document.documentElement.scrollWidth")
 
 
-def log_in(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("form button[type=submit].primary")
-    page.wait_for_url(f"{base}/")
 
 
 def test_login_home_language_logout_on_a_phone(live_server, phone: Page, tmp_path):
