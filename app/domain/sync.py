@@ -304,13 +304,14 @@ def get_conflict(actor: User, conflict_id: int) -> HouseholdConflict:
 
 
 def resolve(actor: User, conflict_id: int, how: str | ConflictResolution,
-            data: dict[str, Any] | None = None) -> HouseholdConflict:
+            picks: set[str] | None = None) -> HouseholdConflict:
     """Close an open conflict (flushed, not committed).
 
     keep_mine: the phone's data becomes a new version on top of the current one, by the leader;
-    keep_theirs: the server's version stays, nothing new; merged: `data` (the leader's merge)
-    becomes a new version, checked like any save. A new version is a draft: the collector
-    submits it again with a signature, as after any change.
+    keep_theirs: the server's version stays, nothing new; merged: the current version with the
+    phone's values where the leader picked them (`picks`, see `merge`), made after the conflict
+    is locked and checked like any save. A new version is a draft: the collector submits it
+    again with a signature, as after any change.
     """
     try:
         how = ConflictResolution(how)
@@ -327,9 +328,11 @@ def resolve(actor: User, conflict_id: int, how: str | ConflictResolution,
     household = conflict.household
     version = None
     if how != ConflictResolution.keep_theirs:
-        chosen = conflict.data if how == ConflictResolution.keep_mine else data
-        if not isinstance(chosen, dict):
-            raise Invalid(_("The merged form is missing."), field="data")
+        if how == ConflictResolution.keep_mine:
+            chosen = conflict.data
+        else:
+            current = household.current_version
+            chosen = merge(current.data if current else {}, conflict.data, picks or set())
         result = registration.save_household(actor, household.id, data=chosen,
                                              base_number=household.current_number, permission="household.resolve")
         _refuse_errors(result.issues)

@@ -17,7 +17,7 @@ from flask_login import current_user
 from app.domain import scope, sync
 from app.domain.errors import DomainError, NotFound
 from app.extensions import db
-from app.models import ConflictResolution, HouseholdConflict, User
+from app.models import HouseholdConflict, User
 from app.web import collect
 from app.web.forms_data import display_value
 from collection_forms import FormDefinition, load_form
@@ -115,14 +115,9 @@ def resolve(conflict_id: int):
     """keep_mine, keep_theirs, or merged with the picks (the fields where the phone wins)."""
     me = _me()
     how = request.form.get("how", "")
+    picks = {k[len("pick:"):] for k, v in request.form.items() if k.startswith("pick:") and v == "mine"}
     try:
-        data = None
-        if how == ConflictResolution.merged.value:
-            c = sync.get_conflict(me, conflict_id)
-            theirs = c.household.current_version.data if c.household.current_version else {}
-            picks = {k[len("pick:"):] for k, v in request.form.items() if k.startswith("pick:") and v == "mine"}
-            data = sync.merge(theirs, c.data, picks)
-        done = sync.resolve(me, conflict_id, how, data)
+        done = sync.resolve(me, conflict_id, how, picks)
     except NotFound:
         raise
     except DomainError as e:
