@@ -105,6 +105,11 @@ def slots_of(village: AdminUnit, book_no: int | None = None) -> list[BookSlot]:
     return list(db.session.scalars(query.options(selectinload(BookSlot.household))))
 
 
+def book_numbers(village: AdminUnit) -> list[int]:
+    return list(db.session.scalars(select(BookSlot.book_no).where(BookSlot.village_id == village.id)
+                                   .distinct().order_by(BookSlot.book_no)))
+
+
 def books_of(village: AdminUnit) -> list[BookSummary]:
     slots = slots_of(village)
     states = card_states([s.household_id for s in slots])

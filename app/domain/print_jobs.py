@@ -46,7 +46,7 @@ def request_job(actor: User, village: AdminUnit, kind: PrintJobKind, *, book_no:
     books.assign_slots(actor, village)
     household_id = None
     if kind in (PrintJobKind.book, PrintJobKind.changed):
-        if book_no is None or book_no not in {b.book_no for b in books.books_of(village)}:
+        if book_no is None or book_no not in books.book_numbers(village):
             raise Invalid(str(_l("Book: %(village)s has no book %(book_no)s.", village=village.name,
                                  book_no=book_no if book_no is not None else "")))
         if kind == PrintJobKind.changed and not books.changed_slots(village, book_no):
@@ -56,7 +56,7 @@ def request_job(actor: User, village: AdminUnit, kind: PrintJobKind, *, book_no:
             raise Invalid(str(_l("Card number: enter the card's 4-digit number.")))
         slot = books.slot_for_card(village, card_no.zfill(4))
         household_id, book_no = slot.household_id, slot.book_no
-    total = len(books.books_of(village)) if kind == PrintJobKind.village else 1
+    total = len(books.book_numbers(village)) if kind == PrintJobKind.village else 1
     job = PrintJob(kind=kind.value, village_id=village.id, book_no=book_no, household_id=household_id,
                    page_size=page_size, state=PrintJobState.queued.value, total_steps=max(total, 1),
                    requested_by_id=actor.id if actor else None, created_at=utcnow())
@@ -100,7 +100,7 @@ def steps(job: PrintJob) -> Iterator[Step]:
     village, size = job.village, job.page_size
     kind = PrintJobKind(job.kind)
     if kind == PrintJobKind.village:
-        numbers = [b.book_no for b in books.books_of(village)]
+        numbers = books.book_numbers(village)
     elif kind == PrintJobKind.book:
         numbers = [job.book_no]
     else:
@@ -155,10 +155,11 @@ def run(job_id: int, on_step: Callable[[int, int], None] | None = None) -> Print
     job = db.session.get(PrintJob, job_id)
     if not claimed:
         return job
-    job.total_steps = len(list(steps(job))) or 1
+    plan = list(steps(job))
+    job.total_steps = len(plan) or 1
     db.session.commit()
     try:
-        for index, step in enumerate(steps(job)):
+        for index, step in enumerate(plan):
             run_step(job, index, step)
             db.session.commit()
             if on_step:
