@@ -238,6 +238,44 @@ def test_person_history_across_households_within_the_area(people, units):
     assert "银闸社区" not in page and "隆福寺社区" not in page and "张小宝" in page
 
 
+def test_person_history_follows_a_split_and_a_merge(people, units):
+    """Members moved with their history: a child without an ID number leaves with a split
+    and joins a third household by a merge; every record of theirs is one person's history."""
+    from app.domain import events
+
+    a = new(people.collector, units["A"])
+
+    def newborn(data):
+        birth(data)
+        data["members"][-1]["id_number"] = ""
+    record(people.collector, a, VersionKind.birth, newborn, occurred_on=dt.date(2026, 11, 5))
+    db.session.commit()
+    son, baby = (a.current_version.data["members"][i]["person_id"] for i in (2, 4))
+    name = a.current_version.data["members"][4]["name"]
+    split = events.split(people.collector, a.id, person_ids=[son, baby], new_head=son, relationships={baby: "20"},
+                         occurred_on=dt.date(2026, 11, 10), base_number=a.current_number,
+                         submission_id=uuid.uuid4(), today=TODAY)
+    db.session.commit()
+    n = split.other.household
+    m = new(people.collector, units["A"], seq=7, data=family(surname="刘", seq=7))
+    rel = {p["person_id"]: "97" for p in n.current_version.data["members"]}
+    events.merge(people.collector, m.id, other_household_id=n.id, relationships=rel,
+                 occurred_on=dt.date(2026, 11, 15), base_number=1, other_base_number=n.current_number,
+                 submission_id=uuid.uuid4(), today=TODAY)
+    db.session.commit()
+    last = next(p for p in m.current_version.data["members"] if p["name"] == name)
+
+    def steps(person_id):
+        found = history.person_history(people.verifier, person_id=uuid.UUID(person_id))
+        return [(e.household.card_no, e.kind, e.member.kind, e.member.direction) for e in found.entries]
+
+    expected = [(a.card_no, "birth", "added", ""), (a.card_no, "split", "moved", "out"),
+                (n.card_no, "split", "moved", "in"), (n.card_no, "merge", "moved", "out"),
+                (m.card_no, "merge", "moved", "in")]
+    assert steps(baby) == expected
+    assert steps(last["person_id"]) == expected  # the same followed backwards from the last record
+
+
 def test_person_history_by_id_number(people, units):
     """The same ID number in two households is one person, whatever their person_ids."""
     a = new(people.collector, units["A"], seq=1)

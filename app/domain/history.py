@@ -149,11 +149,15 @@ def diff(old: dict[str, Any] | None, new: dict[str, Any], form: FormDefinition, 
 
 def version_diff(previous: HouseholdVersion | None, version: HouseholdVersion, form: FormDefinition,
                  lang: str) -> Diff:
-    """A version against the one before it. The first version lists its members as added."""
-    if previous is None:
-        return Diff(True, [], [MemberDiff(_text(m, "name"), "added", person_id=_text(m, "person_id"))
-                               for m in version.data.get(MEMBERS) or []])
+    """A version against the one before it. The first version lists its members as added,
+    or as moved in when it was made by a split (its event maps them to their old records)."""
     event = version.event if isinstance(version.event, dict) else {}
+    if previous is None:
+        came = event.get("from_person_ids") if isinstance(event.get("from_person_ids"), Mapping) else {}
+        return Diff(True, [], [MemberDiff(_text(m, "name"), "moved", person_id=_text(m, "person_id"),
+                                          direction="in") if _text(m, "person_id") in came else
+                               MemberDiff(_text(m, "name"), "added", person_id=_text(m, "person_id"))
+                               for m in version.data.get(MEMBERS) or []])
     moved = {str(p) for p in event.get("person_ids") or []} if version.kind in MOVE_KINDS else set()
     return diff(previous.data, version.data, form, lang, moved=moved)
 
@@ -236,9 +240,19 @@ class PersonHistory:
     entries: list[PersonEntry]
 
 
-def _links(event: Mapping[str, Any]) -> set[str]:
-    """The person ids a move links: the member left behind (from) and the one made (to)."""
-    return {v for v in (_text(event, "from_person_id"), _text(event, "to_person_id")) if v}
+def _links(event: Mapping[str, Any], ids: set[str]) -> set[str]:
+    """The person ids an event links to any of `ids`: a move's member left behind (from) and
+    the one made (to); a split's or merge's map of old to new member records (the new
+    household's side of a split names no person_ids, only that map)."""
+    out: set[str] = set()
+    if {str(p) for p in event.get("person_ids") or []} & ids:
+        out |= {v for v in (_text(event, "from_person_id"), _text(event, "to_person_id")) if v}
+    for key in ("to_person_ids", "from_person_ids"):
+        mapping = event.get(key)
+        for a, b in (mapping.items() if isinstance(mapping, Mapping) else ()):
+            if str(a) in ids or str(b) in ids:
+                out |= {str(a), str(b)}
+    return out
 
 
 def _uuid(value: Any) -> uuid.UUID | None:
@@ -260,7 +274,8 @@ def person_history(actor: User, person_id: uuid.UUID | None = None, id_number: s
     """The person's steps across households, oldest first: where they were registered, born,
     married into, moved to, cancelled. One person may carry several person_ids (a move makes a
     new member in the new household); they are joined by ID number and by the links a move
-    records in its event (`from_person_id`, `to_person_id`, `other_household_id`). NotFound
+    records in its event (`from_person_id`, `to_person_id`, a split's or merge's maps,
+    `other_household_id`, `split_from`). NotFound
     unless the actor sees at least one of the households; the others are shown only as
     "outside your area", without dates or details."""
     ids = {str(person_id)} if person_id else set()
@@ -280,15 +295,15 @@ def person_history(actor: User, person_id: uuid.UUID | None = None, id_number: s
         for h in list(households.values()):
             for v in h.versions:
                 event = v.event if isinstance(v.event, dict) else {}
-                named = {str(p) for p in event.get("person_ids") or []}
                 for m in v.data.get(MEMBERS) or []:
                     if _text(m, "person_id") in ids or _text(m, "id_number").upper() in numbers:
                         ids.add(_text(m, "person_id"))
                         if _text(m, "id_number"):
                             numbers.add(_text(m, "id_number").upper())
-                if named & ids:
-                    ids |= _links(event)
-                    other = _uuid(event.get("other_household_id"))
+                linked = _links(event, ids)
+                if linked:
+                    ids |= linked
+                    other = _uuid(event.get("other_household_id") or event.get("split_from"))
                     if other is not None and other not in households:
                         found = db.session.get(Household, other)
                         if found is not None:
