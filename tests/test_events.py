@@ -434,6 +434,60 @@ def test_split_with_the_head_restates_who_stays(app, units, collector):
     assert h.head_name == "张伟" and by_name(h, "张丽")["relationship"] == "77"
 
 
+def test_split_with_the_head_takes_the_collectors_corrections_for_who_stays(app, units, collector):
+    h = make_household(collector, units["A"])
+    head, wife, son, daughter = (by_name(h, n) for n in ("张建国", "李秀英", "张伟", "张丽"))
+    leaving = [head["person_id"], wife["person_id"]]
+    # The proposals see both leavers gone: only the son and the daughter stay.
+    proposals = {members(h)[p.index]["name"]: p.new
+                 for p in ev.split_head_proposals(members(h), leaving, son["person_id"])}
+    assert proposals == {"张伟": "02", "张丽": "77"}
+    assert ev.split_head_proposals(members(h), [son["person_id"]], daughter["person_id"]) == []  # head stays
+    # Refusals about the head who stays name stay_head (new_head is the new household's head).
+    with pytest.raises(Invalid, match="among the members who stay") as e:
+        ev.split_head_proposals(members(h), leaving, wife["person_id"])
+    assert e.value.field == "stay_head"
+    for stay_head, message in ((wife["person_id"], "among the members who stay"), (None, "choose the new head")):
+        with pytest.raises(Invalid, match=message) as e:
+            ev.split(collector, h.id, person_ids=leaving, new_head=head["person_id"],
+                     relationships={wife["person_id"]: "10"}, stay_head=stay_head, occurred_on=D(2026, 4, 1),
+                     base_number=1, today=TODAY)
+        assert e.value.field == "stay_head"
+        db.session.rollback()
+    with pytest.raises(Invalid) as e:
+        ev.split(collector, h.id, person_ids=leaving, new_head=head["person_id"], relationships={wife["person_id"]: "10"},
+                 stay_head=son["person_id"], stay_relationships={daughter["person_id"]: "02"},
+                 occurred_on=D(2026, 4, 1), base_number=1, today=TODAY)
+    assert e.value.field == "stay_relationships"
+    db.session.rollback()
+    result = ev.split(collector, h.id, person_ids=leaving, new_head=head["person_id"],
+                      relationships={wife["person_id"]: "10"}, stay_head=son["person_id"],
+                      stay_relationships={daughter["person_id"]: "75"}, occurred_on=D(2026, 4, 1), base_number=1,
+                      today=TODAY)
+    db.session.commit()
+    assert h.head_name == "张伟" and by_name(h, "张丽")["relationship"] == "75"
+    assert result.version.event["head_change"]["relationships"] == [
+        {"person_id": son["person_id"], "old": "20", "new": "02"},
+        {"person_id": daughter["person_id"], "old": "30", "new": "75"}]
+    assert [(m["name"], m["relationship"]) for m in members(result.other.household)] == [
+        ("张建国", "02"), ("李秀英", "10")]
+
+
+def test_unit_children_walk_the_whole_tree(app, units):
+    top, roots = ev.unit_children(None)
+    assert top is None and [(c.code, c.level, c.has_children) for c in roots] == [("110000000000", "province", True)]
+    county, townships = ev.unit_children(units["county"].code)
+    assert county.name == "东城区" and [c.name for c in townships] == ["东华门街道", "景山街道"]
+    assert [(c.name, c.has_children) for c in ev.unit_children(units["T1"].code)[1]] == [
+        ("多福巷社区", True), ("银闸社区", False)]
+    assert ev.unit_children(units["A2"].code)[1] == []
+    with pytest.raises(NotFound, match="123"):
+        ev.unit_children("123")
+    assert [u.name for u in ev.unit_trail(units["A1"].code)] == ["北京市", "市辖区", "东城区", "东华门街道", "多福巷社区",
+                                                                 "第一组"]
+    assert ev.unit_trail("123") == []
+
+
 def test_merge_brings_every_member_and_cancels_them_there(app, units, collector):
     here = make_household(collector, units["A"], "张", 1)
     there = make_household(collector, units["B"], "王", 2)

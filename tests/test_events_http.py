@@ -1,5 +1,6 @@
 """Life events over HTTP (both databases): the collector's forms, their refusals shown next
-to the field, the head-change confirmation, and a move between two households."""
+to the field, the head-change confirmation (death, move, split), a move between two households,
+and the unit picker (its children endpoint, a unit anywhere in the tree, a typed code)."""
 from __future__ import annotations
 
 import re
@@ -12,6 +13,7 @@ from app.domain import registration as reg
 from app.domain.users import grant_role
 from app.extensions import db
 from app.models import Household, HouseholdVersion, Role
+from app.models.events import HouseholdTransfer
 from tests.support.households import family
 
 
@@ -103,14 +105,21 @@ def test_death_of_the_head_shows_the_proposals_then_records(client, collector, h
     proposed = dict(re.findall(r'name="rel-([0-9a-f-]+)" data-testid="proposal">.*?<option value="(\d\d)" selected',
                                page, re.S))
     assert proposed == {m["李秀英"]["person_id"]: "52", son["person_id"]: "02", daughter["person_id"]: "77"}
-    resp = post(client, household, "death", {**fields, "new_head": son["person_id"], "confirmed": "1",
+    confirmed = hidden(page, "confirmed")
+    # The head changed on the confirmation screen: new proposals, nothing recorded.
+    resp = post(client, household, "death", {**fields, "new_head": daughter["person_id"], "confirmed": confirmed,
+                                             **{f"rel-{k}": v for k, v in proposed.items()}}, page=page)
+    assert resp.status_code == 200 and 'data-testid="head-change"' in resp.get_data(as_text=True)
+    assert len(versions(household)) == 1
+    resp = post(client, household, "death", {**fields, "new_head": son["person_id"], "confirmed": confirmed,
                                              **{f"rel-{k}": v for k, v in proposed.items()}}, page=page)
     assert resp.status_code == 302
     after = members(household)
     assert after["张建国"]["status"] == "deceased" and after["张伟"]["relationship"] == "02"
     assert household.head_name == "张伟"
     # The same form sent again: kept once.
-    again = post(client, household, "death", {**fields, "new_head": son["person_id"], "confirmed": "1"}, page=page)
+    again = post(client, household, "death", {**fields, "new_head": son["person_id"], "confirmed": confirmed},
+                 page=page)
     assert again.status_code == 302 and len(versions(household)) == 2
 
 
@@ -244,3 +253,154 @@ def test_the_unit_picker_offers_the_villages_of_the_county(client, collector, ho
     assert f'<option value="{units["A"].code}"' not in page  # not to its own village
     page = client.get(url(household, "move_out")).get_data(as_text=True)
     assert f'<option value="{units["A"].code}"' in page
+
+
+# ------------------------------------------------------------------ the unit picker
+
+
+@pytest.fixture
+def far_units(units):
+    """Units of another province, outside the household's county (made out of code order)."""
+    from app.domain.units import get_or_create_unit as add
+    from app.models import UnitLevel as L
+
+    hebei = add("130000000000", "河北省", L.province, None)
+    tangshan = add("130200000000", "唐山市", L.city, hebei)
+    shijiazhuang = add("130100000000", "石家庄市", L.city, hebei)
+    changan = add("130102000000", "长安区", L.county, shijiazhuang)
+    jianbei = add("130102001000", "建北街道", L.township, changan)
+    tangu = add("130102001001", "谈固社区", L.village, jianbei)
+    db.session.commit()
+    return {"province": hebei, "tangshan": tangshan, "city": shijiazhuang, "county": changan,
+            "township": jianbei, "village": tangu}
+
+
+def test_the_unit_children_are_listed_in_order_after_login(client, collector, units, far_units):
+    resp = client.get("/collect/units/children?code=130000000000")
+    assert resp.status_code == 302 and resp.headers["Location"].startswith("/login")
+    client.login("zhang")
+    top = client.get("/collect/units/children").get_json()
+    assert top["unit"] is None
+    assert [(c["code"], c["name"], c["level"]) for c in top["children"]] == [
+        ("110000000000", "北京市", "province"), ("130000000000", "河北省", "province")]
+    hebei = client.get("/collect/units/children?code=130000000000").get_json()
+    assert hebei["unit"] == {"code": "130000000000", "name": "河北省", "level": "province"}
+    assert [(c["name"], c["has_children"]) for c in hebei["children"]] == [("石家庄市", True), ("唐山市", False)]
+    groups = client.get(f"/collect/units/children?code={units['A'].code}").get_json()["children"]
+    assert [(c["code"], c["level"], c["has_children"]) for c in groups] == [
+        (units["A1"].code, "group", False), (units["A2"].code, "group", False)]
+    resp = client.get("/collect/units/children?code=999999999999")
+    assert resp.status_code == 404 and "999999999999" in resp.get_json()["message"]
+
+
+def test_move_out_to_a_unit_outside_the_county(client, collector, household, far_units):
+    client.login("zhang")
+    page = client.get(url(household, "move_out")).get_data(as_text=True)
+    assert "data-unit-picker" in page and "unit_picker.js" in page and 'name="destination_code_typed"' in page
+    son = members(household)["张伟"]
+    fields = {"occurred_on": "2026-03-01", "person_id": son["person_id"], "hukou_moves": "1",
+              "destination_code": far_units["county"].code}
+    # Another refusal: the far unit stays chosen, named by its place in the tree.
+    resp = post(client, household, "move_out", fields)
+    assert resp.status_code == 422 and 'data-testid="error-reason"' in resp.get_data(as_text=True)
+    assert (f'<option value="{far_units["county"].code}" selected>河北省 › 石家庄市 › 长安区</option>'
+            in resp.get_data(as_text=True))
+    resp = post(client, household, "move_out", {**fields, "reason": "work"})
+    assert resp.status_code == 302
+    after = members(household)["张伟"]
+    assert after["status"] == "moved_out"
+    last = versions(household)[-1]
+    assert (last.event["destination_code"], last.event["destination"]) == ("130102000000", "长安区")
+
+
+def test_move_out_by_a_typed_unit_code(client, collector, household, far_units):
+    """The form without its script: the unit's code typed; a bad one refused next to the field."""
+    client.login("zhang")
+    son = members(household)["张伟"]
+    fields = {"occurred_on": "2026-03-01", "person_id": son["person_id"], "reason": "study"}
+    resp = post(client, household, "move_out", {**fields, "destination_code_typed": "130199999999"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and 'data-testid="error-destination"' in page
+    assert re.search(r'data-testid="error-destination">[^<]*130199999999', page)
+    assert 'value="130199999999"' in page  # what was typed is kept
+    resp = post(client, household, "move_out", {**fields, "destination_code_typed": far_units["city"].code,
+                                                "destination_code": far_units["county"].code})
+    assert resp.status_code == 422 and 'data-testid="error-destination"' in resp.get_data(as_text=True)
+    assert len(versions(household)) == 1
+    resp = post(client, household, "move_out", {**fields, "destination_code_typed": f" {far_units['city'].code} "})
+    assert resp.status_code == 302
+    assert members(household)["张伟"]["migration_place"] == "石家庄市"
+    assert versions(household)[-1].event["destination_code"] == "130100000000"
+
+
+def test_transfer_takes_only_a_village_or_group_of_another_village(client, collector, household, units, far_units):
+    client.login("zhang")
+    page = client.get(url(household, "transfer")).get_data(as_text=True)
+    assert 'data-levels="village group"' in page and f'data-skip="{units["A"].code}"' in page
+    for code in (units["T2"].code, far_units["county"].code):  # a township, a county
+        resp = post(client, household, "transfer", {"occurred_on": "2026-07-01", "to_unit_code": code})
+        assert resp.status_code == 422 and 'data-testid="error-to_unit"' in resp.get_data(as_text=True)
+    resp = post(client, household, "transfer", {"occurred_on": "2026-07-01", "to_unit_code_typed": units["A1"].code})
+    assert resp.status_code == 422 and 'data-testid="error-to_unit"' in resp.get_data(as_text=True)
+    resp = post(client, household, "transfer", {"occurred_on": "2026-07-01", "to_unit_code_typed": "42"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and re.search(r'data-testid="error-to_unit">[^<]*42', page)
+    assert db.session.scalar(select(func.count()).select_from(HouseholdTransfer)) == 0
+    resp = post(client, household, "transfer", {"occurred_on": "2026-07-01",
+                                                "to_unit_code": far_units["village"].code})
+    assert resp.status_code == 302
+    transfer = db.session.scalar(select(HouseholdTransfer))
+    assert transfer.to_unit_id == far_units["village"].id and transfer.state == "pending"
+
+
+# ------------------------------------------------------------------ split: the head leaves
+
+
+def proposals_of(page: str, prefix: str) -> dict[str, str]:
+    return dict(re.findall(rf'name="{prefix}([0-9a-f-]+)" data-testid="proposal">.*?<option value="(\d\d)" selected',
+                           page, re.S))
+
+
+def test_split_with_the_head_leaving_asks_to_confirm_who_stays(client, collector, household):
+    client.login("zhang")
+    m = members(household)
+    head, wife, son, daughter = m["张建国"], m["李秀英"], m["张伟"], m["张丽"]
+    fields = {"occurred_on": "2026-07-01", "leaves": [head["person_id"], wife["person_id"]],
+              "new_head": head["person_id"], f"rel-{wife['person_id']}": "10", "door_no": "9号"}
+    resp = post(client, household, "split", fields)  # no head chosen for those who stay
+    assert resp.status_code == 422 and 'data-testid="error-stay_head"' in resp.get_data(as_text=True)
+    resp = post(client, household, "split", {**fields, "stay_head": wife["person_id"]})  # she leaves too
+    assert resp.status_code == 422 and 'data-testid="error-stay_head"' in resp.get_data(as_text=True)
+
+    page = post(client, household, "split", {**fields, "stay_head": son["person_id"]}).get_data(as_text=True)
+    assert 'data-testid="head-change"' in page
+    assert proposals_of(page, "stay-rel-") == {son["person_id"]: "02", daughter["person_id"]: "77"}
+    # The leaving wife's relationship to her head keeps its own input.
+    assert re.search(rf'name="rel-{wife["person_id"]}".*?<option value="10" selected', page, re.S)
+    assert len(versions(household)) == 1 and db.session.scalar(select(func.count()).select_from(Household)) == 1
+
+    confirmed = {**fields, "stay_head": son["person_id"], "confirmed": hidden(page, "confirmed")}
+    # A second head is refused next to the relationships of those who stay.
+    resp = post(client, household, "split", {**confirmed, f"stay-rel-{daughter['person_id']}": "02"}, page=page)
+    assert resp.status_code == 422 and 'data-testid="error-stay_relationships"' in resp.get_data(as_text=True)
+    # Another refusal of the confirmed form: the proposals stay, with the collector's choice.
+    resp = post(client, household, "split", {**confirmed, "occurred_on": "",
+                                             f"stay-rel-{daughter['person_id']}": "75"}, page=page)
+    again = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and 'data-testid="error-occurred_on"' in again
+    assert proposals_of(again, "stay-rel-") == {son["person_id"]: "02", daughter["person_id"]: "75"}
+    assert len(versions(household)) == 1
+
+    resp = post(client, household, "split", {**confirmed, f"stay-rel-{daughter['person_id']}": "75"}, page=page)
+    assert resp.status_code == 302
+    here = members(household)
+    assert household.head_name == "张伟" and here["张伟"]["relationship"] == "02"
+    assert here["张丽"]["relationship"] == "75"  # the correction, not the proposal (77)
+    assert here["张建国"]["status"] == "moved_out" and here["李秀英"]["status"] == "moved_out"
+    new = db.session.scalar(select(Household).where(Household.id != household.id))
+    assert new.head_name == "张建国"
+    assert {m["name"]: m["relationship"] for m in members(new).values()} == {"张建国": "02", "李秀英": "10"}
+    change = versions(household)[-1].event["head_change"]
+    assert change["new_head"] == son["person_id"]
+    assert {c["person_id"]: c["new"] for c in change["relationships"]} == {
+        son["person_id"]: "02", daughter["person_id"]: "75"}

@@ -19,6 +19,7 @@ import copy
 import datetime as dt
 import uuid
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -359,9 +360,49 @@ class Destination:
         return None, self.text.strip()[:100]
 
 
+@dataclass(frozen=True)
+class UnitChild:
+    code: str
+    name: str
+    level: str
+    has_children: bool
+
+
+def unit_children(code: str | None) -> tuple[AdminUnit | None, list[UnitChild]]:
+    """One step down the tree for the destination picker: the unit `code` (None: the top
+    of the tree) and the units directly under it, in code order. The whole tree, not the
+    actor's scope: people move anywhere, and unit names are not personal data."""
+    parent = None
+    if code:
+        parent = db.session.scalar(select(AdminUnit).where(AdminUnit.code == code))
+        if parent is None:
+            raise NotFound(_("No administrative unit has the code %(code)s.", code=code))
+    rows = db.session.execute(
+        select(AdminUnit.id, AdminUnit.code, AdminUnit.name, AdminUnit.level)
+        .where(AdminUnit.parent_id == parent.id if parent is not None else AdminUnit.parent_id.is_(None))
+        .order_by(AdminUnit.code)).all()
+    # Which of them have units under them: the picker offers to go down only into those.
+    ids = [r.id for r in rows]
+    parents = set(db.session.scalars(select(AdminUnit.parent_id).where(AdminUnit.parent_id.in_(ids))
+                                     .distinct())) if ids else set()
+    return parent, [UnitChild(r.code, r.name, r.level, r.id in parents) for r in rows]
+
+
+def unit_trail(code: str) -> list[AdminUnit]:
+    """The unit `code` and its ancestors, from the top of the tree down ([] for no such
+    unit): how a unit chosen far away is named on the form."""
+    unit = db.session.scalar(select(AdminUnit).where(AdminUnit.code == code)) if code else None
+    if unit is None:
+        return []
+    codes = unit.path.strip("/").split("/")
+    found = {u.code: u for u in db.session.scalars(select(AdminUnit).where(AdminUnit.code.in_(codes)))}
+    return [found[c] for c in codes if c in found]
+
+
 def county_villages(household: Household) -> list[tuple[AdminUnit, list[AdminUnit]]]:
     """The villages of the household's county by township, in tree order: where a move
-    or a transfer usually goes (the form's picker; farther places are typed)."""
+    or a transfer usually goes (the first choice of the form's picker; farther units are
+    picked down the tree, `unit_children`, or typed)."""
     codes = household.village.path.strip("/").split("/")
     county = db.session.scalar(select(AdminUnit).where(AdminUnit.code.in_(codes),
                                                        AdminUnit.level == UnitLevel.county.value))
@@ -582,6 +623,32 @@ def _relink(members: list[dict[str, Any]], ids: dict[str, str]) -> None:
             m.pop("spouse_member")
 
 
+def split_head_proposals(members: list[dict[str, Any]], person_ids: list[str],
+                         stay_head: str) -> list[Proposal]:
+    """When the head is among the members `person_ids` who leave in a split: the relationships
+    of those who stay to `stay_head`, their new head (what the collector confirms)."""
+    leaving = {str(p) for p in person_ids}
+    old_head = next((m for m in members if str(m.get("person_id")) in leaving
+                     and m.get("relationship") == HEAD), None)
+    if old_head is None:
+        return []
+    roster = [dict(m, status="moved_out") if str(m.get("person_id")) in leaving else m for m in members]
+    with _as_split_fields():
+        return head_proposals(roster, str(old_head.get("person_id")), stay_head)
+
+
+# The head change's fields in a split: the head who stays, not the new household's head.
+SPLIT_FIELDS = {"new_head": "stay_head", "relationships": "stay_relationships"}
+
+
+@contextmanager
+def _as_split_fields():
+    try:
+        yield
+    except Invalid as e:
+        raise Invalid(e.message, field=SPLIT_FIELDS.get(e.field or "", e.field)) from None
+
+
 def split(actor: User, household_id: uuid.UUID, *, person_ids: list[str], new_head: str,
           relationships: dict[str, str], occurred_on: dt.date, base_number: int,
           address: dict[str, Any] | None = None, stay_head: str | None = None,
@@ -617,7 +684,8 @@ def split(actor: User, household_id: uuid.UUID, *, person_ids: list[str], new_he
             p.update(status="moved_out", cancelled_on=occurred_on.isoformat(), cancellation_reason="分户")
         old_head = next((p for p in people if p.get("relationship") == HEAD), None)
         if old_head is not None:
-            head_change = _apply_head_change(members, old_head, stay_head, stay_relationships)
+            with _as_split_fields():
+                head_change = _apply_head_change(members, old_head, stay_head, stay_relationships)
         event = {"person_ids": leaving, "to_person_ids": ids}
         if head_change:
             event["head_change"] = head_change

@@ -2,9 +2,14 @@
 
 GET shows the form; POST parses it and calls one function of app.domain.events. A refusal
 shows the form again with what was typed and the message next to the field it names. When
-the head dies or moves away, the first POST shows the proposed relationships to the new
-head (collection_forms.head_change) for the collector to confirm or correct; only the
-confirmed POST records the event.
+the head dies, moves away or leaves in a split, the first POST shows the proposed
+relationships to the new head (collection_forms.head_change) for the collector to confirm
+or correct; only the confirmed POST records the event.
+
+Where someone moves to, or where a household is transferred, is picked from the unit tree:
+the villages of the county in a list, the rest of the country by going down the tree
+(static/unit_picker.js asks `unit_children` for one level at a time), or, without the
+script, by typing the unit's code.
 """
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -20,7 +25,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from app.domain import events, registration
-from app.domain.errors import Conflict, Invalid
+from app.domain.errors import Conflict, Invalid, NotFound
 from app.domain.household_rules import HEAD
 from app.extensions import db
 from app.models import AdminUnit, Household, User, VersionKind
@@ -61,7 +66,7 @@ def record(household_id: uuid.UUID, kind: str):
     form = request.form
     try:
         proposals = _head_change_step(h, kind, form)
-        if proposals is not None:
+        if proposals is not None and not _confirmed(kind, form):
             return _render(h, kind, form, proposals=proposals)
         if kind == "merge" and not form.get("confirmed"):  # first the household, then the relationships
             return _render(h, kind, form, joining=_joining(me, h, form))
@@ -73,7 +78,7 @@ def record(household_id: uuid.UUID, kind: str):
         h = registration.get_household(me, household_id, "household.edit")
         joining = _joining(me, h, form) if kind == "merge" and form.get("confirmed") else None
         return _render(h, kind, form, error=e.message, error_field=e.field or "general", status=e.status,
-                       joining=joining)
+                       joining=joining, proposals=_proposals_again(h, kind, form))
     card, replayed = result.household.card_no, not result.created
     db.session.commit()
     flash(_("This event had already arrived; it was kept once.") if replayed else
@@ -83,21 +88,63 @@ def record(household_id: uuid.UUID, kind: str):
 
 
 def _head_change_step(h: Household, kind: str, form) -> list[dict[str, Any]] | None:
-    """The proposals to confirm when the head leaves and the collector chose a new head but
-    has not yet confirmed the relationships; None when there is nothing to confirm."""
-    if kind not in LEAVING or form.get("confirmed") or not form.get("new_head"):
-        return None
-    if kind == "move_out" and not form.get("hukou_moves"):
-        return None
+    """The proposed relationships to the new head when the head leaves and the collector
+    chose who the new head is; None when there is nothing to confirm. Each proposal shows
+    the collector's choice when they confirmed these very proposals already (a refusal of
+    something else shows the form again), else what collection_forms.head_change proposes."""
     members = h.current_version.data.get("members", [])
-    leaving = next((m for m in members if str(m.get("person_id")) == form.get("person_id")), None)
-    if leaving is None or leaving.get("relationship") != HEAD:
-        return None
+    if kind == "split":
+        if not form.get("stay_head"):
+            return None
+        found = events.split_head_proposals(members, form.getlist("leaves"), form["stay_head"])
+        if not found:
+            return None
+    else:
+        if kind not in LEAVING or not form.get("new_head"):
+            return None
+        if kind == "move_out" and not form.get("hukou_moves"):
+            return None
+        leaving = next((m for m in members if str(m.get("person_id")) == form.get("person_id")), None)
+        if leaving is None or leaving.get("relationship") != HEAD:
+            return None
+        found = events.head_proposals(members, form["person_id"], form["new_head"])
     rel = load_form().fields_of("members")["relationship"].code_list
-    lang = _lang()
-    return [{"person_id": members[p.index]["person_id"], "name": members[p.index].get("name") or "",
-             "old": p.old, "old_label": rel.label(p.old, lang), "new": p.new, "certain": p.certain}
-            for p in events.head_proposals(members, form["person_id"], form["new_head"])]
+    lang, prefix, confirmed = _lang(), _PREFIX.get(kind, "rel-"), _confirmed(kind, form)
+    out = []
+    for p in found:
+        pid = str(members[p.index]["person_id"])
+        out.append({"person_id": pid, "name": members[p.index].get("name") or "", "old": p.old,
+                    "old_label": rel.label(p.old, lang), "new": p.new, "certain": p.certain,
+                    "chosen": (form.get(prefix + pid) or p.new) if confirmed else p.new})
+    return out
+
+
+# The inputs of the relationships to the new head who stays: in a split the members who
+# leave have rel-<person id> for their relationship to the new household's head.
+_PREFIX = {"split": "stay-rel-"}
+
+
+def _confirm_key(kind: str, form) -> str:
+    """What the confirmed proposals were worked out for: who leaves and who becomes head. A
+    confirmation counts only for the same choice (changing the new head on the confirmation
+    screen shows new proposals instead of applying the old ones to another head)."""
+    if kind == "split":
+        return "/".join([form.get("stay_head", ""), *sorted(form.getlist("leaves"))])
+    return "/".join([form.get("person_id", ""), form.get("new_head", "")])
+
+
+def _confirmed(kind: str, form) -> bool:
+    return form.get("confirmed", "") == _confirm_key(kind, form)
+
+
+def _proposals_again(h: Household, kind: str, form) -> list[dict[str, Any]] | None:
+    """After a refusal of a confirmed form: the proposals again, with the collector's choices."""
+    if not _confirmed(kind, form):
+        return None
+    try:
+        return _head_change_step(h, kind, form)
+    except Invalid:
+        return None
 
 
 def _date(form, name: str = "occurred_on") -> dt.date:
@@ -114,8 +161,17 @@ def _submission_id(form) -> uuid.UUID | None:
         return None
 
 
-def _relationships(form) -> dict[str, str]:
-    return {k[4:]: v for k, v in form.items() if k.startswith("rel-") and v}
+def _relationships(form, prefix: str = "rel-") -> dict[str, str]:
+    return {k[len(prefix):]: v for k, v in form.items() if k.startswith(prefix) and v}
+
+
+def _unit_code(form, name: str, field: str) -> str:
+    """The unit code of a picker: chosen in the list (or down the tree, which puts it in the
+    list), or typed (the form without its script)."""
+    picked, typed = (form.get(name) or "").strip(), (form.get(f"{name}_typed") or "").strip()
+    if picked and typed and picked != typed:
+        raise Invalid(_("Choose a unit from the list or type its code, not both."), field=field)
+    return typed or picked
 
 
 def _call(me: User, h: Household, kind: str, form) -> events.EventResult:
@@ -132,8 +188,8 @@ def _call(me: User, h: Household, kind: str, form) -> events.EventResult:
         return events.death(me, h.id, person_id=get("person_id"), cause=get("cause"), source=get("source"),
                             new_head=get("new_head") or None, relationships=_relationships(form), **common)
     if kind == "move_out":
-        return events.move_out(me, h.id, person_id=get("person_id"), reason=get("reason"),
-                               destination=events.Destination(get("destination_code"), get("destination")),
+        destination = events.Destination(_unit_code(form, "destination_code", "destination"), get("destination"))
+        return events.move_out(me, h.id, person_id=get("person_id"), reason=get("reason"), destination=destination,
                                hukou_moves=bool(form.get("hukou_moves")), new_head=get("new_head") or None,
                                relationships=_relationships(form), **common)
     if kind == "move_in":
@@ -153,6 +209,7 @@ def _call(me: User, h: Household, kind: str, form) -> events.EventResult:
     if kind == "split":
         return events.split(me, h.id, person_ids=form.getlist("leaves"), new_head=get("new_head"),
                             relationships=_relationships(form), stay_head=get("stay_head") or None,
+                            stay_relationships=_relationships(form, _PREFIX["split"]),
                             address={"door_no": get("door_no")} if get("door_no") else None, **common)
     if kind == "merge":
         other = _other_household(me, h, form)
@@ -182,7 +239,7 @@ def _joining(me: User, h: Household, form) -> dict[str, Any]:
 
 
 def _transfer(me: User, h: Household, form):
-    code = (form.get("to_unit_code") or "").strip()
+    code = _unit_code(form, "to_unit_code", "to_unit")
     unit = db.session.scalar(select(AdminUnit).where(AdminUnit.code == code)) if code else None
     if unit is None:
         raise Invalid(_("No administrative unit has the code %(code)s.", code=code), field="to_unit")
@@ -193,6 +250,21 @@ def _transfer(me: User, h: Household, form):
     flash(_("Transfer of card %(card)s to %(unit)s asked; it waits for the receiving village.",
             card=card, unit=unit.name))
     return redirect(url_for("collect.household", household_id=h.id))
+
+
+@bp.route("/units/children")
+def unit_children():
+    """The units directly under the unit ?code= (the top of the tree without it), for the
+    unit picker: code, name, level and whether there are units under it, in code order."""
+    try:
+        unit, children = events.unit_children((request.args.get("code") or "").strip() or None)
+    except NotFound as e:
+        return jsonify(code="http.404", message=e.message), 404
+    resp = jsonify(unit={"code": unit.code, "name": unit.name, "level": unit.level} if unit else None,
+                   children=[{"code": c.code, "name": c.name, "level": c.level,
+                              "has_children": c.has_children} for c in children])
+    resp.headers["Cache-Control"] = "private, max-age=300"
+    return resp
 
 
 # ------------------------------------------------------------------ the receiving leader
@@ -235,9 +307,27 @@ def _render(h: Household, kind: str, form, *, proposals: list[dict[str, Any]] | 
         "events/form.html", h=h, kind=kind, title=events.EVENT_LABELS[kind], form=form, active=active,
         relationships=relationships, causes=events.DEATH_CAUSES, sources=events.DEATH_SOURCES,
         reasons=events.MOVE_REASONS, proposals=proposals, joining=joining, error=error,
-        error_field=error_field,
-        pending=events.pending_transfer(h.id),
-        villages=events.county_villages(h) if kind in ("move_out", "transfer") else [],
+        error_field=error_field, confirm_key=_confirm_key(kind, form),
+        pending=events.pending_transfer(h.id), picker=_picker(h, kind, form),
         submission_id=form.get("submission_id") or uuid.uuid4(), today=registration.today().isoformat(),
         base_number=form.get("base_number") or h.current_number, VersionKind=VersionKind,
     ), status
+
+
+def _picker(h: Household, kind: str, form) -> dict[str, Any] | None:
+    """The unit picker of a move or a transfer: the county's villages by township, and the
+    unit chosen farther away (named by its place in the tree) so that it stays chosen."""
+    name = {"move_out": "destination_code", "transfer": "to_unit_code"}.get(kind)
+    if name is None:
+        return None
+    villages = events.county_villages(h)
+    known = {v.code for _township, vs in villages for v in vs}
+    code = (form.get(name) or "").strip()
+    chosen = None
+    if code and code not in known:
+        trail = events.unit_trail(code)
+        chosen = {"code": code, "label": " › ".join(u.name for u in trail) if trail else code}
+    # A transfer goes to a village or a group of another village; a move to any unit.
+    levels = "village group" if kind == "transfer" else ""
+    return {"name": name, "villages": villages, "chosen": chosen, "levels": levels,
+            "skip": h.village.code if kind == "transfer" else ""}
