@@ -21,6 +21,10 @@ No Flask, nothing from `app`. The app fills the frozen dataclasses of printing.m
         Reprints: front and back of each card, marked '补印件 第3册 第17号' when the card has
         a book and a slot; no page numbers (the leaves replace numbered leaves of the book).
 
+A card with `transferred_out` set is the page a household left in its old village's book:
+its front is marked '已迁出 / transferred out' with the date, the new village and card
+number, and its catalogue line says '已迁出 → <village> <card no>' instead of the address.
+
 page_size: "A4" (portrait, the default) or "A5" (PAGE_SIZES). Errors: ValueError for input
 that cannot make a book (Book.check) or an unknown page size; PrintingError and its
 subclasses PrintingUnavailable, CardDoesNotFit (a front would need a second page: more than
@@ -42,15 +46,15 @@ from typing import TYPE_CHECKING
 
 from printing.environment import check_environment
 from printing.errors import CardDoesNotFit, MissingGlyphs, PrintingError, PrintingUnavailable
-from printing.model import BOOK_SLOTS, PAGE_SIZES, Book, Card, MemberRow, SignatureBox
+from printing.model import BOOK_SLOTS, PAGE_SIZES, Book, Card, MemberRow, SignatureBox, TransferredOut
 
 if TYPE_CHECKING:
     from printing.render import render_book, render_cards
 
 __all__ = [
     "BOOK_SLOTS", "PAGE_SIZES", "Book", "Card", "CardDoesNotFit", "MemberRow", "MissingGlyphs",
-    "PrintingError", "PrintingUnavailable", "SignatureBox", "check_environment", "render_book",
-    "render_cards",
+    "PrintingError", "PrintingUnavailable", "SignatureBox", "TransferredOut", "check_environment",
+    "render_book", "render_cards",
 ]
 
 

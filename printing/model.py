@@ -35,6 +35,16 @@ class SignatureBox:
 
 
 @dataclass(frozen=True)
+class TransferredOut:
+    """The household moved to another village: its page stays in this village's book, as it
+    was here, marked '已迁出 / transferred out' with where it went."""
+
+    on: date
+    to_village: str  # the village's name
+    to_card_no: str  # its card number there
+
+
+@dataclass(frozen=True)
 class Card:
     card_no: str  # '0042'
     village_code: str
@@ -53,6 +63,9 @@ class Card:
     print_date: date
     book_no: int | None = None  # set for cards of a book and for reprints
     slot: int | None = None
+    # Set for the page a household left behind when it moved away: then card_no, village and
+    # qr_url are those of this village, the rest the household as it last was here.
+    transferred_out: TransferredOut | None = None
 
     @property
     def member_count(self) -> int:

@@ -135,7 +135,7 @@ def _book_chunks(book: Book, page_size: str, count: int) -> list[_Chunk]:
     catalogue_blank = len(catalogue_pages) % 2 == 1
     lead = FRONT_MATTER_LEAD + len(catalogue_pages) + catalogue_blank  # even: fronts on odd pages
     catalogue = tuple(
-        tuple(_CatalogueRow(c.slot, c.card_no, c.head_name, _address_in_village(c), c.member_count,
+        tuple(_CatalogueRow(c.slot, c.card_no, c.head_name, _catalogue_address(c), c.member_count,
                             page=lead + 2 * (i + j * CATALOGUE_ROWS[page_size]) + 1)
               for i, c in enumerate(rows))
         for j, rows in enumerate(catalogue_pages))
@@ -164,6 +164,14 @@ def _cover(book: Book) -> _Cover:
 def _address_in_village(card: Card) -> str:
     """The catalogue's address: the cover names the township and village already."""
     return " ".join(part for part in (card.location, card.door) if part) or card.address
+
+
+def _catalogue_address(card: Card) -> str:
+    """A household that moved away lives elsewhere: its line says where to find it instead."""
+    moved = card.transferred_out
+    if moved is None:
+        return _address_in_village(card)
+    return f"已迁出 → {moved.to_village} {moved.to_card_no}"
 
 
 def _chunk_sizes(cards: int, lead: int, chunks: int) -> list[int]:
@@ -269,6 +277,7 @@ class _CardView:
     print_date: str
     mark: str  # '第3册 第17号', or '' when the card has no slot
     reprint: bool
+    transferred_note: str  # '于 2026年5月1日 迁至 银闸社区，新卡号 0003', or '' when it did not move
     density: int  # 0, 1, 2: see DENSER_ABOVE and print.css .rows-N
     empty_rows: int
     signatures: tuple[_SignatureView, ...]
@@ -281,11 +290,19 @@ def _card_view(card: Card, index: int, reprint: bool, page_size: str) -> _CardVi
     return _CardView(
         card=card, index=index, qr=qr, qr_mm=round(qr.modules * QR_MODULE_MM[page_size], 2),
         print_date=_date(card.print_date),
-        mark=mark, reprint=reprint, density=sum(rows > limit for limit in DENSER_ABOVE),
+        mark=mark, reprint=reprint, transferred_note=_transferred_note(card),
+        density=sum(rows > limit for limit in DENSER_ABOVE),
         empty_rows=rows - len(card.members),
         signatures=tuple(_SignatureView(s.role_label, s.name or "", _date(s.signed_on) if s.name else "",
                                         _svg_uri(s.svg) if s.svg and s.name else None)
                          for s in card.signatures))
+
+
+def _transferred_note(card: Card) -> str:
+    moved = card.transferred_out
+    if moved is None:
+        return ""
+    return f"于 {_date(moved.on)} 迁至 {moved.to_village}，新卡号 {moved.to_card_no}"
 
 
 def _svg_uri(svg: str) -> str:
@@ -332,7 +349,7 @@ def _card_text(card: Card) -> str:
     members = (v for m in card.members for v in (m.name, m.relationship, m.sex, m.birth_date,
                                                  m.id_number, m.hukou_type, m.status))
     return " ".join([card.card_no, card.village_name, card.township_name, card.location, card.door,
-                     card.address, card.household_type, card.head_name, *members,
+                     card.address, card.household_type, card.head_name, _transferred_note(card), *members,
                      *(s.role_label + (s.name or "") for s in card.signatures)])
 
 

@@ -3,6 +3,7 @@ the task queue (immediately, in tests), the clerk's screens, reprints of changed
 one card, the command line. The PDFs are real WeasyPrint output, read back with pypdf."""
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from html import unescape
@@ -52,7 +53,8 @@ def add(people, unit, seq: int, door: str | None = None, surname: str = "张") -
 
 def slots(village) -> list[tuple[str, int, int, int]]:
     db.session.expire_all()
-    return [(s.household.card_no, s.position, s.book_no, s.slot_no) for s in books.slots_of(village)]
+    # The card number the book carries in the slot: the old one for a household that moved away.
+    return [(books.slot_card_no(s), s.position, s.book_no, s.slot_no) for s in books.slots_of(village)]
 
 
 def test_slots_follow_group_and_door_order_and_never_move(app, people, units):
@@ -293,3 +295,184 @@ def test_print_files_are_deleted_after_the_keeping_time(app, people, units):
     assert c.get(f"/print/jobs/{job.id}/files/0").status_code == 404
     assert 'data-testid="files-deleted"' in text(c.get(resp.headers["Location"]))
     assert count(AuditEntry, AuditEntry.action == "print.files_deleted") == 1
+
+
+# ------------------------------------------------------------------ households that move to another village
+
+MOVED_ON = dt.date(2026, 5, 1)
+
+
+def transfer(units, make_user, household_id, to: str, on: dt.date) -> Household:
+    """Move a household to village `to` through the events domain: asked by a collector of its
+    present village, accepted by the receiving village's leader."""
+    from app.domain import events
+
+    here = db.session.get(Household, household_id).village
+    asker = make_user("collector", here)
+    leader = make_user("village_leader", units[to])
+    moved = events.request_transfer(asker, household_id, to_unit_id=units[to].id, occurred_on=on, today=TODAY)
+    events.decide_transfer(leader, moved.id, accept=True, today=TODAY)
+    db.session.commit()
+    db.session.expire_all()
+    return db.session.get(Household, household_id)
+
+
+def last_job_pages(c) -> tuple[PrintJob, bytes]:
+    job = db.session.scalars(select(PrintJob).order_by(PrintJob.id.desc())).first()
+    assert job.state == "done", job.error
+    return job, c.get(f"/print/jobs/{job.id}/files/0").data
+
+
+def summary(village) -> books.BookSummary:
+    db.session.expire_all()
+    (only,) = books.books_of(village)
+    return only
+
+
+def translated(app, text: str, **values) -> str:
+    from flask_babel import force_locale
+    from flask_babel import gettext as _
+
+    with app.test_request_context(), force_locale("zh_CN"):
+        return _(text, **values)
+
+
+def translated_n(app, singular: str, plural: str, num: int) -> str:
+    from flask_babel import force_locale, ngettext
+
+    with app.test_request_context(), force_locale("zh_CN"):
+        return ngettext(singular, plural, num)
+
+
+@pytest.fixture
+def moving(app, people, units, make_user):
+    """Village A printed with households 0001-0003 (door order), village B printed with four;
+    then A's 0002 moves to B on MOVED_ON and gets B's card 0005."""
+    hs = [add(people, units["A1"], seq) for seq in range(1, 4)]
+    maker_b = make_user("collector", units["B"], username="collector_b")
+    for seq in range(4, 8):
+        reg.new_household(maker_b, unit_id=units["B"].id, data=family("钱", seq=seq), today=TODAY)
+    db.session.commit()
+    for village in (units["A"], units["B"]):
+        people.clerk_client.post_form(f"/print/villages/{village.id}/jobs", {"kind": "village"})
+    assert (summary(units["A"]).changed, summary(units["B"]).changed, hs[1].card_no) == (0, 0, "0002")
+    moved = transfer(units, make_user, hs[1].id, "B", MOVED_ON)
+    assert (moved.village_id, moved.card_no) == (units["B"].id, "0005")
+    return SimpleNamespace(hs=hs, moved=moved, head=hs[1].head_name)
+
+
+def test_a_moved_household_gets_a_slot_in_its_new_village_and_keeps_the_old_one(app, people, units, moving):
+    a, b = units["A"], units["B"]
+    c = people.clerk_client
+    before = slots(a)
+    # The old village's book keeps the slot, with the old card number; it changed since printed.
+    old = summary(a)
+    assert (old.households, old.first_card_no, old.last_card_no) == (3, "0001", "0003")
+    assert (old.moved_out, old.changed, old.never_printed) == (1, 1, 0)
+    assert books.unslotted_count(a) == 0 and books.unslotted_count(b) == 1
+    page = text(c.get(f"/print/villages/{a.id}"))
+    assert 'data-testid="moved-out-0002"' in page and moving.head in page
+    assert translated(app, "Moved out → %(village)s %(card)s", village=b.name, card="0005") in page
+    assert "2026-05-01" in page
+    # The list of villages counts households where they are now, and the moved-out page as changed.
+    index = text(c.get("/print/"))
+    a_row = index[index.index(a.name):index.index(b.name)]
+    assert translated_n(app, "%(num)d household", "%(num)d households", 2) in a_row
+    assert translated_n(app, "%(num)d card changed since printed", "%(num)d cards changed since printed", 1) in a_row
+
+    # Printing the new village gives the household a slot there, at the end like any newcomer
+    # (its door, 2号, would come first in print order).
+    resp = c.post_form(f"/print/villages/{b.id}/jobs", {"kind": "village"})
+    assert resp.status_code == 302
+    _job, pdf = last_job_pages(c)
+    assert count(BookSlot, BookSlot.household_id == moving.moved.id) == 2
+    assert slots(a) == before
+    assert slots(b)[-1] == ("0005", 5, 1, 5)
+    (front,) = [p for p in pdf_pages(pdf) if "户卡编号 0005" in p and "公民身份号码" in p]
+    assert "银闸社区" in front and "已迁出" not in front and moving.head in front
+    assert (summary(b).changed, summary(b).moved_out) == (0, 0)
+
+
+def test_the_old_book_prints_the_household_as_it_was_there_marked_moved_out(app, people, units, moving, tmp_path):
+    from app.domain.cards import card_url
+
+    a = units["A"]
+    c = people.clerk_client
+    old_url = card_url(app.config["BASE_URL"], app.config["CARD_KEYS"], a.code, "0002")
+    note = "于2026年5月1日迁至银闸社区，新卡号0005"
+
+    # Changed cards of the old book: just the moved-out page, then nothing changed any more.
+    assert c.post_form(f"/print/villages/{a.id}/jobs?book_no=1", {"kind": "changed"}).status_code == 302
+    _job, pdf = last_job_pages(c)
+    pages = pdf_pages(pdf)
+    assert len(pages) == 2
+    front = re.sub(r"\s+", "", pages[0])
+    assert "已迁出/transferredout" in front and note in front
+    assert "户卡编号0002" in front and "多福巷社区" in front and "银闸社区" in front
+    assert moving.head.replace(" ", "") in front and "0005" in front
+    assert "户卡编号 0002" in pages[1] and "多福巷社区" in pages[1]
+    (tmp_path / "changed").mkdir()
+    assert decode_qr_codes(pdf, tmp_path / "changed") == [old_url]
+    assert (summary(a).changed, summary(a).never_printed, summary(a).moved_out) == (0, 0, 1)
+    resp = c.post_form(f"/print/villages/{a.id}/jobs?book_no=1", {"kind": "changed"})
+    assert "flash-error" in text(c.get(resp.headers["Location"]))
+
+    # The whole book: the catalogue keeps the slot and says where the household went.
+    c.post_form(f"/print/villages/{a.id}/jobs?book_no=1", {"kind": "book"})
+    _job, pdf = last_job_pages(c)
+    pages = pdf_pages(pdf)
+    catalogue = next(p for p in pages if "目" in p and "录" in p)
+    assert re.search(r"^2 0002 4 7$", catalogue, re.M)  # slot, card no, members, page
+    assert "已迁出 → 银闸社区 0005" in catalogue and catalogue.count("已迁出") == 1
+    fronts = [re.sub(r"\s+", "", p) for p in pages if "公民身份号码" in p]
+    assert len(fronts) == 3 and [note in f for f in fronts] == [False, True, False]
+    (tmp_path / "book").mkdir()
+    assert sorted(decode_qr_codes(pdf, tmp_path / "book")) == sorted(
+        card_url(app.config["BASE_URL"], app.config["CARD_KEYS"], a.code, n) for n in ("0001", "0002", "0003"))
+
+    # One card, by the number the old book carries for it.
+    resp = c.post_form(f"/print/villages/{a.id}/jobs", {"kind": "card", "card_no": "2"})
+    job, pdf = last_job_pages(c)
+    assert job.files[0]["name"] == "多福巷社区-户卡0002.pdf"
+    front = re.sub(r"\s+", "", pdf_pages(pdf)[0])
+    assert note in front and "补印件第1册第2号" in front
+    page = text(c.get(f"/print/villages/{a.id}"))
+    assert translated(app, "Card %(card_no)s", card_no="0002") in page
+    # Village B's own number 0005 is not a card of village A.
+    resp = c.post_form(f"/print/villages/{a.id}/jobs", {"kind": "card", "card_no": "0005"})
+    assert "flash-error" in text(c.get(resp.headers["Location"]))
+
+
+def test_a_household_moved_back_returns_to_its_old_slot(app, people, units, make_user, moving):
+    a, b = units["A"], units["B"]
+    c = people.clerk_client
+    c.post_form(f"/print/villages/{b.id}/jobs", {"kind": "village"})
+    c.post_form(f"/print/villages/{a.id}/jobs?book_no=1", {"kind": "changed"})
+    before_a, before_b = slots(a), slots(b)
+    assert (summary(a).changed, summary(b).changed) == (0, 0)
+
+    back = transfer(units, make_user, moving.moved.id, "A", dt.date(2026, 9, 1))
+    assert (back.village_id, back.card_no) == (a.id, "0004")
+    # No new slot: the household is in its old place again, which shows its new card number;
+    # its slot in B's book is now the moved-out one.
+    assert books.assign_slots(people.clerk, a) == 0
+    db.session.commit()
+    assert count(BookSlot, BookSlot.household_id == back.id) == 2
+    assert slots(a) == [before_a[0], ("0004", *before_a[1][1:]), before_a[2]]
+    assert slots(b) == before_b
+    assert (summary(a).changed, summary(a).moved_out, summary(a).last_card_no) == (1, 0, "0004")
+    assert (summary(b).changed, summary(b).moved_out) == (1, 1)
+    page = text(c.get(f"/print/villages/{b.id}"))
+    assert 'data-testid="moved-out-0005"' in page
+    assert translated(app, "Moved out → %(village)s %(card)s", village=a.name, card="0004") in page
+    assert 'data-testid="moved-out"' not in text(c.get(f"/print/villages/{a.id}"))
+
+    c.post_form(f"/print/villages/{a.id}/jobs?book_no=1", {"kind": "changed"})
+    _job, pdf = last_job_pages(c)
+    (front, _back) = pdf_pages(pdf)
+    assert "户卡编号 0004" in front and "已迁出" not in front and re.search(r"第\s*2\s*号", front)
+    c.post_form(f"/print/villages/{b.id}/jobs?book_no=1", {"kind": "changed"})
+    _job, pdf = last_job_pages(c)
+    front = re.sub(r"\s+", "", pdf_pages(pdf)[0])
+    assert "户卡编号0005" in front and "于2026年9月1日迁至多福巷社区，新卡号0004" in front
+    assert (summary(a).changed, summary(b).changed) == (0, 0)

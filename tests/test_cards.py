@@ -295,6 +295,88 @@ def test_rotation_and_revocation_over_http(app, units, homes, as_user):
     assert [e.details["outcome"] for e in scans()] == ["opened", "opened", "invalid", "opened"]
 
 
+# ------------------------------------------------------------------ the old card of a household that moved
+
+
+@pytest.fixture
+def moved(app, units, homes, make_user):
+    """A's 0002 (group A2) moved to village B on 2026-06-01, where it is card 0003 now; returns
+    the URL of its old card."""
+    import datetime as dt
+
+    from app.domain import events
+
+    h = homes["A2"]
+    old_url = url_of(app, h)
+    transfer = events.request_transfer(make_user("collector", units["A"], username="mover_a"), h.id,
+                                       to_unit_id=units["B"].id, occurred_on=dt.date(2026, 6, 1), today=TODAY)
+    events.decide_transfer(make_user("village_leader", units["B"], username="leader_b"), transfer.id, accept=True,
+                           today=TODAY)
+    db.session.commit()
+    db.session.refresh(h)
+    assert (h.village_id, h.card_no) == (units["B"].id, "0003")
+    return old_url
+
+
+def moved_text(app, units) -> str:
+    return translated(app, "zh_CN", "Card %(card)s of %(village)s is no longer in use: the household moved to "
+                      "%(to_village)s on %(date)s. Its new card number is %(to_card)s.", card="0002",
+                      village=units["A"].name, to_village=units["B"].name, date="2026-06-01", to_card="0003")
+
+
+def test_the_old_card_of_a_moved_household_tells_its_new_collector_and_opens_it(app, units, homes, moved, as_user):
+    h = homes["A2"]
+    collector_b = as_user("collector", units["B"])
+    before = audit_count()
+    resp = collector_b.get(moved)
+    assert resp.status_code == 200
+    text = page(resp)
+    assert 'data-testid="card-moved"' in text and moved_text(app, units) in text
+    link = re.search(r'href="([^"]+)" data-testid="card-moved-open"', text).group(1)
+    assert link == f"/collect/households/{h.id}" and collector_b.get(link).status_code == 200
+    assert audit_count() == before + 1
+    entry = scans()[-1]
+    assert (entry.object_type, entry.object_id) == ("household", str(h.id))
+    assert entry.details == {"outcome": "moved", "key_id": "1", "village": units["A"].code, "card_no": "0002",
+                             "address": "127.0.0.1", "to_village": units["B"].code, "to_card_no": "0003"}
+    # A reviewer of the new place lands on the review page; the new card opens the household.
+    leader_b = as_user("village_leader", units["B"])
+    assert f'href="/review/households/{h.id}"' in page(leader_b.get(moved))
+    assert collector_b.get(url_of(app, h)).headers["Location"] == f"/collect/households/{h.id}"
+    assert audit.verify_chain().ok
+
+
+def test_the_old_village_learns_where_the_household_went_and_no_more(app, units, homes, moved, as_user):
+    h = homes["A2"]
+    leader_a = as_user("village_leader", units["A"])
+    resp = leader_a.get(moved)
+    assert resp.status_code == 200
+    text = page(resp)
+    assert 'data-testid="card-moved"' in text and moved_text(app, units) in text
+    assert 'data-testid="card-moved-open"' not in text
+    for value in personal(h):
+        assert value not in text, value
+    entry = scans()[-1]
+    assert entry.details["outcome"] == "moved" and entry.object_id is None
+
+
+def test_to_anyone_else_the_old_card_is_just_a_valid_card(app, units, homes, moved, as_user, client):
+    h = homes["A2"]
+    never_issued = "/c/" + card_code(app.config["CARD_KEYS"], units["A"].code, "0009")
+    for c in (as_user("collector", units["C"]), as_user("collector", units["A1"]), client):
+        resp = c.get(moved)
+        assert resp.status_code == 200
+        text = page(resp)
+        assert 'data-testid="card-valid"' in text and 'data-testid="card-moved"' not in text
+        for value in personal(h) + [units["B"].name]:
+            assert value not in text, value
+        # The same page as for a card never given to anyone: nothing tells that the household moved.
+        other = page(c.get(never_issued))
+        same = without_tokens(other).replace(never_issued[len("/c/"):], moved[len("/c/"):]).replace("0009", "0002")
+        assert same == without_tokens(text)
+        assert [e.details["outcome"] for e in scans()[-2:]] == ["valid", "valid"]
+
+
 # ------------------------------------------------------------------ the card number typed in
 
 def test_collector_home_offers_scan_and_card_number(units, homes, as_user):

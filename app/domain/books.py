@@ -5,6 +5,12 @@ Households take slots in order of group/building/unit/room the first time their 
 printed; later households take the next free slot at the end. Slots never move. A slot
 remembers the card state it was last printed with, so "changed since printed" is a
 comparison, and a reprinted card goes back into the same place of the bound book.
+
+A slot belongs to its village's book for good. A household moved to another village (a
+transfer) takes the next free slot of the new village's book when that is printed, and keeps
+its old slot, which is then "moved out": it prints the household as it was in the old village
+(its last version there, its old card number and QR code) marked 已迁出 with the date and the
+new village and card number. Moved back, the household is in its old slot again.
 """
 from __future__ import annotations
 
@@ -24,8 +30,9 @@ from app.domain import audit, cards, scope
 from app.domain.errors import Invalid, NotFound
 from app.domain.signatures import signatures_for
 from app.extensions import db
-from app.models import (AdminUnit, BookSlot, Household, HouseholdState, UnitLevel, User, WorkflowEvent,
-                        utcnow)
+from app.domain.household_rules import HEAD
+from app.models import (AdminUnit, BookSlot, Household, HouseholdState, HouseholdVersion, UnitLevel, User,
+                        WorkflowEvent, utcnow)
 from collection_forms.code_lists import load_code_lists
 from collection_forms.conditions import as_date
 
@@ -42,6 +49,20 @@ class BookSummary:
     last_printed_at: dt.datetime | None
     never_printed: int   # slots not yet printed in any form
     changed: int         # printed slots whose card changed since
+    moved_out: int       # slots of households that moved to another village
+
+
+@dataclass(frozen=True)
+class MovedOut:
+    """A slot whose household moved to another village: its page stays in this book, printed
+    as the household was here."""
+    card_no: str  # the household's card number in this (the slot's) village
+    version: HouseholdVersion  # its last version here: the one before the transfer version
+    head_name: str  # its head then
+    occurred_on: dt.date
+    to_village: AdminUnit
+    to_card_no: str
+    transfer_version_id: int  # the transfer version: what the page shows follows from it alone
 
 
 def _natural(value: str | None) -> tuple:
@@ -98,6 +119,50 @@ def card_states(household_ids: list) -> dict[Any, str]:
     return {hid: f"v{versions.get(hid)}:e{last_event.get(hid, 0)}" for hid in household_ids}
 
 
+def moved_out(slots: list[BookSlot]) -> dict[int, MovedOut]:
+    """The slots (by id) whose household is in another village now, with what their page shows."""
+    away = [s for s in slots if s.household.village_id != s.village_id]
+    chains = cards.departures(s.household_id for s in away)
+    out: dict[int, MovedOut] = {}
+    for slot in away:
+        # The household's last move out of the slot's village (it may have come back and left again).
+        left = [d for d in chains.get(slot.household_id, []) if d.from_village_id == slot.village_id]
+        if not left:  # a household leaves a village only by a transfer: nothing to say otherwise
+            continue
+        d = left[-1]
+        before = db.session.scalar(select(HouseholdVersion).where(
+            HouseholdVersion.household_id == slot.household_id, HouseholdVersion.number == d.version.number - 1))
+        out[slot.id] = MovedOut(card_no=d.card_no, version=before, head_name=_head_name(before.data),
+                                occurred_on=d.occurred_on,
+                                to_village=d.to_village, to_card_no=d.to_card_no, transfer_version_id=d.version.id)
+    return out
+
+
+def slot_states(slots: list[BookSlot], moved: dict[int, MovedOut] | None = None) -> dict[int, str]:
+    """The card state of each slot (by id), to compare with what was printed: the household's
+    card state, or for a moved-out slot its transfer version (the page is fixed from then on)."""
+    moved = moved_out(slots) if moved is None else moved
+    current = card_states([s.household_id for s in slots if s.id not in moved])
+    return {s.id: f"x{moved[s.id].transfer_version_id}" if s.id in moved else current[s.household_id]
+            for s in slots}
+
+
+def slot_card_no(slot: BookSlot, moved: dict[int, MovedOut] | None = None) -> str:
+    """The card number the book shows in this slot: the old one for a moved-out household."""
+    moved = moved_out([slot]) if moved is None else moved
+    return moved[slot.id].card_no if slot.id in moved else slot.household.card_no
+
+
+def card_no_in(village: AdminUnit, household: Household) -> str:
+    """The household's card number in this village's books: its present one, or the one its
+    old page carries when it moved away."""
+    if household.village_id == village.id:
+        return household.card_no
+    slot = db.session.scalar(select(BookSlot).where(BookSlot.village_id == village.id,
+                                                    BookSlot.household_id == household.id))
+    return slot_card_no(slot) if slot is not None else household.card_no
+
+
 def slots_of(village: AdminUnit, book_no: int | None = None) -> list[BookSlot]:
     query = select(BookSlot).where(BookSlot.village_id == village.id).order_by(BookSlot.position)
     if book_no is not None:
@@ -112,21 +177,32 @@ def book_numbers(village: AdminUnit) -> list[int]:
 
 def books_of(village: AdminUnit) -> list[BookSummary]:
     slots = slots_of(village)
-    states = card_states([s.household_id for s in slots])
+    moved = moved_out(slots)
+    states = slot_states(slots, moved)
     books: dict[int, list[BookSlot]] = {}
     for slot in slots:
         books.setdefault(slot.book_no, []).append(slot)
     summaries = []
     for book_no, items in sorted(books.items()):
         printed = [s.printed_at for s in items if s.printed_at]
+        numbers = [slot_card_no(s, moved) for s in items]
         summaries.append(BookSummary(
-            book_no=book_no, households=len(items),
-            first_card_no=min(s.household.card_no for s in items),
-            last_card_no=max(s.household.card_no for s in items),
+            book_no=book_no, households=len(items), first_card_no=min(numbers), last_card_no=max(numbers),
             last_printed_at=max(printed) if printed else None,
             never_printed=sum(1 for s in items if s.printed_state is None),
-            changed=sum(1 for s in items if s.printed_state and s.printed_state != states[s.household_id])))
+            changed=sum(1 for s in items if s.printed_state and s.printed_state != states[s.id]),
+            moved_out=sum(1 for s in items if s.id in moved)))
     return summaries
+
+
+def moved_out_slots(village: AdminUnit) -> list[tuple[BookSlot, MovedOut]]:
+    """The village's slots whose household moved to another village, in slot order."""
+    slots = list(db.session.scalars(
+        select(BookSlot).join(Household, BookSlot.household_id == Household.id)
+        .where(BookSlot.village_id == village.id, Household.village_id != village.id)
+        .order_by(BookSlot.position).options(selectinload(BookSlot.household))))
+    moved = moved_out(slots)
+    return [(s, moved[s.id]) for s in slots if s.id in moved]
 
 
 def unslotted_count(village: AdminUnit) -> int:
@@ -139,14 +215,18 @@ def changed_slots(village: AdminUnit, book_no: int) -> list[BookSlot]:
     """The slots of a book whose card differs from what the bound book holds (printed since
     with other content, or never printed: a household added after the book was printed)."""
     slots = slots_of(village, book_no)
-    states = card_states([s.household_id for s in slots])
-    return [s for s in slots if s.printed_state != states[s.household_id]]
+    states = slot_states(slots)
+    return [s for s in slots if s.printed_state != states[s.id]]
 
 
 def slot_for_card(village: AdminUnit, card_no: str) -> BookSlot:
+    """The slot of the card with this number in the village's books: a household of the
+    village, or one that moved away (the number its old page carries)."""
     slot = db.session.scalar(
         select(BookSlot).join(Household, BookSlot.household_id == Household.id)
-        .where(BookSlot.village_id == village.id, Household.card_no == card_no))
+        .where(BookSlot.village_id == village.id, Household.village_id == village.id, Household.card_no == card_no))
+    if slot is None:
+        slot = next((s for s, m in moved_out_slots(village) if m.card_no == card_no), None)
     if slot is None:
         raise Invalid(str(_l("Card number %(card_no)s has no place in a book of %(village)s yet: "
                              "print its book first.", card_no=card_no, village=village.name)))
@@ -155,10 +235,10 @@ def slot_for_card(village: AdminUnit, card_no: str) -> BookSlot:
 
 def mark_printed(slots: list[BookSlot]) -> None:
     """Record what the bound book now holds for these slots (flushed, not committed)."""
-    states = card_states([s.household_id for s in slots])
+    states = slot_states(slots)
     now = utcnow()
     for slot in slots:
-        slot.printed_state, slot.printed_at = states[slot.household_id], now
+        slot.printed_state, slot.printed_at = states[slot.id], now
     db.session.flush()
 
 
@@ -178,18 +258,49 @@ def _label(list_name: str, code: Any) -> str:
     return load_code_lists()[list_name].label(str(code), "zh")
 
 
-def _location(h: Household) -> str:
-    if h.building or h.unit_no:
-        return "".join(p for p in (f"{h.building}栋" if h.building else "", f"{h.unit_no}单元" if h.unit_no else ""))
-    return h.group.name if h.group else ""
+@dataclass(frozen=True)
+class _Address:
+    """Where a card says the household lives: the household's own fields (mirrored from its
+    current version), or an older version's, for the page of a household that moved away."""
+    group_name: str
+    building: str | None
+    unit_no: str | None
+    room: str | None
+    door_no: str | None
+
+    @classmethod
+    def of(cls, h: Household) -> _Address:
+        return cls(h.group.name if h.group else "", h.building, h.unit_no, h.room, h.door_no)
+
+    @classmethod
+    def of_version(cls, data: dict[str, Any]) -> _Address:
+        h = data.get("household") or {}
+        group = db.session.scalar(select(AdminUnit).where(AdminUnit.code == h["group_code"])) \
+            if h.get("group_code") else None
+
+        def text(key: str) -> str | None:
+            return h.get(key) if isinstance(h.get(key), str) and h.get(key) else None
+        return cls(group.name if group else "", text("building"), text("unit"), text("room"), text("door_no"))
 
 
-def _door(h: Household) -> str:
+def _location(a: _Address) -> str:
+    if a.building or a.unit_no:
+        return "".join(p for p in (f"{a.building}栋" if a.building else "", f"{a.unit_no}单元" if a.unit_no else ""))
+    return a.group_name
+
+
+def _door(a: _Address) -> str:
     """'12' is written 12号 (room 301室); what the collector wrote with its own word stays as it is."""
-    value, word = (h.room, "室") if h.room else (h.door_no, "号")
+    value, word = (a.room, "室") if a.room else (a.door_no, "号")
     if not value:
         return ""
     return f"{value}{word}" if value.isdigit() else value
+
+
+def _head_name(data: dict[str, Any]) -> str:
+    head = next((m for m in data.get("members", [])
+                 if (m.get("status") or "active") == "active" and m.get("relationship") == HEAD), None)
+    return str(head.get("name") or "") if head else ""
 
 
 def _member_row(m: dict[str, Any]) -> printing.MemberRow:
@@ -205,8 +316,39 @@ def _member_row(m: dict[str, Any]) -> printing.MemberRow:
 def card_data(household: Household, slot: BookSlot | None, *, today: dt.date | None = None) -> printing.Card:
     """Everything a printed card shows, as plain data (the current version and the signatures
     that count for it)."""
-    config = current_app.config
     version = household.current_version
+    return _card(household.village, household.card_no, version, _Address.of(household),
+                 household_type=household.household_type, head_name=household.head_name or "",
+                 verified=household.state == HouseholdState.verified.value, slot=slot, today=today)
+
+
+def moved_card_data(slot: BookSlot, moved: MovedOut, *, today: dt.date | None = None) -> printing.Card:
+    """The page of a household that moved away: as it was in the slot's village (its last
+    version there, that village's card number and QR code), marked with where it went."""
+    version = moved.version
+    data = version.data
+    last_event = db.session.scalar(select(WorkflowEvent.to_state).where(WorkflowEvent.version_id == version.id)
+                                   .order_by(WorkflowEvent.id.desc()).limit(1))
+    return _card(slot.village, moved.card_no, version, _Address.of_version(data),
+                 household_type=(data.get("household") or {}).get("household_type"),
+                 head_name=moved.head_name,
+                 verified=last_event == HouseholdState.verified.value, slot=slot, today=today,
+                 moved=printing.TransferredOut(on=moved.occurred_on, to_village=moved.to_village.name,
+                                         to_card_no=moved.to_card_no))
+
+
+def slot_cards(slots: list[BookSlot], *, today: dt.date | None = None) -> list[printing.Card]:
+    """The page of each slot: the household's card, or its old page when it moved away."""
+    _load_for_cards([s.household_id for s in slots])
+    moved = moved_out(slots)
+    return [moved_card_data(s, moved[s.id], today=today) if s.id in moved else card_data(s.household, s, today=today)
+            for s in slots]
+
+
+def _card(village: AdminUnit, card_no: str, version: HouseholdVersion | None, address: _Address, *,
+          household_type: str | None, head_name: str, verified: bool, slot: BookSlot | None,
+          today: dt.date | None, moved: printing.TransferredOut | None = None) -> printing.Card:
+    config = current_app.config
     data = version.data if version else {}
     members = data.get("members", [])
     # Active members first, in roster order; cancelled ones after, so the living household reads first.
@@ -220,34 +362,33 @@ def card_data(household: Household, slot: BookSlot | None, *, today: dt.date | N
             role_label=label, name=sig.signer.name if sig else None,
             signed_on=sig.signed_at.astimezone(zone).date() if sig else None,
             svg=sig.strokes_svg if sig else None))
-    village = household.village
     township = village.parent.name if village.parent else ""
-    location, door = _location(household), _door(household)
+    location, door = _location(address), _door(address)
     return printing.Card(
-        card_no=household.card_no, village_code=village.code, village_name=village.name,
+        card_no=card_no, village_code=village.code, village_name=village.name,
         township_name=township, location=location, door=door,
         address=f"{township}{village.name}{location}{door}",
-        household_type=_label("household_type", household.household_type),
-        head_name=household.head_name or "",
+        household_type=_label("household_type", household_type),
+        head_name=head_name,
         members=tuple(_member_row(m) for m in members),
-        qr_url=cards.card_url(config["BASE_URL"], config["CARD_KEYS"], village.code, household.card_no),
+        qr_url=cards.card_url(config["BASE_URL"], config["CARD_KEYS"], village.code, card_no),
         signatures=tuple(boxes),  # type: ignore[arg-type]
         version_number=version.number if version else 0,
-        verified=household.state == HouseholdState.verified.value,
+        verified=verified,
         print_date=today or _today(),
-        book_no=slot.book_no if slot else None, slot=slot.slot_no if slot else None)
+        book_no=slot.book_no if slot else None, slot=slot.slot_no if slot else None,
+        transferred_out=moved)
 
 
 def book_data(village: AdminUnit, book_no: int, *, today: dt.date | None = None) -> printing.Book:
     slots = slots_of(village, book_no)
     if not slots:
         raise NotFound(str(_l("%(village)s has no book %(book_no)s.", village=village.name, book_no=book_no)))
-    _load_for_cards([s.household_id for s in slots])
     day = today or _today()
     return printing.Book(
         village_code=village.code, village_name=village.name,
         township_name=village.parent.name if village.parent else "", book_no=book_no, print_date=day,
-        cards=tuple(card_data(s.household, s, today=day) for s in slots))
+        cards=tuple(slot_cards(slots, today=day)))
 
 
 def _load_for_cards(household_ids: list) -> None:

@@ -7,15 +7,21 @@ name, ID number or address: a lost card tells only that a village has a card wit
 
 `read_card_code` and `card_code` are pure and take the keys dict ({key id: secret}, the first
 key signs; app.config["CARD_KEYS"]). `scan` is what the /c/ page does: read, decide, audit.
+
+A household moved to another village (a transfer) gets a new card number there; its old card
+stays genuine (the old village's book keeps its page) and names a household that is no longer
+in that village: `departures` says where each such card's household went.
 """
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import enum
 import hashlib
 import hmac
 import re
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
@@ -24,7 +30,8 @@ from sqlalchemy import or_, select
 from app.domain import audit, scope
 from app.domain.errors import Invalid, NotFound
 from app.extensions import db
-from app.models import AdminUnit, Household, UnitLevel, User
+from app.models import AdminUnit, Household, HouseholdVersion, UnitLevel, User
+from app.models.events import HouseholdTransfer, TransferState
 
 MAC_LENGTH = 11  # base64url of 8 bytes without padding; fixed, so the key id is tag[:-11]
 # Key ids as app.config.card_keys accepts them.
@@ -50,6 +57,7 @@ class ScanOutcome(str, enum.Enum):
     opened = "opened"    # the user may see the household: the view opens it
     valid = "valid"      # a genuine card, but nothing more is shown to this user
     invalid = "invalid"  # malformed, forged, or signed with an unknown or revoked key
+    moved = "moved"      # a genuine old card of a household that moved to another village
 
 
 @dataclass(frozen=True)
@@ -57,8 +65,64 @@ class ScanResult:
     outcome: ScanOutcome
     card: CardRef | None = None
     village_name: str | None = None  # the village as this system knows it (None: not known here)
-    household_id: uuid.UUID | None = None  # opened only
-    can_edit: bool = False  # opened only: the user is the household's collector
+    household_id: uuid.UUID | None = None  # opened, or moved when the user may open it
+    can_edit: bool = False  # the user is the household's collector
+    departure: Departure | None = None  # moved only
+
+
+@dataclass(frozen=True)
+class Departure:
+    """A household leaving a village by an accepted transfer, and the card it held there."""
+
+    household: Household
+    from_village_id: int
+    card_no: str  # its card number in the village it left
+    occurred_on: dt.date
+    to_village: AdminUnit
+    to_card_no: str  # its card number in the village it went to
+    version: HouseholdVersion  # the transfer version: the household's first in the village it went to
+
+
+def departures(household_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, list[Departure]]:
+    """Every accepted transfer of these households, oldest first (a household is moved again
+    only after its last transfer was decided, so ids are in the order of the moves)."""
+    ids = list(dict.fromkeys(household_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(HouseholdTransfer, HouseholdVersion)
+        .join(HouseholdVersion, HouseholdTransfer.version_id == HouseholdVersion.id)
+        .where(HouseholdTransfer.household_id.in_(ids),
+               HouseholdTransfer.state == TransferState.accepted.value)
+        .order_by(HouseholdTransfer.household_id, HouseholdTransfer.id)).all()
+    chains: dict[uuid.UUID, list[tuple[HouseholdTransfer, HouseholdVersion]]] = {}
+    for transfer, version in rows:
+        chains.setdefault(transfer.household_id, []).append((transfer, version))
+    out: dict[uuid.UUID, list[Departure]] = {}
+    for household_id, chain in chains.items():
+        for i, (transfer, version) in enumerate(chain):
+            # The card number in the village it went to: what the next move took away, or
+            # its present one when it is still there.
+            after = (chain[i + 1][1].event or {}).get("from_card_no") if i + 1 < len(chain) else None
+            unit = transfer.to_unit
+            out.setdefault(household_id, []).append(Departure(
+                household=transfer.household, from_village_id=transfer.from_village_id,
+                card_no=str((version.event or {}).get("from_card_no") or ""),
+                occurred_on=transfer.occurred_on,
+                to_village=unit if unit.level == UnitLevel.village.value else unit.parent,
+                to_card_no=after or transfer.household.card_no, version=version))
+    return out
+
+
+def departure_of_card(village: AdminUnit, card_no: str) -> Departure | None:
+    """The household that held this card of this village before it moved away (the latest,
+    should two have), or None."""
+    left = db.session.scalars(select(HouseholdTransfer.household_id).where(
+        HouseholdTransfer.from_village_id == village.id,
+        HouseholdTransfer.state == TransferState.accepted.value)).all()
+    matching = [d for chain in departures(left).values() for d in chain
+                if d.from_village_id == village.id and d.card_no == card_no]
+    return max(matching, key=lambda d: d.version.id, default=None)
 
 
 def _mac(secret: str, key_id: str, village_code: str, card_no: str) -> str:
@@ -105,7 +169,10 @@ def scan(actor: User | None, keys: dict[str, str], code: str, address: str) -> S
 
     Opened when the user may see the household; valid for a genuine card otherwise, which
     says no more than the village and the card number, so that whether the household exists
-    stays hidden from anyone outside its area; invalid else. One audit entry per scan.
+    stays hidden from anyone outside its area; invalid else. The old card of a household that
+    moved to another village is `moved` for a user who may see the household now (with it,
+    to open) or who may see the households of the village it left (where it went, no more);
+    valid for anyone else. One audit entry per scan.
     """
     card = read_card_code(keys, code)
     if card is None:
@@ -116,6 +183,12 @@ def scan(actor: User | None, keys: dict[str, str], code: str, address: str) -> S
                                                         AdminUnit.level == UnitLevel.village.value))
     household = None if village is None else db.session.scalar(
         select(Household).where(Household.village_id == village.id, Household.card_no == card.card_no))
+    if household is None and village is not None and actor is not None:
+        departure = departure_of_card(village, card.card_no)
+        if departure is not None:
+            moved = _moved(actor, card, village, departure, address)
+            if moved is not None:
+                return moved
     opened = (actor is not None and household is not None
               and scope.can_at(actor, "household.view", household.unit_path))
     outcome = ScanOutcome.opened if opened else ScanOutcome.valid
@@ -128,6 +201,24 @@ def scan(actor: User | None, keys: dict[str, str], code: str, address: str) -> S
         return ScanResult(outcome, card, village.name if village else None)
     return ScanResult(outcome, card, village.name, household.id,
                       can_edit=scope.can_at(actor, "household.edit", household.unit_path))
+
+
+def _moved(actor: User, card: CardRef, village: AdminUnit, departure: Departure,
+           address: str) -> ScanResult | None:
+    """The old card of a household that moved away, for a user of its new place or of the
+    village it left; None for anyone else (the card then reads as any valid card)."""
+    household = departure.household
+    opens = scope.can_at(actor, "household.view", household.unit_path)
+    if not opens and not scope.can_at(actor, "household.view", village.path):
+        return None
+    audit.record("card.scan", actor=actor, object_type="household" if opens else None,
+                 object_id=household.id if opens else None,
+                 details={"outcome": ScanOutcome.moved.value, "key_id": card.key_id,
+                          "village": card.village_code, "card_no": card.card_no, "address": address,
+                          "to_village": departure.to_village.code, "to_card_no": departure.to_card_no})
+    return ScanResult(ScanOutcome.moved, card, village.name, household.id if opens else None,
+                      can_edit=opens and scope.can_at(actor, "household.edit", household.unit_path),
+                      departure=departure)
 
 
 # ------------------------------------------------------------------ the card number typed in

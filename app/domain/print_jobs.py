@@ -111,8 +111,10 @@ def steps(job: PrintJob) -> Iterator[Step]:
         yield Step(f"{village.name}-第{job.book_no}册-换页.pdf",
                    lambda: _render_cards(books.changed_slots(village, job.book_no), size))
     elif kind == PrintJobKind.card:
-        slot = db.session.scalar(select(BookSlot).where(BookSlot.household_id == job.household_id))
-        yield Step(f"{village.name}-户卡{slot.household.card_no}.pdf", lambda: _render_cards([slot], size))
+        # The household's slot in this village's book: one that moved away has one in each village.
+        slot = db.session.scalar(select(BookSlot).where(BookSlot.household_id == job.household_id,
+                                                        BookSlot.village_id == job.village_id))
+        yield Step(f"{village.name}-户卡{books.slot_card_no(slot)}.pdf", lambda: _render_cards([slot], size))
 
 
 def _render_book(village: AdminUnit, book_no: int, page_size: str) -> tuple[bytes, list[BookSlot]]:
@@ -121,9 +123,7 @@ def _render_book(village: AdminUnit, book_no: int, page_size: str) -> tuple[byte
 
 
 def _render_cards(slots: list[BookSlot], page_size: str) -> tuple[bytes, list[BookSlot]]:
-    books._load_for_cards([s.household_id for s in slots])
-    cards = [books.card_data(s.household, s) for s in slots]
-    return printing.render_cards(cards, page_size=page_size), slots
+    return printing.render_cards(books.slot_cards(slots), page_size=page_size), slots
 
 
 def file_path(job: PrintJob, index: int) -> Path:

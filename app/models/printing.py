@@ -1,7 +1,10 @@
 """Book slots and print jobs (DESIGN.md §7).
 
 A household's slot is fixed the first time its village is printed: slots never move, so a
-reprinted card goes back into the same place of the bound book.
+reprinted card goes back into the same place of the bound book. A slot belongs to its
+village's book for good: a household moved to another village (a transfer) keeps its slot in
+the old village's book, printed there as it was, and takes a slot in the new village's book
+too; one slot per village and household.
 """
 from __future__ import annotations
 
@@ -24,7 +27,7 @@ class BookSlot(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("admin_unit.id"))
-    household_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("household.id"), unique=True)
+    household_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("household.id"))
     # Place in the village's sequence (1, 2, ...); book and slot are fixed from it at
     # assignment with the book size of that day, and kept, so a later size cannot move them.
     position: Mapped[int] = mapped_column(Integer)
@@ -39,6 +42,7 @@ class BookSlot(Base):
     village: Mapped[AdminUnit] = relationship()
 
     __table_args__ = (
+        UniqueConstraint("village_id", "household_id"),
         UniqueConstraint("village_id", "position"),
         UniqueConstraint("village_id", "book_no", "slot_no"),
         CheckConstraint("position > 0 AND book_no > 0 AND slot_no > 0", name="slot_positive"),

@@ -26,7 +26,7 @@ def labels():
             return _("Book %(n)s of %(village)s", n=job.book_no, village=job.village.name)
         if kind == PrintJobKind.changed:
             return _("Changed cards of book %(n)s", n=job.book_no)
-        return _("Card %(card_no)s", card_no=job.household.card_no if job.household else "")
+        return _("Card %(card_no)s", card_no=books.card_no_in(job.village, job.household) if job.household else "")
 
     states = {PrintJobState.queued: _("Waiting"), PrintJobState.running: _("Printing"),
               PrintJobState.done: _("Done"), PrintJobState.failed: _("Failed")}
@@ -50,8 +50,8 @@ def index():
 def village(unit_id: int):
     unit = books.require_village(current_user, unit_id)
     return render_template("books/village.html", village=unit, books=books.books_of(unit),
-                           unslotted=books.unslotted_count(unit), jobs=print_jobs.recent_jobs(unit),
-                           book_size=current_app.config["BOOK_SIZE"])
+                           unslotted=books.unslotted_count(unit), moved_out=books.moved_out_slots(unit),
+                           jobs=print_jobs.recent_jobs(unit), book_size=current_app.config["BOOK_SIZE"])
 
 
 @bp.route("/villages/<int:unit_id>/jobs", methods=["POST"])

@@ -3,7 +3,8 @@
 GET /c/<code> is what a printed card's QR code opens, from any phone's camera app. It is
 public (anyone may hold a card) and audited (so it writes on GET): a signed-in user whose
 area holds the household lands on its page; anyone else learns only "valid card of <village>,
-number <card no>" or "not a valid card".
+number <card no>" or "not a valid card". The old card of a household that moved to another
+village says so, where it went and its new card number, to a user of either place.
 
 GET /c/scan is the collector's scanner: the camera where the browser reads QR codes
 (static/scan.js, BarcodeDetector), and always the card number typed in, which works in any
@@ -86,6 +87,12 @@ def card(code: str):
         return redirect(_household_url(result.household_id, result.can_edit))
     if result.outcome is ScanOutcome.invalid:
         return render_template("cards/invalid.html"), 404
+    if result.outcome is ScanOutcome.moved:
+        # A page, not a redirect: whoever holds the card should learn that it is out of use.
+        return render_template("cards/moved.html", card=result.card, village=result.village_name,
+                               departure=result.departure,
+                               household_url=_household_url(result.household_id, result.can_edit)
+                               if result.household_id else None)
     return render_template("cards/valid.html", card=result.card,
                            village=result.village_name or result.card.village_code,
                            login_url=url_for("auth.login", next=url_for(".card", code=code)))

@@ -22,8 +22,8 @@ from weasyprint import HTML
 from weasyprint.urls import FatalURLFetchingError
 
 import printing.render
-from printing import (Book, CardDoesNotFit, MemberRow, MissingGlyphs, SignatureBox, check_environment,
-                      render_book, render_cards)
+from printing import (Book, CardDoesNotFit, MemberRow, MissingGlyphs, SignatureBox, TransferredOut,
+                      check_environment, render_book, render_cards)
 from printing.environment import _fontconfig_has
 from printing.fetcher import BASE_URL, LocalFetcher, RefusedURL
 from printing.samples import sample_book, sample_card
@@ -260,6 +260,76 @@ def test_reprints_are_marked_with_book_and_slot(tmp_path):
         assert f"补印件第3册第{card.slot}号" in squash(pages[2 * k])
         assert re.search(rf"户卡编号\s+{card.card_no}\b", pages[2 * k + 1])
     assert not any(re.search(r"第\s*\d+\s*页", text) for text in pages)  # the book's numbers stay the book's
+
+
+MOVED = TransferredOut(on=date(2026, 5, 1), to_village="银闸社区", to_card_no="0042")
+
+
+def warnings_while(render) -> tuple[bytes, list[str]]:
+    """render() and every warning WeasyPrint logs meanwhile (a '.notdef glyph' among them)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append
+    logger = logging.getLogger("weasyprint")
+    logger.addHandler(handler)
+    try:
+        return render(), [r.getMessage() for r in records]
+    finally:
+        logger.removeHandler(handler)
+
+
+def test_a_household_that_moved_away_keeps_its_page_marked_in_the_old_book(tmp_path):
+    book = sample_book(3, seed=5)
+    moved = replace(book.cards[1], transferred_out=MOVED, verified=False)
+    book = replace(book, cards=(book.cards[0], moved, book.cards[2]))
+    pdf, warnings = warnings_while(lambda: render_book(book, processes=1))
+    assert warnings == []
+    pages = pages_text(pdf, tmp_path)
+    assert len(pages) == LEAD + 2 * 3
+    # The catalogue keeps the slot with the old card number, and says where the household went.
+    rows = re.findall(r"^\s*(\d+)\s+(\d{4})\s+(\S+)\s+(.+?)\s+(\d+)\s+(\d+)\s*$", pages[2], re.M)
+    assert [(int(r[0]), r[1]) for r in rows] == [(c.slot, c.card_no) for c in book.cards]
+    assert squash(rows[1][3]) == "已迁出→银闸社区0042" and rows[1][2] == moved.head_name
+    assert squash(rows[0][3]) == squash(f"{book.cards[0].location} {book.cards[0].door}")
+    # Its front: the old village and card number, both marks, the date and the new place.
+    front = squash(pages[LEAD + 2])
+    assert "已迁出/transferredout" in front and "未审核/notverified" in front
+    assert "于2026年5月1日迁至银闸社区，新卡号0042" in front
+    assert f"户卡编号{moved.card_no}" in front and "塔川村" in front and moved.head_name in front
+    others = [squash(pages[LEAD]), squash(pages[LEAD + 4])]
+    assert not any("已迁出" in text for text in others)
+    assert re.search(rf"户卡编号\s+{moved.card_no}\s+塔川村", pages[LEAD + 3])  # the back as before
+    # Its QR code is still the old card's.
+    path = tmp_path / "moved.pdf"
+    path.write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "150", "-png", "-f", str(LEAD + 3), "-l", str(LEAD + 3), "-H", "700",
+                    str(path), str(tmp_path / "front")], check=True)
+    (image,) = tmp_path.glob("front-*.png")
+    assert [r.text for r in zxingcpp.read_barcodes(Image.open(image))] == [moved.qr_url]
+    out = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
+    assert all("Noto-Sans-CJK-SC" in line for line in out.splitlines()[2:]), out
+
+
+@pytest.mark.parametrize("page_size", ["A4", "A5"])
+def test_a_moved_reprint_of_twelve_members_with_every_mark_fits_on_one_page(page_size, tmp_path):
+    card = replace(sample_card(members=12, card_no="0017", slot=17, book_no=3), transferred_out=MOVED,
+                   verified=False)
+    pdf, warnings = warnings_while(lambda: render_cards([card], page_size=page_size))
+    pages = pages_text(pdf, tmp_path)
+    assert len(pages) == 2 and warnings == []
+    front = squash(pages[0])
+    for text in ("已迁出/transferredout", "未审核/notverified", "于2026年5月1日迁至银闸社区，新卡号0042",
+                 "补印件第3册第17号"):
+        assert text in front
+    for member in card.members:
+        assert member.name in pages[0]
+
+
+def test_a_village_name_without_font_in_the_move_note_fails():
+    card = replace(sample_card(card_no="0031"), transferred_out=replace(MOVED, to_village="银\ue000社区"))
+    with pytest.raises(MissingGlyphs) as missing:
+        render_cards([card])
+    assert missing.value.chars == "\ue000" and missing.value.card_nos == ("0031",)
 
 
 def test_data_is_escaped(tmp_path):
