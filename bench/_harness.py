@@ -90,8 +90,10 @@ class Client:
         self.cookies: dict[str, str] = {}
         self.password = password
 
-    def request(self, method: str, path: str,
-                body: dict[str, str] | list[tuple[str, str]] | None = None) -> tuple[int, dict, bytes]:
+    def request(self, method: str, path: str, body: dict[str, str] | list[tuple[str, str]] | None = None,
+                *, keep_cookies: bool = True) -> tuple[int, dict, bytes]:
+        """`keep_cookies=False`: ignore the cookies the answer sets (see bench/submit.py: a
+        flash the bench never shows would otherwise pile up in the session cookie)."""
         headers = {"Connection": "keep-alive"}
         if self.cookies:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
@@ -110,7 +112,7 @@ class Client:
                 self.conn.close()
                 if attempt == 2:
                     raise
-        for header in response.headers.get_all("Set-Cookie") or []:
+        for header in (response.headers.get_all("Set-Cookie") or []) if keep_cookies else []:
             name, _, rest = header.partition("=")
             self.cookies[name.strip()] = rest.split(";", 1)[0]
         if response.getheader("Connection", "").lower() == "close":

@@ -40,3 +40,30 @@ def test_migrations_match_models_and_round_trip(empty_db):
         upgrade()
         assert _differences() == []
         db.engine.dispose()
+
+
+def test_card_counter_goes_on_from_the_numbers_given(empty_db):
+    """0009 starts each village's counter at its highest card number, so the next household
+    after the upgrade gets the number after it."""
+    from app.domain import registration
+    from app.domain.units import get_or_create_unit as add
+    from app.domain.users import create_user
+    from app.models import Role, UnitLevel as L
+    from tests.support.households import TODAY, family
+
+    app = create_app(base_config(empty_db))
+    with app.app_context(), app.test_request_context():
+        upgrade()
+        village = add("110101001001", "多福巷社区", L.village, add("110101001000", "东华门街道", L.township, None))
+        collector = create_user(None, username="c", name="采集员", password="x" * 12, role=Role.collector,
+                                unit=village)
+        for seq in (1, 2, 3):
+            registration.new_household(collector, unit_id=village.id, data=family(seq=seq), today=TODAY)
+        db.session.commit()
+        downgrade(revision="0008")
+        upgrade()
+        h = registration.new_household(collector, unit_id=village.id, data=family(seq=4), today=TODAY).household
+        db.session.commit()
+        assert h.card_no == "0004"
+        db.session.remove()
+        db.engine.dispose()

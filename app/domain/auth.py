@@ -96,9 +96,11 @@ def _dummy_hash(config) -> str:
 def load_session_user(config, token: str) -> User | None:
     """The user of a live session, or None (ended, idle too long, user deactivated)."""
     # The user's roles and their units come with it: every page reads them (header, scope).
-    row = db.session.scalar(
+    # One statement: a joined load of the roles repeats the session row once per role.
+    row = db.session.scalars(
         select(UserSession).where(UserSession.token_hash == _token_hash(token))
-        .options(joinedload(UserSession.user).selectinload(User.roles).joinedload(RoleAssignment.unit)))
+        .options(joinedload(UserSession.user).joinedload(User.roles).joinedload(RoleAssignment.unit))
+    ).unique().first()
     now = utcnow()
     if row is None or row.ended_at is not None or not row.user.active:
         return None

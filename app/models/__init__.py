@@ -1,7 +1,7 @@
 """All models, imported here so that Alembic and the app see one metadata."""
 from app.models.audit import AuditEntry
 from app.models.base import Base, utcnow
-from app.models.households import EVENT_KINDS, Household, HouseholdState, HouseholdVersion, Person, VersionKind
+from app.models.households import EVENT_KINDS, CardCounter, Household, HouseholdState, HouseholdVersion, Person, VersionKind
 from app.models.printing import JOB_TRANSITIONS, BookSlot, PrintJob, PrintJobKind, PrintJobState
 from app.models.sync import (CONFLICT_TRANSITIONS, ConflictResolution, ConflictState, DeviceToken,
                              HouseholdConflict, SyncReceipt)
@@ -10,7 +10,7 @@ from app.models.users import LoginFailure, Role, RoleAssignment, User, UserSessi
 from app.models.workflow import Signature, WorkflowAction, WorkflowEvent
 
 __all__ = [
-    "AdminUnit", "AuditEntry", "Base", "BookSlot", "JOB_TRANSITIONS", "PrintJob", "PrintJobKind", "PrintJobState", "Household", "HouseholdState", "HouseholdVersion",
+    "AdminUnit", "AuditEntry", "Base", "BookSlot", "CardCounter", "JOB_TRANSITIONS", "PrintJob", "PrintJobKind", "PrintJobState", "Household", "HouseholdState", "HouseholdVersion",
     "Person", "VersionKind", "EVENT_KINDS", "LEVEL_ORDER", "LoginFailure", "Role",
     "RoleAssignment", "Signature", "UnitLevel", "User", "UserSession", "WorkflowAction",
     "WorkflowEvent", "utcnow",

@@ -132,6 +132,17 @@ class HouseholdVersion(Base):
     )
 
 
+class CardCounter(Base):
+    """The last card number given in a village (app.domain.registration.next_card_no): one
+    row per village, counted up in one statement that also locks it, so two collectors of
+    one village creating households at once get different numbers."""
+
+    __tablename__ = "card_counter"
+
+    village_id: Mapped[int] = mapped_column(ForeignKey("admin_unit.id"), primary_key=True)
+    last_no: Mapped[int] = mapped_column(Integer)
+
+
 class Person(Base):
     """A member as of the household's current version (person_id is stable across versions)."""
 
