@@ -1,16 +1,21 @@
 """Doorstep: door-to-door population registration."""
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
+from contextlib import contextmanager
 from pathlib import Path
 
-from flask import Flask, current_app, has_request_context, jsonify, redirect, render_template, request, session, url_for
+from flask import (Flask, current_app, g, has_request_context, jsonify, redirect, render_template, request, session,
+                   url_for)
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -41,17 +46,87 @@ def _sqlite_begin(conn):
     # another writer got in between; with IMMEDIATE it waits its turn (busy_timeout) and
     # nothing accepted is lost. Pages that only read (GET, HEAD) begin deferred, so readers
     # never queue for the one write lock (docs/PERFORMANCE.md: seconds-long waits otherwise).
-    if conn.dialect.name == "sqlite":
-        conn.exec_driver_sql("BEGIN" if _request_only_reads() else "BEGIN IMMEDIATE")
+    if conn.dialect.name != "sqlite":
+        return
+    if _request_only_reads():
+        conn.exec_driver_sql("BEGIN")
+        return
+    _wait_writer_turn(conn)
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _wait_writer_turn(conn) -> None:
+    """Writers of one SQLite file first queue on a lock file (flock): the kernel wakes the
+    next one the moment the previous commits. SQLite's own busy handler polls instead, with
+    sleeps growing to 100 ms, so a waiting writer mostly sleeps while the lock is free."""
+    database = conn.engine.url.database
+    if not database or database == ":memory:" or "writer_fd" in conn.info:
+        return
+    fd = os.open(f"{database}-writer", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    conn.info["writer_fd"] = fd
+
+
+@event.listens_for(Engine, "commit")
+def _sqlite_commit(conn):
+    if "writer_fd" in conn.info:
+        # Commit here, then let the next writer in: released before the commit, it would find
+        # SQLite's lock still taken and sleep in the busy handler (the driver's commit that
+        # follows has nothing left to do).
+        conn.exec_driver_sql("COMMIT")
+        _writer_done(conn.info)
+
+
+@event.listens_for(Engine, "rollback")
+def _sqlite_rollback(conn):
+    _writer_done(conn.info)
+
+
+@event.listens_for(Pool, "checkin")
+def _sqlite_checkin(_dbapi_connection, record):
+    _writer_done(record.info)  # never keep the turn past the connection's use
+
+
+def _writer_done(info: dict) -> None:
+    fd = info.pop("writer_fd", None)
+    if fd is not None:
+        os.close(fd)  # closing the file releases its flock
 
 
 def _request_only_reads() -> bool:
     """GET and HEAD requests read; a GET view that writes says so with @writes_on_get.
     (The idle-session refresh writes with its first statement, which waits for the lock.)"""
-    if not has_request_context() or request.method not in ("GET", "HEAD"):
+    if not has_request_context():
+        return False
+    if g.get("sqlite_login_check"):
+        return True
+    if request.method not in ("GET", "HEAD"):
         return False
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     return not getattr(view, "writes_on_get", False)
+
+
+@contextmanager
+def _login_check_reads():
+    """SQLite: the login check of a request that writes reads in a deferred transaction of
+    its own, ended before the view runs (its rows kept, not expired). The write lock is then
+    taken at the view's first statement instead of being held while the form is parsed and
+    checked: saves queue for that lock one at a time (docs/PERFORMANCE.md)."""
+    if db.engine.dialect.name != "sqlite" or _request_only_reads():
+        yield
+        return
+    g.sqlite_login_check = True
+    try:
+        yield
+    finally:
+        g.sqlite_login_check = False
+    session = db.session()
+    if session.in_transaction():
+        session.expire_on_commit = False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = True
 
 
 def select_locale() -> str:
@@ -95,7 +170,8 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(token: str):
-        return auth.load_session_user(app.config, token)
+        with _login_check_reads():
+            return auth.load_session_user(app.config, token)
 
     @app.before_request
     def require_login():

@@ -70,3 +70,64 @@ def test_a_read_page_still_refreshes_the_session(sqlite_path, client, units, mak
     assert client.get("/collect/").status_code == 200
     seen = db.session.scalar(select(UserSession.last_seen_at))
     assert seen > two_minutes_ago + dt.timedelta(minutes=1)
+
+
+def test_a_save_takes_the_write_lock_after_its_login_check(sqlite_path, client, units, make_user):
+    """The login check of a POST reads in its own deferred transaction; the write lock is taken
+    at the view's first statement, so it is not held while the form is parsed and checked."""
+    from sqlalchemy import event
+
+    from tests.support.households import family
+    from tests.test_collect import fields, open_form
+
+    make_user("collector", units["A"], username="zhang")
+    client.login("zhang")
+    url = f"/collect/households/new?unit_id={units['A'].id}"
+    _page, tokens = open_form(client, url)
+    statements: list[str] = []
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split())[:40])
+
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        resp = client.post_form(url, {**fields(family()), **tokens})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert resp.status_code == 302
+    # (post_form first GETs a page for the CSRF token: its reads come before.)
+    assert statements.count("BEGIN IMMEDIATE") == 1
+    lock = statements.index("BEGIN IMMEDIATE")
+    assert statements[lock - 2] == "BEGIN" and statements[lock - 1].startswith("SELECT user_session.")
+    after = statements[lock + 1:]
+    assert not any("user_session" in s for s in after)
+    assert any(s.startswith("INSERT INTO household ") for s in after)
+
+
+def test_writers_take_turns_on_the_writer_lock_file_and_leave_it_free(sqlite_path, client, units, make_user):
+    """A writing request first waits for the writer lock file (woken at once when it is free,
+    where SQLite's busy handler sleeps), and gives it back at its commit or rollback."""
+    import fcntl
+    import os
+
+    make_user("collector", units["A"], username="zhang")
+    client.login("zhang")
+    db.session.commit()
+    db.session.remove()  # the test's own session keeps no writer turn either
+    fd = os.open(f"{sqlite_path}-writer", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another writer's turn
+    release = threading.Timer(0.5, lambda: os.close(fd))
+    release.start()
+    try:
+        started = time.monotonic()
+        assert client.post_form("/language", {"locale": "en"}).status_code == 302
+        assert time.monotonic() - started >= 0.4  # it waited for the turn
+    finally:
+        release.join()
+    # Committed: the turn is free again, for a commit and for a refusal (rolled back) alike.
+    assert client.post_form("/language", {"locale": "xx"}).status_code in (302, 400)
+    probe = os.open(f"{sqlite_path}-writer", os.O_RDWR)
+    try:
+        fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises BlockingIOError if still held
+    finally:
+        os.close(probe)
