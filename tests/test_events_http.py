@@ -204,10 +204,19 @@ def test_merge_over_http_asks_for_the_relationships_first(client, collector, hou
     page = post(client, household, "merge", {"occurred_on": "2026-07-01", "other_card": "2"}).get_data(as_text=True)
     assert 'data-testid="joining"' in page and len(versions(household)) == 1
     rel = {f"rel-{m['person_id']}": "97" for m in members(other).values()}
-    resp = post(client, household, "merge", {"occurred_on": "2026-07-01", "other_card": "2", "confirmed": "1",
+    assert 'name="confirmed" value="0002"' in page
+    resp = post(client, household, "merge", {"occurred_on": "2026-07-01", "other_card": "2", "confirmed": "0002",
                                              "other_base_number": "1"}, page=page)
     assert resp.status_code == 422 and 'data-testid="joining"' in resp.get_data(as_text=True)
-    resp = post(client, household, "merge", {"occurred_on": "2026-07-01", "other_card": "2", "confirmed": "1",
+    # The card changed on the confirmation screen: that household's members are asked for, nothing recorded.
+    third = reg.new_household(collector, unit_id=units["A"].id, data=family("李", 3)).household
+    db.session.commit()
+    resp = post(client, household, "merge", {"occurred_on": "2026-07-01", "other_card": "3", "confirmed": "0002",
+                                             "other_base_number": "1", **rel}, page=page)
+    again = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and 'name="confirmed" value="0003"' in again and len(versions(household)) == 1
+    assert all(f'name="rel-{m["person_id"]}"' in again for m in members(third).values())
+    resp = post(client, household, "merge", {"occurred_on": "2026-07-01", "other_card": "2", "confirmed": "0002",
                                              "other_base_number": "1", **rel}, page=page)
     assert resp.status_code == 302
     db.session.refresh(other)

@@ -68,15 +68,17 @@ def record(household_id: uuid.UUID, kind: str):
         proposals = _head_change_step(h, kind, form)
         if proposals is not None and not _confirmed(kind, form):
             return _render(h, kind, form, proposals=proposals)
-        if kind == "merge" and not form.get("confirmed"):  # first the household, then the relationships
-            return _render(h, kind, form, joining=_joining(me, h, form))
+        if kind == "merge" and not _confirmed(kind, form):  # first the household, then the relationships
+            fresh = form.copy()  # another card than the one confirmed: its own base number
+            fresh.pop("other_base_number", None)
+            return _render(h, kind, fresh, joining=_joining(me, h, form))
         if kind == "transfer":
             return _transfer(me, h, form)
         result = _call(me, h, kind, form)
     except (Invalid, Conflict) as e:
         db.session.rollback()
         h = registration.get_household(me, household_id, "household.edit")
-        joining = _joining(me, h, form) if kind == "merge" and form.get("confirmed") else None
+        joining = _joining(me, h, form) if kind == "merge" and _confirmed(kind, form) else None
         return _render(h, kind, form, error=e.message, error_field=e.field or "general", status=e.status,
                        joining=joining, proposals=_proposals_again(h, kind, form))
     card, replayed = result.household.card_no, not result.created
@@ -125,16 +127,20 @@ _PREFIX = {"split": "stay-rel-"}
 
 
 def _confirm_key(kind: str, form) -> str:
-    """What the confirmed proposals were worked out for: who leaves and who becomes head. A
-    confirmation counts only for the same choice (changing the new head on the confirmation
-    screen shows new proposals instead of applying the old ones to another head)."""
+    """What the confirmed proposals were worked out for: who leaves and who becomes head (for
+    a merge: the household that joins). A confirmation counts only for the same choice
+    (changing the new head on the confirmation screen shows new proposals instead of applying
+    the old ones to another head; another card shows that household's members)."""
     if kind == "split":
         return "/".join([form.get("stay_head", ""), *sorted(form.getlist("leaves"))])
+    if kind == "merge":  # the relationships were given for the members of this card's household
+        card = (form.get("other_card") or "").strip()
+        return card.zfill(4) if card.isdigit() else card
     return "/".join([form.get("person_id", ""), form.get("new_head", "")])
 
 
 def _confirmed(kind: str, form) -> bool:
-    return form.get("confirmed", "") == _confirm_key(kind, form)
+    return bool(form.get("confirmed")) and form["confirmed"] == _confirm_key(kind, form)
 
 
 def _proposals_again(h: Household, kind: str, form) -> list[dict[str, Any]] | None:
