@@ -377,6 +377,17 @@ def test_to_anyone_else_the_old_card_is_just_a_valid_card(app, units, homes, mov
         assert [e.details["outcome"] for e in scans()[-2:]] == ["valid", "valid"]
 
 
+def test_a_typed_old_card_number_says_where_the_household_went(app, units, homes, moved, as_user):
+    """The same rule as the scanned old card: its new place and the whole village it left are
+    told; a collector of one group of the old village gets the usual "no such household"."""
+    for who in (as_user("village_leader", units["A"]), as_user("collector", units["A"])):
+        resp = who.get("/c/scan", query_string={"village": units["A"].code, "card_no": "2"})
+        assert resp.status_code == 404 and moved_text(app, units) in page(resp)
+    group_a1 = as_user("collector", units["A1"])
+    resp = group_a1.get("/c/scan", query_string={"village": units["A"].code, "card_no": "2"})
+    assert resp.status_code == 404 and units["B"].name not in page(resp)
+
+
 # ------------------------------------------------------------------ the card number typed in
 
 def test_collector_home_offers_scan_and_card_number(units, homes, as_user):

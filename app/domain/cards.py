@@ -260,7 +260,26 @@ def find_by_card_no(actor: User, village_code: str, card_no: str) -> Household:
         raise Invalid(_("Village: choose one of your villages."), field="village")
     household = db.session.scalar(
         select(Household).where(Household.village_id == village.id, Household.card_no == card_no))
+    if household is None:
+        _refuse_moved_card(actor, village, card_no)
     if household is None or not scope.can_at(actor, "household.view", household.unit_path):
         raise NotFound(_("Card number: there is no household with card number %(card)s in %(village)s "
                          "that you may open.", card=card_no, village=village.name), field="card_no")
     return household
+
+
+def _refuse_moved_card(actor: User, village: AdminUnit, card_no: str) -> None:
+    """A typed card number that a household held before it moved away: say so, to the same
+    users the scanned old card tells (its new place, or the whole village it left)."""
+    departure = departure_of_card(village, card_no)
+    if departure is None:
+        return
+    if not (scope.can_at(actor, "household.view", departure.household.unit_path)
+            or scope.can_at(actor, "household.view", village.path)):
+        return
+    raise NotFound(_("Card %(card)s of %(village)s is no longer in use: the household moved to "
+                     "%(to_village)s on %(date)s. Its new card number is %(to_card)s.",
+                     card=card_no, village=village.name, to_village=departure.to_village.name,
+                     date=departure.occurred_on.isoformat(), to_card=departure.to_card_no),
+                   field="card_no")
+
