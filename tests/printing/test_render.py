@@ -72,19 +72,22 @@ def book() -> Book:
     return make_book()
 
 
-@pytest.fixture(scope="module")
-def rendered(book):
-    """The book in one process, with every warning WeasyPrint logs while doing it."""
+def warnings_while(render) -> tuple[bytes, list[str]]:
+    """render() and every warning WeasyPrint logs meanwhile (a '.notdef glyph' among them)."""
     records: list[logging.LogRecord] = []
     handler = logging.Handler(logging.WARNING)
     handler.emit = records.append
     logger = logging.getLogger("weasyprint")
     logger.addHandler(handler)
     try:
-        pdf = render_book(book, processes=1)
+        return render(), [r.getMessage() for r in records]
     finally:
         logger.removeHandler(handler)
-    return pdf, records
+
+@pytest.fixture(scope="module")
+def rendered(book):
+    """The book in one process, with every warning WeasyPrint logs while doing it."""
+    return warnings_while(lambda: render_book(book, processes=1))
 
 
 @pytest.fixture(scope="module")
@@ -148,7 +151,7 @@ def test_unverified_mark_only_on_unverified_cards(book, book_pages):
 
 
 def test_fonts_are_embedded_noto_cjk_and_rare_characters_render(rendered, book_pages, tmp_path):
-    pdf, records = rendered
+    pdf, warnings = rendered
     path = tmp_path / "book.pdf"
     path.write_bytes(pdf)
     out = subprocess.run(["pdffonts", str(path)], capture_output=True, text=True, check=True).stdout
@@ -156,7 +159,7 @@ def test_fonts_are_embedded_noto_cjk_and_rare_characters_render(rendered, book_p
     assert fonts and all("Noto-Sans-CJK-SC" in line for line in fonts), out
     assert all(line.split()[-5] == "yes" for line in fonts), out  # the "emb" column
     assert "Type 3" not in out
-    assert [r.getMessage() for r in records] == []  # no ".notdef glyph rendered", nor anything else
+    assert warnings == []  # no ".notdef glyph rendered", nor anything else
     text = "".join(book_pages)
     for name in RARE.values():
         assert name in text
@@ -264,18 +267,6 @@ def test_reprints_are_marked_with_book_and_slot(tmp_path):
 
 MOVED = TransferredOut(on=date(2026, 5, 1), to_village="银闸社区", to_card_no="0042")
 
-
-def warnings_while(render) -> tuple[bytes, list[str]]:
-    """render() and every warning WeasyPrint logs meanwhile (a '.notdef glyph' among them)."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(logging.WARNING)
-    handler.emit = records.append
-    logger = logging.getLogger("weasyprint")
-    logger.addHandler(handler)
-    try:
-        return render(), [r.getMessage() for r in records]
-    finally:
-        logger.removeHandler(handler)
 
 
 def test_a_household_that_moved_away_keeps_its_page_marked_in_the_old_book(tmp_path):
