@@ -7,8 +7,8 @@ import sqlite3
 from contextlib import contextmanager
 from pathlib import Path
 
-from flask import (Flask, current_app, g, has_request_context, jsonify, redirect, render_template, request, session,
-                   url_for)
+from flask import (Flask, current_app, g, has_app_context, has_request_context, jsonify, redirect, render_template,
+                   request, session, url_for)
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -21,7 +21,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as config_module
 from app.domain.errors import DomainError
-from app.extensions import babel, csrf, db, login_manager, migrate
+from app.extensions import babel, csrf, db, login_manager, migrate, reads_only
 
 LOCALES = ("zh_CN", "en")
 
@@ -96,11 +96,9 @@ def _writer_done(info: dict) -> None:
 def _request_only_reads() -> bool:
     """GET and HEAD requests read; a GET view that writes says so with @writes_on_get.
     (The idle-session refresh writes with its first statement, which waits for the lock.)"""
-    if not has_request_context():
-        return False
-    if g.get("sqlite_login_check"):
+    if has_app_context() and g.get("sqlite_reads_only"):  # app.extensions.reads_only
         return True
-    if request.method not in ("GET", "HEAD"):
+    if not has_request_context() or request.method not in ("GET", "HEAD"):
         return False
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     return not getattr(view, "writes_on_get", False)
@@ -115,11 +113,8 @@ def _login_check_reads():
     if db.engine.dialect.name != "sqlite" or _request_only_reads():
         yield
         return
-    g.sqlite_login_check = True
-    try:
+    with reads_only():
         yield
-    finally:
-        g.sqlite_login_check = False
     session = db.session()
     if session.in_transaction():
         session.expire_on_commit = False

@@ -131,3 +131,61 @@ def test_writers_take_turns_on_the_writer_lock_file_and_leave_it_free(sqlite_pat
         fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises BlockingIOError if still held
     finally:
         os.close(probe)
+
+
+def test_a_book_being_rendered_does_not_hold_the_write_lock(sqlite_path, app, client, units, make_user,
+                                                            monkeypatch):
+    """A print job renders in a read transaction: a collector's save meanwhile goes through at
+    once, and the card it changed counts as changed since the book was printed."""
+    import printing
+    from app.domain import books, print_jobs, registration
+    from app.models import PrintJob, PrintJobKind
+    from tests.support.households import TODAY, family
+    from tests.test_collect import fields, open_form
+
+    collector = make_user("collector", units["A"], username="zhang")
+    clerk = make_user("clerk", units["T1"], username="clerk")
+    h = registration.new_household(collector, unit_id=units["A"].id, data=family(), today=TODAY).household
+    job = print_jobs.request_job(clerk, units["A"], PrintJobKind.book, book_no=1)
+    job_id, household_id = job.id, h.id
+    db.session.commit()  # and no transaction of the test's own stays open below (it would write)
+    rendering, go_on = threading.Event(), threading.Event()
+    real = printing.render_book
+
+    def slow(*args, **kwargs):  # a render that takes as long as the test says
+        rendering.set()
+        go_on.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(printing, "render_book", slow)
+    client.login("zhang")  # before the job starts: a login writes too
+    url = f"/collect/households/new?unit_id={units['A'].id}"
+    _page, tokens = open_form(client, url)
+    worker = threading.Thread(target=lambda: _run_in_app(app, print_jobs.run, job_id))
+    worker.start()
+    try:
+        assert rendering.wait(30)
+        answers = []
+        saved = threading.Thread(target=lambda: answers.append(
+            client.post_form(url, {**fields(family(seq=2)), **tokens})))
+        started = time.monotonic()
+        saved.start()
+        saved.join(10)
+        # With the job holding the write lock, the save would wait until the render is done.
+        assert not saved.is_alive() and time.monotonic() - started < 5
+        assert [a.status_code for a in answers] == [302]
+        data = registration.get_household(collector, household_id).current_version.data
+        data["household"]["door_no"] = "99号"
+        registration.save_household(collector, household_id, data=data, base_number=1, today=TODAY)
+        db.session.commit()  # changed while its page is being rendered
+    finally:
+        go_on.set()
+        worker.join(60)
+    db.session.expire_all()
+    assert db.session.get(PrintJob, job_id).state == "done"
+    assert [s.household_id for s in books.changed_slots(units["A"], 1)] == [household_id]
+
+
+def _run_in_app(app, fn, *args):
+    with app.app_context():
+        fn(*args)

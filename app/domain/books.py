@@ -233,9 +233,10 @@ def slot_for_card(village: AdminUnit, card_no: str) -> BookSlot:
     return slot
 
 
-def mark_printed(slots: list[BookSlot]) -> None:
-    """Record what the bound book now holds for these slots (flushed, not committed)."""
-    states = slot_states(slots)
+def mark_printed(slots: list[BookSlot], states: dict[int, str] | None = None) -> None:
+    """Record what the bound book now holds for these slots (flushed, not committed):
+    `states`, the slots' states taken when their pages were rendered, or their states now."""
+    states = slot_states(slots) if states is None else states
     now = utcnow()
     for slot in slots:
         slot.printed_state, slot.printed_at = states[slot.id], now

@@ -19,7 +19,7 @@ from sqlalchemy import select, update
 import printing
 from app.domain import audit, books, scope
 from app.domain.errors import Conflict, Invalid, NotFound
-from app.extensions import db
+from app.extensions import db, reads_only
 from app.models import (JOB_TRANSITIONS, AdminUnit, BookSlot, PrintJob, PrintJobKind, PrintJobState, User,
                         utcnow)
 
@@ -131,14 +131,20 @@ def file_path(job: PrintJob, index: int) -> Path:
 
 
 def run_step(job: PrintJob, index: int, step: Step) -> None:
-    """Render one file, store it, and record what the bound book now holds (flushed)."""
-    pdf, printed = step.render()
+    """Render one file, store it, and record what the bound book now holds (flushed). The
+    render only reads, in a transaction of its own: on SQLite it must not hold the write lock
+    for the seconds a book takes, while collectors are saving. The slots' states are taken
+    with it, so that a card changed meanwhile still counts as changed since printed."""
+    with reads_only():
+        pdf, printed = step.render()
+        states = books.slot_states(printed)
+        db.session.commit()  # ends the read; nothing was written
     path = file_path(job, index)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{uuid.uuid4().hex}.part")
     partial.write_bytes(pdf)
     partial.replace(path)  # a file is either whole or absent
-    books.mark_printed(printed)
+    books.mark_printed(printed, states)
     job.files = [*job.files, {"name": step.name, "file": path.name, "bytes": len(pdf)}]
     job.done_steps = index + 1
     db.session.flush()
