@@ -18,7 +18,6 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -26,7 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 import printing
-from app.domain import audit, cards, scope
+from app.domain import audit, cards, registration, scope
 from app.domain.errors import Invalid, NotFound
 from app.domain.signatures import signatures_for
 from app.extensions import db
@@ -245,14 +244,6 @@ def mark_printed(slots: list[BookSlot], states: dict[int, str] | None = None) ->
 
 # ------------------------------------------------------------------ plain data for printing
 
-def _today() -> dt.date:
-    return dt.datetime.now(_zone()).date()
-
-
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
-
-
 def _label(list_name: str, code: Any) -> str:
     if not code:
         return ""
@@ -355,7 +346,7 @@ def _card(village: AdminUnit, card_no: str, version: HouseholdVersion | None, ad
     # Active members first, in roster order; cancelled ones after, so the living household reads first.
     members = sorted(members, key=lambda m: (m.get("status", "active") or "active") != "active")
     signed = signatures_for(version) if version else {}
-    zone = _zone()
+    zone = registration.local_zone()
     boxes = []
     for role, label in SIGNATURE_BOXES:
         sig = signed.get(role)
@@ -376,7 +367,7 @@ def _card(village: AdminUnit, card_no: str, version: HouseholdVersion | None, ad
         signatures=tuple(boxes),  # type: ignore[arg-type]
         version_number=version.number if version else 0,
         verified=verified,
-        print_date=today or _today(),
+        print_date=today or registration.today(),
         book_no=slot.book_no if slot else None, slot=slot.slot_no if slot else None,
         transferred_out=moved)
 
@@ -385,7 +376,7 @@ def book_data(village: AdminUnit, book_no: int, *, today: dt.date | None = None)
     slots = slots_of(village, book_no)
     if not slots:
         raise NotFound(str(_l("%(village)s has no book %(book_no)s.", village=village.name, book_no=book_no)))
-    day = today or _today()
+    day = today or registration.today()
     return printing.Book(
         village_code=village.code, village_name=village.name,
         township_name=village.parent.name if village.parent else "", book_no=book_no, print_date=day,

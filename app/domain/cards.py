@@ -203,13 +203,20 @@ def scan(actor: User | None, keys: dict[str, str], code: str, address: str) -> S
                       can_edit=scope.can_at(actor, "household.edit", household.unit_path))
 
 
+def _told_of(actor: User, departure: Departure, village: AdminUnit) -> bool:
+    """Who learns that a household moved away from `village`: a user of its new place, or
+    one who may see the households of the whole village it left."""
+    return (scope.can_at(actor, "household.view", departure.household.unit_path)
+            or scope.can_at(actor, "household.view", village.path))
+
+
 def _moved(actor: User, card: CardRef, village: AdminUnit, departure: Departure,
            address: str) -> ScanResult | None:
     """The old card of a household that moved away, for a user of its new place or of the
     village it left; None for anyone else (the card then reads as any valid card)."""
     household = departure.household
     opens = scope.can_at(actor, "household.view", household.unit_path)
-    if not opens and not scope.can_at(actor, "household.view", village.path):
+    if not _told_of(actor, departure, village):
         return None
     audit.record("card.scan", actor=actor, object_type="household" if opens else None,
                  object_id=household.id if opens else None,
@@ -272,10 +279,7 @@ def _refuse_moved_card(actor: User, village: AdminUnit, card_no: str) -> None:
     """A typed card number that a household held before it moved away: say so, to the same
     users the scanned old card tells (its new place, or the whole village it left)."""
     departure = departure_of_card(village, card_no)
-    if departure is None:
-        return
-    if not (scope.can_at(actor, "household.view", departure.household.unit_path)
-            or scope.can_at(actor, "household.view", village.path)):
+    if departure is None or not _told_of(actor, departure, village):
         return
     raise NotFound(_("Card %(card)s of %(village)s is no longer in use: the household moved to "
                      "%(to_village)s on %(date)s. Its new card number is %(to_card)s.",

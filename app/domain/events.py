@@ -33,6 +33,8 @@ from app.domain import audit, registration, scope
 from app.domain.errors import Conflict, Invalid, NotFound
 from app.domain.household_rules import HEAD
 from app.domain.tree import in_subtree
+from app.domain.units import unit_by_code
+from app.domain.users import unit_chain
 from app.extensions import db
 from app.models import AdminUnit, Household, HouseholdVersion, Person, UnitLevel, User, VersionKind, utcnow
 from app.models.events import TRANSFER_TRANSITIONS, HouseholdTransfer, TransferState
@@ -349,7 +351,7 @@ class Destination:
 
     def resolve(self) -> tuple[str | None, str]:
         if self.unit_code:
-            unit = db.session.scalar(select(AdminUnit).where(AdminUnit.code == self.unit_code))
+            unit = unit_by_code(self.unit_code)
             if unit is None:
                 raise Invalid(_("No administrative unit has the code %(code)s.", code=self.unit_code),
                               field="destination")
@@ -374,7 +376,7 @@ def unit_children(code: str | None) -> tuple[AdminUnit | None, list[UnitChild]]:
     actor's scope: people move anywhere, and unit names are not personal data."""
     parent = None
     if code:
-        parent = db.session.scalar(select(AdminUnit).where(AdminUnit.code == code))
+        parent = unit_by_code(code)
         if parent is None:
             raise NotFound(_("No administrative unit has the code %(code)s.", code=code))
     rows = db.session.execute(
@@ -391,12 +393,8 @@ def unit_children(code: str | None) -> tuple[AdminUnit | None, list[UnitChild]]:
 def unit_trail(code: str) -> list[AdminUnit]:
     """The unit `code` and its ancestors, from the top of the tree down ([] for no such
     unit): how a unit chosen far away is named on the form."""
-    unit = db.session.scalar(select(AdminUnit).where(AdminUnit.code == code)) if code else None
-    if unit is None:
-        return []
-    codes = unit.path.strip("/").split("/")
-    found = {u.code: u for u in db.session.scalars(select(AdminUnit).where(AdminUnit.code.in_(codes)))}
-    return [found[c] for c in codes if c in found]
+    unit = unit_by_code(code) if code else None
+    return unit_chain(unit) if unit is not None else []
 
 
 def county_villages(household: Household) -> list[tuple[AdminUnit, list[AdminUnit]]]:
@@ -709,6 +707,20 @@ def split(actor: User, household_id: uuid.UUID, *, person_ids: list[str], new_he
     return record_event(actor, household_id, VersionKind.split, occurred_on=occurred_on,
                         base_number=base_number, change=change, submission_id=submission_id, today=today,
                         other_side=other_side)
+
+
+def other_household_by_card(actor: User, household: Household, card: str) -> Household:
+    """The household of the same village with this card number, other than `household`, that
+    the actor may change: the one a merge brings in."""
+    card = (card or "").strip()
+    other = None
+    if card.isdigit():
+        other = db.session.scalar(select(Household).where(Household.village_id == household.village_id,
+                                                          Household.card_no == card.zfill(4)))
+    if other is None or other.id == household.id or not registration.can_edit(actor, other):
+        raise Invalid(_("No other household of this village has the card number %(card)s.", card=card),
+                      field="other_card")
+    return other
 
 
 def merge(actor: User, household_id: uuid.UUID, *, other_household_id: uuid.UUID,

@@ -12,9 +12,7 @@ import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, or_, select
@@ -265,7 +263,7 @@ def _uuid(value: Any) -> uuid.UUID | None:
 def _when(entry: HistoryEntry, member: MemberDiff) -> tuple[dt.date, bool, dt.datetime]:
     """Order of a person's steps: the date it happened (else the local date it was recorded);
     on one day, leaving a household before arriving in the next, whichever was recorded first."""
-    day = entry.occurred_on or entry.recorded_at.astimezone(_zone()).date()
+    day = entry.occurred_on or entry.recorded_at.astimezone(registration.local_zone()).date()
     return day, member.direction == "in", entry.recorded_at
 
 
@@ -374,10 +372,6 @@ class Month:
         return (self.year + 1, 1) if self.month == 12 else (self.year, self.month + 1)
 
 
-def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
-
-
 def month_villages(actor: User) -> list[AdminUnit]:
     """The villages whose monthly change list the actor may open, in tree order."""
     paths = [a.unit.path for a in scope.assignments(actor, MONTH_ROLES)]
@@ -397,7 +391,7 @@ def month_changes(actor: User, village_id: int, year: int, month: int, *, lang: 
         raise Forbidden(_("Only the village leader and the township verifier see the changes of a month."))
     first = dt.date(year, month, 1)
     following = dt.date(year + 1, 1, 1) if month == 12 else dt.date(year, month + 1, 1)
-    zone = _zone()
+    zone = registration.local_zone()
     start = dt.datetime.combine(first, dt.time(), zone).astimezone(dt.timezone.utc)
     end = dt.datetime.combine(following, dt.time(), zone).astimezone(dt.timezone.utc)
     in_month = and_(HouseholdVersion.occurred_on >= first, HouseholdVersion.occurred_on < following)

@@ -57,7 +57,7 @@ class HouseholdPage:
 
 def today() -> dt.date:
     """Today where the households are (dates in the form are local dates)."""
-    return dt.datetime.now(_zone()).date()
+    return dt.datetime.now(local_zone()).date()
 
 
 def content_hash(data: dict[str, Any]) -> str:
@@ -145,7 +145,7 @@ def save_household(actor: User, household_id: uuid.UUID, *, data: dict[str, Any]
             raise Conflict(_("%(name)s saved a newer version (%(n)d) of this household at %(at)s. "
                              "Open the household again to see it; what you typed is still here.",
                              name=current.created_by.name, n=current.number,
-                             at=current.created_at.astimezone(_zone()).strftime("%Y-%m-%d %H:%M")))
+                             at=current.created_at.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M")))
         clean, issues = _checked(actor, data, submission_id, today, household_id=household.id)
         _refuse_removed_members(household, clean)
         group = _group_for(actor, household.village, household.group, clean, permission)
@@ -195,10 +195,11 @@ def _same_content(version: HouseholdVersion, data: dict[str, Any]) -> bool:
 
 
 def _local_date(at: dt.datetime) -> dt.date:
-    return at.astimezone(_zone()).date()
+    return at.astimezone(local_zone()).date()
 
 
-def _zone() -> ZoneInfo:
+def local_zone() -> ZoneInfo:
+    """Where the households are: local dates and times are read in this zone."""
     return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
 
 

@@ -20,3 +20,10 @@ def writes_on_get(view: Callable) -> Callable:
 def client_address() -> str:
     from flask import request
     return (request.remote_addr or "unknown")[:64]
+
+
+def label_language() -> str:
+    """"zh" or "en": which text of the form definition's {zh, en} labels to show."""
+    from flask_babel import get_locale
+    return "zh" if get_locale().language == "zh" else "en"
+

@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale, ngettext
+from flask_babel import ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -29,6 +29,7 @@ from app.domain import registration, workflow
 from app.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.models import AdminUnit, Household, HouseholdState, HouseholdVersion, UnitLevel, User, WorkflowEvent
+from app.web import label_language
 from app.web.forms_data import (GENERAL, display_value, field_key, household_name, issues_by_field,
                                 mask_id_number, member_name, parse_form)
 from collection_forms import FormDefinition, load_form
@@ -52,11 +53,6 @@ def _me() -> User:
     return current_user._get_current_object()
 
 
-def _lang() -> str:
-    """"zh" or "en": which text of the definition's {zh, en} labels to show."""
-    return "zh" if get_locale().language == "zh" else "en"
-
-
 def _form() -> FormDefinition:
     return load_form()
 
@@ -69,7 +65,7 @@ def _definition_json(name: str, version: int) -> Markup:
 
 @bp.context_processor
 def _helpers() -> dict[str, Any]:
-    lang = _lang()
+    lang = label_language()
     form = _form()
 
     def code_label(key: str, field: str, code: str | None) -> str:

@@ -18,7 +18,7 @@ from app.domain import scope, sync
 from app.domain.errors import DomainError, NotFound
 from app.extensions import db
 from app.models import HouseholdConflict, User
-from app.web import collect
+from app.web import collect, label_language
 from app.web.forms_data import display_value
 from collection_forms import FormDefinition, load_form
 from collection_forms.loader import HOUSEHOLD, MEMBERS
@@ -99,7 +99,7 @@ def index():
 def _render(conflict: HouseholdConflict, message: str | None = None, status: int = 200):
     h = conflict.household
     theirs = h.current_version.data if h.current_version else {}
-    household_rows, member_rows = compare(theirs, conflict.data, load_form(), collect._lang())
+    household_rows, member_rows = compare(theirs, conflict.data, load_form(), label_language())
     may_resolve = conflict.state == "open" and scope.can_at(_me(), "household.resolve", h.unit_path)
     return render_template("conflicts/conflict.html", c=conflict, h=h, household_rows=household_rows,
                            member_rows=member_rows, may_resolve=may_resolve, message=message), status

@@ -18,17 +18,18 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import get_locale
+
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 
 from app.domain import events, registration
 from app.domain.errors import Conflict, Invalid, NotFound
 from app.domain.household_rules import HEAD
+from app.domain.units import unit_by_code
 from app.extensions import db
-from app.models import AdminUnit, Household, User, VersionKind
+from app.models import Household, User, VersionKind
+from app.web import label_language
 from collection_forms import load_form
 
 bp = Blueprint("events", __name__, url_prefix="/collect")
@@ -40,10 +41,6 @@ LEAVING = ("death", "move_out")
 
 def _me() -> User:
     return current_user._get_current_object()
-
-
-def _lang() -> str:
-    return "zh" if get_locale().language == "zh" else "en"
 
 
 @bp.app_context_processor
@@ -111,7 +108,7 @@ def _head_change_step(h: Household, kind: str, form) -> list[dict[str, Any]] | N
             return None
         found = events.head_proposals(members, form["person_id"], form["new_head"])
     rel = load_form().fields_of("members")["relationship"].code_list
-    lang, prefix, confirmed = _lang(), _PREFIX.get(kind, "rel-"), _confirmed(kind, form)
+    lang, prefix, confirmed = label_language(), _PREFIX.get(kind, "rel-"), _confirmed(kind, form)
     out = []
     for p in found:
         pid = str(members[p.index]["person_id"])
@@ -225,16 +222,7 @@ def _call(me: User, h: Household, kind: str, form) -> events.EventResult:
 
 
 def _other_household(me: User, h: Household, form) -> Household:
-    """The household of the same village named by its card number (a merge)."""
-    card = (form.get("other_card") or "").strip()
-    other = None
-    if card.isdigit():
-        other = db.session.scalar(select(Household).where(Household.village_id == h.village_id,
-                                                          Household.card_no == card.zfill(4)))
-    if other is None or other.id == h.id or not registration.can_edit(me, other):
-        raise Invalid(_("No other household of this village has the card number %(card)s.", card=card),
-                      field="other_card")
-    return other
+    return events.other_household_by_card(me, h, form.get("other_card") or "")
 
 
 def _joining(me: User, h: Household, form) -> dict[str, Any]:
@@ -246,7 +234,7 @@ def _joining(me: User, h: Household, form) -> dict[str, Any]:
 
 def _transfer(me: User, h: Household, form):
     code = _unit_code(form, "to_unit_code", "to_unit")
-    unit = db.session.scalar(select(AdminUnit).where(AdminUnit.code == code)) if code else None
+    unit = unit_by_code(code) if code else None
     if unit is None:
         raise Invalid(_("No administrative unit has the code %(code)s.", code=code), field="to_unit")
     events.request_transfer(me, h.id, to_unit_id=unit.id, occurred_on=_date(form),
@@ -306,7 +294,7 @@ def _render(h: Household, kind: str, form, *, proposals: list[dict[str, Any]] | 
     members = h.current_version.data.get("members", []) if h.current_version else []
     active = [m for m in members if (m.get("status") or "active") == "active"]
     fields = load_form().fields_of("members")
-    lang = _lang()
+    lang = label_language()
     relationships = [(c, fields["relationship"].code_list.label(c, lang))
                      for c in fields["relationship"].codes if c != HEAD]
     return render_template(

@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from app.domain import history, registration, workflow
 from app.models import User, VersionKind
-from app.web import collect
+from app.web import collect, label_language
 
 bp = Blueprint("history", __name__, url_prefix="/history")
 bp.context_processor(collect._helpers)
@@ -42,7 +42,7 @@ def household(household_id: uuid.UUID):
     kind = request.args.get("kind", "")
     kind = kind if kind in VersionKind.__members__ else ""
     h = registration.get_household(me, household_id)
-    entries = history.household_history(me, household_id, kind or None, lang=collect._lang())
+    entries = history.household_history(me, household_id, kind or None, lang=label_language())
     return render_template("history/household.html", h=h, entries=entries, kind=kind,
                            kinds=list(VersionKind), **_helpers())
 
@@ -50,7 +50,7 @@ def household(household_id: uuid.UUID):
 @bp.route("/persons/<uuid:person_id>")
 def person(person_id: uuid.UUID):
     """One person's steps across households, oldest first."""
-    found = history.person_history(_me(), person_id, lang=collect._lang())
+    found = history.person_history(_me(), person_id, lang=label_language())
     return render_template("history/person.html", person=found, **_helpers())
 
 
@@ -71,5 +71,5 @@ def month(village_id: int):
     match = _MONTH.fullmatch(request.args.get("month", ""))
     if match and 1 <= int(match.group(2)) <= 12 and 2000 <= int(match.group(1)) <= 2100:
         year, number = int(match.group(1)), int(match.group(2))
-    result = history.month_changes(_me(), village_id, year, number, lang=collect._lang())
+    result = history.month_changes(_me(), village_id, year, number, lang=label_language())
     return render_template("history/month.html", m=result, **_helpers())

@@ -23,7 +23,7 @@ from app.domain.errors import DomainError, Invalid, NotFound
 from app.domain.history import diff
 from app.extensions import db
 from app.models import Household, HouseholdVersion, Role, User, WorkflowAction
-from app.web import collect
+from app.web import collect, label_language
 from collection_forms import load_form
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -78,7 +78,7 @@ def _render_review(me: User, household_id: uuid.UUID, *, message: str | None = N
     version = h.current_version
     verified = (db.session.get(HouseholdVersion, h.last_verified_version_id)
                 if h.last_verified_version_id else None)
-    lang = collect._lang()
+    lang = label_language()
     changes = diff(verified.data if verified else None, version.data if version else {}, load_form(), lang)
     versions = registration.history(me, household_id)
     events = workflow.history(me, household_id)
