@@ -31,18 +31,31 @@ def load_or_create_secret_key(instance: Path, name: str = "secret_key") -> str:
     """
     path = instance / name
     try:
-        return path.read_text().strip()
+        key = path.read_text().strip()
     except FileNotFoundError:
-        pass
+        key = ""
+    if key:
+        return key
     instance.mkdir(parents=True, exist_ok=True)
     key = secrets.token_hex(32)
-    # O_EXCL: if two workers start at once, exactly one writes and the other reads it.
+    # Workers start at once: the key is written whole to a file of this process, then linked
+    # into place, which fails if another got there first. Readers never see a half-written
+    # (empty) file, which before gave a worker an empty key (found by bench/submit.py --profile).
+    tmp = instance / f".{name}.{os.getpid()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text().strip()
-    with os.fdopen(fd, "w") as f:
-        f.write(key)
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            key = path.read_text().strip()
+            if not key:  # only a crash of an older version leaves one
+                raise RuntimeError(f"{path} is empty: delete it, and a new key is made") from None
+    finally:
+        tmp.unlink(missing_ok=True)
     return key
 
 

@@ -1,9 +1,12 @@
 """Settings from the environment, the generated secret key, SQLite's pragmas."""
 from __future__ import annotations
 
+import multiprocessing
 import os
 import stat
+from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from app import config, create_app
@@ -16,6 +19,35 @@ def test_secret_key_is_generated_once_with_owner_only_permissions(tmp_path):
     assert len(key) == 64
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     assert config.load_or_create_secret_key(tmp_path) == key
+
+
+def _key_after_barrier(folder, barrier, keys):
+    barrier.wait()
+    keys.put(config.load_or_create_secret_key(Path(folder)))
+
+
+def test_workers_starting_at_once_all_get_the_same_whole_key(tmp_path):
+    # gunicorn starts its workers together on a fresh instance folder: each must end up with
+    # the one key in the file, never an empty one read while another was writing it.
+    context = multiprocessing.get_context("fork")
+    for attempt in range(15):
+        folder = tmp_path / str(attempt)
+        barrier, keys = context.Barrier(6), context.Queue()
+        workers = [context.Process(target=_key_after_barrier, args=(str(folder), barrier, keys)) for _ in range(6)]
+        for w in workers:
+            w.start()
+        got = [keys.get(timeout=30) for _ in workers]
+        for w in workers:
+            w.join(timeout=30)
+        assert set(got) == {(folder / "secret_key").read_text()}
+        assert len(got[0]) == 64
+        assert sorted(p.name for p in folder.iterdir()) == ["secret_key"]  # no temporary file left
+
+
+def test_an_empty_key_file_is_refused_not_used(tmp_path):
+    (tmp_path / "secret_key").write_text("")
+    with pytest.raises(RuntimeError, match="secret_key is empty"):
+        config.load_or_create_secret_key(tmp_path)
 
 
 def test_defaults_use_sqlite_in_the_instance_folder(tmp_path, monkeypatch):
