@@ -151,7 +151,6 @@ def create_app(config: dict | None = None) -> Flask:
         n = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
-    _postgresql_settings(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
                      render_as_batch=True, compare_type=True)
@@ -165,21 +164,6 @@ def create_app(config: dict | None = None) -> Flask:
     from app.cli import register_cli
     register_cli(app)
     return app
-
-
-def _postgresql_settings(app: Flask) -> None:
-    """PostgreSQL plans each run of a prepared statement with its values (psycopg prepares a
-    statement on its fifth run). With the default, the server keeps a generic plan made for
-    the tables as they were: on a new database, sequential scans over tables that were empty
-    then and hold thousands of rows later, until autovacuum's next ANALYZE. Measured in
-    bench/submit.py with 3,000 saves: 143-155/s before, 181/s after (docs/PERFORMANCE.md)."""
-    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
-        return
-    engine_options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-    connect_args = dict(engine_options.get("connect_args") or {})
-    connect_args.setdefault("options", "-c plan_cache_mode=force_custom_plan")
-    engine_options["connect_args"] = connect_args
-    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
 
 
 def _init_login(app: Flask) -> None:

@@ -86,10 +86,3 @@ def test_wsgi_module_serves_the_app(tmp_path, monkeypatch):
     assert wsgi.app.name == "app"
     assert wsgi.app.test_client().get("/login").status_code == 200
 
-
-def test_postgresql_plans_prepared_statements_with_their_values(app, db_name):
-    # A generic plan made while the tables were empty would keep scanning them whole.
-    if db_name == "postgresql":
-        assert db.session.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
-    else:  # nothing of it reaches SQLite's driver, which would refuse the argument
-        assert "connect_args" not in app.config.get("SQLALCHEMY_ENGINE_OPTIONS", {})
