@@ -85,4 +85,3 @@ def test_wsgi_module_serves_the_app(tmp_path, monkeypatch):
     importlib.reload(wsgi)
     assert wsgi.app.name == "app"
     assert wsgi.app.test_client().get("/login").status_code == 200
-
