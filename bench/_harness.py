@@ -40,6 +40,34 @@ def scratch_databases(prefix: str, *, skip_sqlite: bool = False,
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU time used so far (user + system, seconds) by the app server (the gunicorn process
+    `server_pid` and its workers), by PostgreSQL (every process named postgres: the bench's
+    backends and the server's own writers) and by this process (the client threads). Read
+    from /proc (Linux); an empty dict elsewhere. Ticks of 10 ms: phases of seconds are needed."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return {}
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {"app": 0.0, "database": 0.0}
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # ended meanwhile
+            continue
+        name, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        pid, ppid, cpu = int(entry.name), int(fields[1]), (int(fields[11]) + int(fields[12])) / tick
+        if pid == server_pid or ppid == server_pid:
+            used["app"] += cpu
+        elif name == "postgres":
+            used["database"] += cpu
+    times = os.times()
+    used["clients"] = times.user + times.system
+    return used
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -42,6 +42,15 @@ saves queue for the one write lock, and SQLite's busy handler polls with sleeps 
 142/s with 4). Each client thread works in its own village (6 villages, 6 clients): collectors
 of one village racing for its next card number is a separate question (--one-village).
 
+CPU a request: for each phase, the CPU time used by gunicorn and its workers, by PostgreSQL's
+processes and by this process's client threads (/proc, Linux), divided by the requests. It
+says how far the cores allow a rate to go (2 cores fully used: 2000 / CPU ms a request), and
+what a save costs beyond the floor, in figures that vary less from machine to machine than
+requests a second do.
+
+--profile DIR: cProfile in every worker, on the CPU clock (time.process_time): a wall clock
+would charge the waits for the database, and for a core, to whatever ran at the time.
+
 --pieces N: no gunicorn, no threads: N saves one after another through the Flask test
 client in this process, with each piece of the save (session check, form parsing, the
 domain's steps, commit, flash) timed and its SQL statements counted.
@@ -132,7 +141,7 @@ class _Profiled:
 
     def __init__(self, wsgi_app, folder: Path):
         self.wsgi_app, self.folder = wsgi_app, folder
-        self.profile = cProfile.Profile()
+        self.profile = cProfile.Profile(time.process_time)  # CPU time: waits on the database are not work
         self.requests = 0
 
     def __call__(self, environ, start_response):
@@ -238,6 +247,12 @@ class Phase:
     seconds: float = 0.0
     warmup_ok: int = 0  # warm-up posts answered as expected (not timed)
     load: tuple[float, float] = (0.0, 0.0)  # 1-minute load average before and after: others at work?
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds used in the phase, by whom
+
+    def cpu_ms(self, who: str | None = None) -> float:
+        """CPU milliseconds a request (of `who`, or all together)."""
+        used = sum(self.cpu.values()) if who is None else self.cpu.get(who, 0.0)
+        return used / len(self.latencies) * 1000 if self.latencies else float("nan")
 
     @property
     def rate(self) -> float:
@@ -249,7 +264,7 @@ class Phase:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
 
 
-def run_phase(name: str, clients: list[tuple[Client, Village, str]], bodies: dict[str, list[dict]],
+def run_phase(name: str, server: Server, clients: list[tuple[Client, Village, str]], bodies: dict[str, list[dict]],
               path_of, expect: int, count: int, seconds: float, warmup: int) -> Phase:
     """Every client posts its village's bodies in turn until `count` posts (together) or
     `seconds` have passed; the first `warmup` posts of each client are not counted."""
@@ -259,6 +274,7 @@ def run_phase(name: str, clients: list[tuple[Client, Village, str]], bodies: dic
     clock = {"began": 0.0, "stop_at": 0.0}
 
     def go() -> None:  # run by the barrier once everyone is warm, before anyone is released
+        clock["cpu"] = harness.cpu_seconds(server.process.pid)
         clock["began"] = time.perf_counter()
         clock["stop_at"] = clock["began"] + seconds
 
@@ -294,6 +310,8 @@ def run_phase(name: str, clients: list[tuple[Client, Village, str]], bodies: dic
     for t in threads:
         t.join()
     phase.seconds = time.perf_counter() - clock["began"]
+    after = harness.cpu_seconds(server.process.pid)
+    phase.cpu = {who: after[who] - clock["cpu"][who] for who in after}
     phase.load = (load_before, os.getloadavg()[0])
     return phase
 
@@ -334,9 +352,9 @@ def run(name: str, uri: str, args) -> Result:
                 sessions.append((client, village, token))
             status, _, info = sessions[0][0].request("GET", "/bench/info")
             registered = json.loads(info)["registered_collect"] if status == 200 else False
-            floor = run_phase("floor", sessions, floor_bodies, lambda v: "/bench/floor", 204,
+            floor = run_phase("floor", server, sessions, floor_bodies, lambda v: "/bench/floor", 204,
                               args.households, args.seconds, WARMUP_PER_CLIENT)
-            save = run_phase("save", sessions, bodies, lambda v: f"/collect/households/new?unit_id={v.id}",
+            save = run_phase("save", server, sessions, bodies, lambda v: f"/collect/households/new?unit_id={v.id}",
                              302, args.households, args.seconds, WARMUP_PER_CLIENT)
         finally:
             server.stop()
@@ -375,6 +393,13 @@ def report(r: Result) -> list[str]:
                      + (f"  FAILURES {len(phase.failures)}: {phase.failures[0]}" if phase.failures else ""))
     ratio = r.save.rate / r.floor.rate if r.floor.rate else float("nan")
     lines.append(f"  households/s = {ratio:.2f} x floor;  {r.check}")
+    if r.save.cpu:
+        cores = os.cpu_count() or 1
+        for phase in (r.floor, r.save):
+            lines.append(f"  CPU a {phase.name:5}: {phase.cpu_ms():5.2f} ms (app {phase.cpu_ms('app'):.2f}, database "
+                         f"{phase.cpu_ms('database'):.2f}, clients {phase.cpu_ms('clients'):.2f}); "
+                         f"{cores} cores fully used: at most {cores * 1000 / phase.cpu_ms():.0f}/s")
+        lines.append(f"  a save costs {r.save.cpu_ms() - r.floor.cpu_ms():.2f} ms of CPU more than the floor")
     if r.registered_collect:
         lines.append("  (create_app() does not register the collect blueprint yet: "
                      "bench_app() registered it)")
@@ -386,14 +411,16 @@ def append_markdown(results: list[Result], args, header: str) -> None:
     rows = ["", f"### Run of {time.strftime('%Y-%m-%d %H:%M')}", "", header, "",
             f"    .venv/bin/python {command.strip()}", "",
             "| database | workers | households/s | p50 | p95 | floor/s | floor p50 | floor p95 | households/floor "
-            "| saves | load average |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+            "| saves | load average | CPU a save (app + database + clients) | CPU a floor request |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         s, f = r.save, r.floor
         rows.append(f"| {r.backend} {r.version} | {r.workers} | {s.rate:.0f} | {s.pct(50):.1f} ms | {s.pct(95):.1f} ms | "
                     f"{f.rate:.0f} | {f.pct(50):.1f} ms | {f.pct(95):.1f} ms | {s.rate / f.rate:.2f} | "
                     f"{len(s.latencies)}{' (' + str(len(s.failures)) + ' failed)' if s.failures else ''} | "
-                    f"{min(f.load + s.load):.1f}-{max(f.load + s.load):.1f} |")
+                    f"{min(f.load + s.load):.1f}-{max(f.load + s.load):.1f} | "
+                    f"{s.cpu_ms():.1f} ms ({s.cpu_ms('app'):.1f} + {s.cpu_ms('database'):.1f} + "
+                    f"{s.cpu_ms('clients'):.1f}) | {f.cpu_ms():.1f} ms |")
     append_to_section(SECTION, rows)
 
 
