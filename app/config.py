@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import tempfile
 from pathlib import Path
 
 
@@ -41,8 +42,8 @@ def load_or_create_secret_key(instance: Path, name: str = "secret_key") -> str:
     # Workers start at once: the key is written whole to a file of this process, then linked
     # into place, which fails if another got there first. Readers never see a half-written
     # (empty) file, which before gave a worker an empty key (found by bench/submit.py --profile).
-    tmp = instance / f".{name}.{os.getpid()}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd, tmp_name = tempfile.mkstemp(dir=instance, prefix=f".{name}.")  # mode 0600
+    tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "w") as f:
             f.write(key)
