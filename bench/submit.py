@@ -264,8 +264,9 @@ class Phase:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
 
 
-def run_phase(name: str, server: Server, clients: list[tuple[Client, Village, str]], bodies: dict[str, list[dict]],
-              path_of, expect: int, count: int, seconds: float, warmup: int) -> Phase:
+def run_phase(name: str, server: Server, clients: list[tuple[Client, Village, str]],
+              bodies: dict[str, list[dict]], path_of, expect: int, count: int, seconds: float,
+              warmup: int) -> Phase:
     """Every client posts its village's bodies in turn until `count` posts (together) or
     `seconds` have passed; the first `warmup` posts of each client are not counted."""
     phase = Phase(name)
@@ -354,8 +355,9 @@ def run(name: str, uri: str, args) -> Result:
             registered = json.loads(info)["registered_collect"] if status == 200 else False
             floor = run_phase("floor", server, sessions, floor_bodies, lambda v: "/bench/floor", 204,
                               args.households, args.seconds, WARMUP_PER_CLIENT)
-            save = run_phase("save", server, sessions, bodies, lambda v: f"/collect/households/new?unit_id={v.id}",
-                             302, args.households, args.seconds, WARMUP_PER_CLIENT)
+            save = run_phase("save", server, sessions, bodies,
+                             lambda v: f"/collect/households/new?unit_id={v.id}", 302,
+                             args.households, args.seconds, WARMUP_PER_CLIENT)
         finally:
             server.stop()
             if args.profile:
@@ -396,8 +398,8 @@ def report(r: Result) -> list[str]:
     if r.save.cpu:
         cores = os.cpu_count() or 1
         for phase in (r.floor, r.save):
-            lines.append(f"  CPU a {phase.name:5}: {phase.cpu_ms():5.2f} ms (app {phase.cpu_ms('app'):.2f}, database "
-                         f"{phase.cpu_ms('database'):.2f}, clients {phase.cpu_ms('clients'):.2f}); "
+            lines.append(f"  CPU a {phase.name:5}: {phase.cpu_ms():5.2f} ms (app {phase.cpu_ms('app'):.2f}, "
+                         f"database {phase.cpu_ms('database'):.2f}, clients {phase.cpu_ms('clients'):.2f}); "
                          f"{cores} cores fully used: at most {cores * 1000 / phase.cpu_ms():.0f}/s")
         lines.append(f"  a save costs {r.save.cpu_ms() - r.floor.cpu_ms():.2f} ms of CPU more than the floor")
     if r.registered_collect:

@@ -33,7 +33,8 @@ def test_workers_starting_at_once_all_get_the_same_whole_key(tmp_path):
     for attempt in range(15):
         folder = tmp_path / str(attempt)
         barrier, keys = context.Barrier(6), context.Queue()
-        workers = [context.Process(target=_key_after_barrier, args=(str(folder), barrier, keys)) for _ in range(6)]
+        workers = [context.Process(target=_key_after_barrier, args=(str(folder), barrier, keys))
+                   for _ in range(6)]
         for w in workers:
             w.start()
         got = [keys.get(timeout=30) for _ in workers]
