@@ -4,13 +4,12 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
 from babel import Locale
-from flask import (Flask, current_app, g, has_app_context, has_request_context, jsonify, redirect, render_template,
-                   request, session, url_for)
+from flask import (Flask, current_app, has_request_context, jsonify, redirect, render_template, request, session,
+                   url_for)
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -23,7 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import config as config_module
 from app.domain.errors import DomainError
-from app.extensions import babel, csrf, db, login_manager, migrate, reads_only
+from app.extensions import babel, csrf, db, login_manager, migrate, reads_first, request_only_reads
 
 LOCALES = ("zh_CN", "en")
 
@@ -50,7 +49,7 @@ def _sqlite_begin(conn):
     # never queue for the one write lock (docs/PERFORMANCE.md: seconds-long waits otherwise).
     if conn.dialect.name != "sqlite":
         return
-    if _request_only_reads():
+    if request_only_reads():
         conn.exec_driver_sql("BEGIN")
         return
     _wait_writer_turn(conn)
@@ -93,37 +92,6 @@ def _writer_done(info: dict) -> None:
     fd = info.pop("writer_fd", None)
     if fd is not None:
         os.close(fd)  # closing the file releases its flock
-
-
-def _request_only_reads() -> bool:
-    """GET and HEAD requests read; a GET view that writes says so with @writes_on_get.
-    (The idle-session refresh writes with its first statement, which waits for the lock.)"""
-    if has_app_context() and g.get("sqlite_reads_only"):  # app.extensions.reads_only
-        return True
-    if not has_request_context() or request.method not in ("GET", "HEAD"):
-        return False
-    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
-    return not getattr(view, "writes_on_get", False)
-
-
-@contextmanager
-def _login_check_reads():
-    """SQLite: the login check of a request that writes reads in a deferred transaction of
-    its own, ended before the view runs (its rows kept, not expired). The write lock is then
-    taken at the view's first statement instead of being held while the form is parsed and
-    checked: saves queue for that lock one at a time (docs/PERFORMANCE.md)."""
-    if db.engine.dialect.name != "sqlite" or _request_only_reads():
-        yield
-        return
-    with reads_only():
-        yield
-    session = db.session()
-    if session.in_transaction():
-        session.expire_on_commit = False
-        try:
-            session.commit()
-        finally:
-            session.expire_on_commit = True
 
 
 def select_locale() -> Locale:
@@ -175,7 +143,8 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_user(token: str):
-        with _login_check_reads():
+        # SQLite: not under the write lock of a request that will write (reads_first).
+        with reads_first():
             return auth.load_session_user(app.config, token)
 
     @app.before_request

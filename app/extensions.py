@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import g
+from flask import current_app, g, has_app_context, has_request_context, request
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -32,3 +32,41 @@ def reads_only() -> Iterator[None]:
     finally:
         g.sqlite_reads_only = before
 
+
+
+
+def request_only_reads() -> bool:
+    """Will this transaction only read? Inside reads_only(), and in GET and HEAD requests: a
+    GET view that writes says so with @writes_on_get (app.web). On SQLite such transactions
+    begin deferred, without the write lock (app._sqlite_begin)."""
+    if has_app_context() and g.get("sqlite_reads_only"):
+        return True
+    if not has_request_context() or request.method not in ("GET", "HEAD"):
+        return False
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    return not getattr(view, "writes_on_get", False)
+
+
+@contextmanager
+def reads_first() -> Iterator[None]:
+    """SQLite: the reads inside run in a deferred transaction that is ended (its rows kept,
+    not expired) when they are done, so that a request that then writes takes the one write
+    lock at its first write, not while it reads and checks: saves queue for that lock one at
+    a time (docs/PERFORMANCE.md). Where the write lock is held already, or none will be
+    taken, or on PostgreSQL, the reads simply run in the current transaction."""
+    session = db.session()
+    if db.engine.dialect.name != "sqlite" or request_only_reads() or _holds_write_lock(session):
+        yield
+        return
+    with reads_only():
+        yield
+    if session.in_transaction() and not _holds_write_lock(session):
+        session.expire_on_commit = False
+        try:
+            session.commit()  # ends the read; nothing was written
+        finally:
+            session.expire_on_commit = True
+
+
+def _holds_write_lock(session) -> bool:
+    return session.in_transaction() and "writer_fd" in session.connection().info

@@ -72,9 +72,11 @@ def test_a_read_page_still_refreshes_the_session(sqlite_path, client, units, mak
     assert seen > two_minutes_ago + dt.timedelta(minutes=1)
 
 
-def test_a_save_takes_the_write_lock_after_its_login_check(sqlite_path, client, units, make_user):
-    """The login check of a POST reads in its own deferred transaction; the write lock is taken
-    at the view's first statement, so it is not held while the form is parsed and checked."""
+def test_a_save_takes_the_write_lock_after_its_login_check_and_its_checks(sqlite_path, client, units,
+                                                                          make_user):
+    """The login check of a POST, and then the save's checks (ID numbers held elsewhere, the
+    group), read in deferred transactions of their own; the write lock is taken at the first
+    write, so it is not held while the form is parsed and checked."""
     from sqlalchemy import event
 
     from tests.support.households import family
@@ -98,9 +100,11 @@ def test_a_save_takes_the_write_lock_after_its_login_check(sqlite_path, client, 
     # (post_form first GETs a page for the CSRF token: its reads come before.)
     assert statements.count("BEGIN IMMEDIATE") == 1
     lock = statements.index("BEGIN IMMEDIATE")
-    assert statements[lock - 2] == "BEGIN" and statements[lock - 1].startswith("SELECT user_session.")
+    login = max(i for i, s in enumerate(statements[:lock]) if s.startswith("SELECT user_session."))
+    checks = next(i for i, s in enumerate(statements[:lock]) if s.startswith("SELECT person."))
+    assert statements[login - 1] == "BEGIN" and statements[checks - 1] == "BEGIN" and login < checks
     after = statements[lock + 1:]
-    assert not any("user_session" in s for s in after)
+    assert not any("user_session" in s or s.startswith("SELECT person.") for s in after)
     assert any(s.startswith("INSERT INTO household ") for s in after)
 
 

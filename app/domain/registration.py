@@ -30,7 +30,7 @@ from app.domain import audit, scope
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.household_rules import HEAD, check_household_rules
 from app.domain.tree import in_subtree
-from app.extensions import db
+from app.extensions import db, reads_first
 from app.models import (AdminUnit, CardCounter, Household, HouseholdState, HouseholdVersion, Person, UnitLevel,
                         User, VersionKind, utcnow)
 from collection_forms import check, load_form
@@ -113,8 +113,9 @@ def new_household(actor: User, *, unit_id: int, data: dict[str, Any],
     group = unit if unit.level == UnitLevel.group.value else None
 
     def write() -> SaveResult:
-        clean, issues = _checked(actor, data, submission_id, today, household_id=None)
-        chosen = _group_for(actor, village, group, clean)
+        with reads_first():  # SQLite: checked before the write lock is taken
+            clean, issues = _checked(actor, data, submission_id, today, household_id=None)
+            chosen = _group_for(actor, village, group, clean)
         with db.session.begin_nested():
             household = Household(id=household_id or uuid.uuid4(), village=village, group=chosen,
                                   unit_path=(chosen or village).path,
