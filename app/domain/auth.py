@@ -11,7 +11,7 @@ import hashlib
 import secrets
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
 from app.domain import audit
@@ -93,14 +93,17 @@ def _dummy_hash(config) -> str:
     return _DUMMY[key]
 
 
+# Built once, as every request runs it: building it cost more than sending it (bench/submit.py).
+_SESSION_WITH_USER = (
+    select(UserSession).where(UserSession.token_hash == bindparam("token_hash"))
+    .options(joinedload(UserSession.user).joinedload(User.roles).joinedload(RoleAssignment.unit)))
+
+
 def load_session_user(config, token: str) -> User | None:
     """The user of a live session, or None (ended, idle too long, user deactivated)."""
     # The user's roles and their units come with it: every page reads them (header, scope).
     # One statement: a joined load of the roles repeats the session row once per role.
-    row = db.session.scalars(
-        select(UserSession).where(UserSession.token_hash == _token_hash(token))
-        .options(joinedload(UserSession.user).joinedload(User.roles).joinedload(RoleAssignment.unit))
-    ).unique().first()
+    row = db.session.scalars(_SESSION_WITH_USER, {"token_hash": _token_hash(token)}).unique().first()
     now = utcnow()
     if row is None or row.ended_at is not None or not row.user.active:
         return None

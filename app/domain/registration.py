@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from flask_babel import gettext as _
 from pypinyin import Style, lazy_pinyin
-from sqlalchemy import and_, exists, func, insert, or_, select
+from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -239,6 +239,9 @@ def _refuse_removed_members(household: Household, clean: dict[str, Any]) -> None
                         "Cancel them with their status instead.", names="、".join(missing)), field="members")
 
 
+_UNIT_BY_CODE = select(AdminUnit).where(AdminUnit.code == bindparam("code"))
+
+
 def _group_for(actor: User, village: AdminUnit, group: AdminUnit | None, clean: dict[str, Any],
                permission: str = "household.edit") -> AdminUnit | None:
     """The 村民小组 named in the form (household.group_code), which must lie in the village."""
@@ -247,7 +250,7 @@ def _group_for(actor: User, village: AdminUnit, group: AdminUnit | None, clean: 
         return group
     # Mostly the group the household is in already: no need to look it up.
     chosen = group if group is not None and group.code == str(code) else \
-        db.session.scalar(select(AdminUnit).where(AdminUnit.code == str(code)))
+        db.session.scalar(_UNIT_BY_CODE, {"code": str(code)})
     if chosen is None or chosen.parent_id != village.id or chosen.level != UnitLevel.group.value:
         raise Invalid(_("The group %(code)s is not a group of %(village)s.", code=code, village=village.name),
                       field="household.group_code")
@@ -257,18 +260,25 @@ def _group_for(actor: User, village: AdminUnit, group: AdminUnit | None, clean: 
     return chosen
 
 
+def _count_up(dialect_insert):
+    counter = CardCounter.__table__
+    return (dialect_insert(counter).values(village_id=bindparam("village_id"), last_no=1)
+            .on_conflict_do_update(index_elements=[counter.c.village_id], set_={"last_no": counter.c.last_no + 1})
+            .returning(counter.c.last_no))
+
+
+# Built once: building a statement costs more than sending it (bench/submit.py).
+_COUNT_UP = {"postgresql": _count_up(pg_insert), "sqlite": _count_up(sqlite_insert)}
+
+
 def next_card_no(village: AdminUnit) -> str:
     """The village's next card number; numbers are never reused, since households are never
     deleted. One statement counts the village's counter up and holds its row until the
     commit, so concurrent creations in one village wait for each other there (PostgreSQL;
     SQLite's writer holds the database lock anyway). The unique constraint on (village,
     card_no) stays the last guard."""
-    counter = CardCounter.__table__
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    number = db.session.execute(
-        insert(counter).values(village_id=village.id, last_no=1)
-        .on_conflict_do_update(index_elements=[counter.c.village_id], set_={"last_no": counter.c.last_no + 1})
-        .returning(counter.c.last_no)).scalar_one()
+    number = db.session.execute(_COUNT_UP[db.session.get_bind().dialect.name],
+                                {"village_id": village.id}).scalar_one()
     if number > MAX_CARD_NO:
         raise Invalid(_("The village %(village)s has used all card numbers.", village=village.name))
     return f"{number:04d}"
@@ -347,9 +357,9 @@ def _mirror(household: Household, version: HouseholdVersion) -> None:
     if version.number == 1:
         # A new household has no persons yet: one multi-row INSERT, without the ORM's
         # bookkeeping for five objects (the largest piece of a save, see bench/submit.py).
-        if rows:
-            db.session.execute(insert(Person), rows)
         db.session.flush()
+        if rows:
+            db.session.connection().execute(Person.__table__.insert(), rows)
         return
     existing = {p.id: p for p in db.session.scalars(select(Person).where(Person.household_id == household.id))}
     for row in rows:
@@ -392,6 +402,15 @@ def name_keys(name: str) -> tuple[str, str]:
     return "".join(syllables)[:120], "".join(s[0] for s in syllables)[:30]
 
 
+_HELD_ELSEWHERE = (
+    select(Person.id, Person.id_number, Person.status, Household.unit_path, Household.card_no, AdminUnit.name)
+    .join(Household, Person.household_id == Household.id)
+    .join(AdminUnit, Household.village_id == AdminUnit.id)
+    .where(or_(Person.id.in_(bindparam("ids", expanding=True)),
+               and_(Person.id_number.in_(bindparam("numbers", expanding=True)), Person.status == "active"))))
+_HELD_BY_OTHERS = _HELD_ELSEWHERE.where(Person.household_id != bindparam("household_id"))
+
+
 def _elsewhere(actor: User, clean: dict[str, Any], household_id: uuid.UUID | None) -> list[dict]:
     """The form's members as other households hold them, in one query. A person_id of
     another household is refused: a save cannot take a person over (moves between
@@ -405,14 +424,8 @@ def _elsewhere(actor: User, clean: dict[str, Any], household_id: uuid.UUID | Non
             numbers.setdefault(n, i)
     if not ids and not numbers:
         return []
-    query = (select(Person.id, Person.id_number, Person.status, Household.unit_path, Household.card_no,
-                    AdminUnit.name)
-             .join(Household, Person.household_id == Household.id)
-             .join(AdminUnit, Household.village_id == AdminUnit.id)
-             .where(or_(Person.id.in_(ids), and_(Person.id_number.in_(numbers), Person.status == "active"))))
-    if household_id is not None:
-        query = query.where(Person.household_id != household_id)
-    rows = db.session.execute(query).all()
+    rows = db.session.execute(_HELD_ELSEWHERE if household_id is None else _HELD_BY_OTHERS,
+                              {"ids": list(ids), "numbers": list(numbers), "household_id": household_id}).all()
     if any(row.id in ids for row in rows):
         raise Invalid(_("A member of this form belongs to another household; a person moves "
                         "between households only through a move."), field="members")
