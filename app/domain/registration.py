@@ -118,11 +118,9 @@ def new_household(actor: User, *, unit_id: int, data: dict[str, Any],
             chosen = _group_for(actor, village, group, clean)
         with db.session.begin_nested():
             household = Household(id=household_id or uuid.uuid4(), village=village, group=chosen,
-                                  unit_path=(chosen or village).path,
-                                  card_no=next_card_no(village), state=HouseholdState.draft.value,
-                                  created_by_id=actor.id)
+                                  unit_path=(chosen or village).path, card_no=next_card_no(village),
+                                  current_number=0, created_by_id=actor.id)
             db.session.add(household)
-            db.session.flush()
             version = _add_version(actor, household, kind, clean, issues, None, submission_id,
                                    occurred_on=occurred_on, event=event)
         return SaveResult(household, version, issues, True)
@@ -301,16 +299,33 @@ def write_event_version(actor: User, household: Household, kind: VersionKind, da
 def _add_version(actor: User, household: Household, kind: VersionKind, clean: dict[str, Any],
                  issues: list[dict[str, Any]], base_number: int | None, submission_id, *,
                  occurred_on: dt.date | None = None, event: dict[str, Any] | None = None) -> HouseholdVersion:
-    number = household.current_number + 1
+    """The household's next version, with the Household and Person caches brought in line.
+    A new household (`household` not yet flushed) is inserted with it."""
+    number = (household.current_number or 0) + 1
     complete = not any(i["level"] == "error" for i in issues)
     version = HouseholdVersion(
-        household_id=household.id, number=number, kind=kind.value, data=clean, content_hash=content_hash(clean),
+        household=household, number=number, kind=kind.value, data=clean, content_hash=content_hash(clean),
         form_version=load_form().version, base_number=base_number, submission_id=submission_id,
         issues=issues, complete=complete, created_by_id=actor.id, created_at=utcnow(),
         occurred_on=occurred_on, event=event)
-    db.session.add(version)
-    db.session.flush()
-    _mirror(household, version)
+    cached, rows = _cached_rows(household, clean)
+    cached.update(current_number=number, complete=complete, updated_at=version.created_at,
+                  state=HouseholdState.draft.value)  # any change is a new draft (approval issue)
+    if number == 1:
+        # One flush inserts the household and its version, then points the household at
+        # the version (post_update); its persons follow in one multi-row INSERT, without the
+        # ORM's bookkeeping for five objects (flushes were the largest piece of a save).
+        household.current_version = version
+        _set(household, cached)
+        db.session.flush()
+        if rows:
+            db.session.connection().execute(_INSERT_PERSONS, rows)
+    else:
+        # The version first: the household's one UPDATE then names it.
+        db.session.add(version)
+        db.session.flush()
+        _set(household, {**cached, "current_version_id": version.id})
+        _update_persons(household, rows)
     action = "create" if number == 1 else "event" if event is not None else "edit"
     details = {"card_no": household.card_no, "village": household.village.code, "version": number,
                "kind": kind.value, "complete": complete,
@@ -323,23 +338,19 @@ def _add_version(actor: User, household: Household, kind: VersionKind, clean: di
     return version
 
 
-def _mirror(household: Household, version: HouseholdVersion) -> None:
-    """Bring the Household and Person caches in line with the new current version."""
-    data = version.data
+_INSERT_PERSONS = Person.__table__.insert()
+
+
+def _cached_rows(household: Household, data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The Household columns and Person rows that mirror a version's data (for search and
+    statistics): ({column: value}, [person row])."""
     h = data.get("household", {})
     members = data.get("members", [])
     active = [m for m in members if m.get("status", "active") == "active"]
     head = next((m for m in active if m.get("relationship") == HEAD), None)
-    household.current_version_id = version.id
-    household.current_number = version.number
-    household.complete = version.complete
-    household.state = HouseholdState.draft.value  # any change is a new draft (approval issue)
-    household.building, household.unit_no = _s(h.get("building")), _s(h.get("unit"))
-    household.room, household.door_no = _s(h.get("room")), _s(h.get("door_no"))
-    household.household_type = _s(h.get("household_type"))
-    household.head_name = _s(head.get("name")) if head else None
-    household.member_count = len(active)
-    household.updated_at = version.created_at
+    cached = {"building": _s(h.get("building")), "unit_no": _s(h.get("unit")), "room": _s(h.get("room")),
+              "door_no": _s(h.get("door_no")), "household_type": _s(h.get("household_type")),
+              "head_name": _s(head.get("name")) if head else None, "member_count": len(active)}
     rows = []
     for position, m in enumerate(members):
         name = _s(m.get("name")) or ""
@@ -354,21 +365,22 @@ def _mirror(household: Household, version: HouseholdVersion) -> None:
                      "id_tail": number[-4:] if number and len(number) >= 4 else None,
                      "relationship_code": _s(m.get("relationship")), "is_head": m is head,
                      "status": _s(m.get("status")) or "active"})
-    if version.number == 1:
-        # A new household has no persons yet: one multi-row INSERT, without the ORM's
-        # bookkeeping for five objects (the largest piece of a save, see bench/submit.py).
-        db.session.flush()
-        if rows:
-            db.session.connection().execute(Person.__table__.insert(), rows)
-        return
+    return cached, rows
+
+
+def _set(obj: Any, values: dict[str, Any]) -> None:
+    for key, value in values.items():
+        setattr(obj, key, value)
+
+
+def _update_persons(household: Household, rows: list[dict[str, Any]]) -> None:
     existing = {p.id: p for p in db.session.scalars(select(Person).where(Person.household_id == household.id))}
     for row in rows:
         person = existing.get(row["id"])
         if person is None:
             person = Person(id=row["id"])
             db.session.add(person)
-        for key, value in row.items():
-            setattr(person, key, value)
+        _set(person, row)
     db.session.flush()
 
 
