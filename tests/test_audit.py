@@ -104,8 +104,11 @@ def test_postgresql_refuses_truncate(app, db_name):
 
 
 def test_concurrent_appends_keep_one_chain(app, db_name):
-    """Writers in parallel threads must not chain onto the same predecessor."""
+    """Writers in parallel threads must not chain onto the same predecessor. Each holds its
+    transaction a moment after its entry, so that the others wait for the chain's lock: the
+    last hash read after that wait must be the one committed meanwhile."""
     import threading
+    import time
 
     errors: list[BaseException] = []
 
@@ -114,6 +117,7 @@ def test_concurrent_appends_keep_one_chain(app, db_name):
             with app.app_context():
                 for i in range(5):
                     audit.record("test.concurrent", details={"w": n, "i": i})
+                    time.sleep(0.005)
                     db.session.commit()
                 db.session.remove()
         except BaseException as e:  # noqa: BLE001 - reported below

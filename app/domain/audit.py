@@ -2,8 +2,9 @@
 
 Each entry's hash covers the previous entry's hash, so changing, removing or reordering any
 row breaks the chain at that row (`flask audit verify`). Appends are serialised: on
-PostgreSQL by a transaction-scoped advisory lock, on SQLite by BEGIN IMMEDIATE (see
-app/__init__.py), so two writers never chain onto the same predecessor.
+PostgreSQL by a transaction-scoped advisory lock, taken by the database function
+audit_chain_head() before it reads the last hash (migration 0010), on SQLite by BEGIN
+IMMEDIATE (see app/__init__.py), so two writers never chain onto the same predecessor.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from app.models import AuditEntry, User, utcnow
 GENESIS_HASH = "0" * 64
 _CHAIN_LOCK_KEY = 0x0D00_57E9  # arbitrary constant naming "the audit chain" lock
 # Built once: building a statement costs more than sending it (bench/submit.py).
-_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_LOCKED_HEAD = text("SELECT audit_chain_head(:k)")
 _LAST_HASH = select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
 _INSERT = insert(AuditEntry.__table__)
 
@@ -41,8 +42,11 @@ def record(action: str, *, actor: User | int | None = None, object_type: str | N
     """Append one entry to the chain in the current transaction (flushed, not committed)."""
     session = db.session
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(_LOCK, {"k": _CHAIN_LOCK_KEY})
-    prev = session.execute(_LAST_HASH).scalar() or GENESIS_HASH
+        # The lock, then the last hash, in one round trip (migration 0010).
+        prev = session.execute(_LOCKED_HEAD, {"k": _CHAIN_LOCK_KEY}).scalar()
+    else:
+        prev = session.execute(_LAST_HASH).scalar()
+    prev = prev or GENESIS_HASH
     actor_id = actor.id if isinstance(actor, User) else actor
     # Microseconds are dropped: every database keeps whole seconds the same way.
     at = utcnow().replace(microsecond=0)
