@@ -23,6 +23,7 @@ import argparse
 import io
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -123,6 +124,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         return child(args.child, args.requests, args.out)
+    if not shutil.which("valgrind") or not shutil.which("callgrind_control"):
+        raise SystemExit("bench/instructions.py needs valgrind (Debian: apt-get install valgrind)")
 
     started = time.strftime("%Y-%m-%d %H:%M")
     print(f"{started}  instructions of the application's process a request (callgrind), "
