@@ -21,7 +21,7 @@ from app.models import AuditEntry, User, utcnow
 
 GENESIS_HASH = "0" * 64
 _CHAIN_LOCK_KEY = 0x0D00_57E9  # arbitrary constant naming "the audit chain" lock
-# Built once: building a statement costs more than sending it (bench/submit.py).
+# Built once: building a statement costs more than sending it (bench/instructions.py).
 _LOCKED_HEAD = text("SELECT audit_chain_head(:k)")
 _LAST_HASH = select(AuditEntry.hash).order_by(AuditEntry.id.desc()).limit(1)
 _INSERT = insert(AuditEntry.__table__)
@@ -39,8 +39,9 @@ def entry_hash(prev_hash: str, at: dt.datetime, actor_id: int | None, action: st
 
 def record(action: str, *, actor: User | int | None = None, object_type: str | None = None,
            object_id: Any = None, details: dict[str, Any] | None = None) -> None:
-    """Append one entry to the chain in the current transaction (flushed, not committed)."""
+    """Append one entry to the chain in the current transaction (sent, not committed)."""
     session = db.session
+    session.flush()  # the changes it records first, as their entry follows them
     if session.get_bind().dialect.name == "postgresql":
         # The lock, then the last hash, in one round trip (migration 0010).
         prev = session.execute(_LOCKED_HEAD, {"k": _CHAIN_LOCK_KEY}).scalar()
@@ -52,8 +53,8 @@ def record(action: str, *, actor: User | int | None = None, object_type: str | N
     at = utcnow().replace(microsecond=0)
     details = json.loads(json.dumps(details or {}, ensure_ascii=False, default=str))
     oid = None if object_id is None else str(object_id)
-    # A Core insert, not an ORM object: nothing reads the entry back in the transaction, and
-    # the ORM's bookkeeping for it was a tenth of a household save (bench/submit.py).
+    # A Core insert, not an ORM object: nothing reads the entry back, and the ORM's
+    # bookkeeping for one object costs more than the insert (bench/instructions.py).
     session.connection().execute(_INSERT, dict(
         at=at, actor_id=actor_id, action=action, object_type=object_type, object_id=oid,
         details=details, prev_hash=prev, hash=entry_hash(prev, at, actor_id, action, object_type, oid, details)))

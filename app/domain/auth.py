@@ -93,7 +93,7 @@ def _dummy_hash(config) -> str:
     return _DUMMY[key]
 
 
-# Built once, as every request runs it: building it cost more than sending it (bench/submit.py).
+# Built once, as every request runs it: building it cost more than sending it (bench/instructions.py).
 _SESSION_WITH_USER = (
     select(UserSession).where(UserSession.token_hash == bindparam("token_hash"))
     .options(joinedload(UserSession.user).joinedload(User.roles).joinedload(RoleAssignment.unit)))

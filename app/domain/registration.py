@@ -237,6 +237,8 @@ def _refuse_removed_members(household: Household, clean: dict[str, Any]) -> None
                         "Cancel them with their status instead.", names="、".join(missing)), field="members")
 
 
+# Statements built once, here and below: building one costs more than sending it
+# (bench/instructions.py).
 _UNIT_BY_CODE = select(AdminUnit).where(AdminUnit.code == bindparam("code"))
 
 
@@ -265,7 +267,6 @@ def _count_up(dialect_insert):
             .returning(counter.c.last_no))
 
 
-# Built once: building a statement costs more than sending it (bench/submit.py).
 _COUNT_UP = {"postgresql": _count_up(pg_insert), "sqlite": _count_up(sqlite_insert)}
 
 
@@ -301,7 +302,7 @@ def _add_version(actor: User, household: Household, kind: VersionKind, clean: di
                  occurred_on: dt.date | None = None, event: dict[str, Any] | None = None) -> HouseholdVersion:
     """The household's next version, with the Household and Person caches brought in line.
     A new household (`household` not yet flushed) is inserted with it."""
-    number = (household.current_number or 0) + 1
+    number = household.current_number + 1
     complete = not any(i["level"] == "error" for i in issues)
     version = HouseholdVersion(
         household=household, number=number, kind=kind.value, data=clean, content_hash=content_hash(clean),
