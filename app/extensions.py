@@ -33,8 +33,6 @@ def reads_only() -> Iterator[None]:
         g.sqlite_reads_only = before
 
 
-
-
 def request_only_reads() -> bool:
     """Will this transaction only read? Inside reads_only(), and in GET and HEAD requests: a
     GET view that writes says so with @writes_on_get (app.web). On SQLite such transactions
@@ -69,4 +67,6 @@ def reads_first() -> Iterator[None]:
 
 
 def _holds_write_lock(session) -> bool:
+    # The writer's turn is kept in the connection's info while it holds the lock
+    # (app._wait_writer_turn).
     return session.in_transaction() and "writer_fd" in session.connection().info

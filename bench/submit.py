@@ -54,6 +54,10 @@ would charge the waits for the database, and for a core, to whatever ran at the 
 --pieces N: no gunicorn, no threads: N saves one after another through the Flask test
 client in this process, with each piece of the save (session check, form parsing, the
 domain's steps, commit, flash) timed and its SQL statements counted.
+
+For a change of a few percent, compare instruction counts instead (bench/instructions.py):
+on these shared machines requests a second and CPU times moved by a factor of two within
+minutes.
 """
 from __future__ import annotations
 
