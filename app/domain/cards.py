@@ -286,4 +286,3 @@ def _refuse_moved_card(actor: User, village: AdminUnit, card_no: str) -> None:
                      card=card_no, village=village.name, to_village=departure.to_village.name,
                      date=departure.occurred_on.isoformat(), to_card=departure.to_card_no),
                    field="card_no")
-

@@ -30,6 +30,7 @@ from app.domain import audit, scope
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.household_rules import HEAD, check_household_rules
 from app.domain.tree import in_subtree
+from app.domain.units import unit_by_code
 from app.extensions import db, reads_first
 from app.models import (AdminUnit, CardCounter, Household, HouseholdState, HouseholdVersion, Person, UnitLevel,
                         User, VersionKind, utcnow)
@@ -237,11 +238,6 @@ def _refuse_removed_members(household: Household, clean: dict[str, Any]) -> None
                         "Cancel them with their status instead.", names="、".join(missing)), field="members")
 
 
-# Statements built once, here and below: building one costs more than sending it
-# (bench/instructions.py).
-_UNIT_BY_CODE = select(AdminUnit).where(AdminUnit.code == bindparam("code"))
-
-
 def _group_for(actor: User, village: AdminUnit, group: AdminUnit | None, clean: dict[str, Any],
                permission: str = "household.edit") -> AdminUnit | None:
     """The 村民小组 named in the form (household.group_code), which must lie in the village."""
@@ -250,7 +246,7 @@ def _group_for(actor: User, village: AdminUnit, group: AdminUnit | None, clean: 
         return group
     # Mostly the group the household is in already: no need to look it up.
     chosen = group if group is not None and group.code == str(code) else \
-        db.session.scalar(_UNIT_BY_CODE, {"code": str(code)})
+        unit_by_code(str(code))
     if chosen is None or chosen.parent_id != village.id or chosen.level != UnitLevel.group.value:
         raise Invalid(_("The group %(code)s is not a group of %(village)s.", code=code, village=village.name),
                       field="household.group_code")
@@ -260,6 +256,8 @@ def _group_for(actor: User, village: AdminUnit, group: AdminUnit | None, clean: 
     return chosen
 
 
+# Statements built once, here and below: building one costs more than sending it
+# (bench/instructions.py).
 def _count_up(dialect_insert):
     counter = CardCounter.__table__
     return (dialect_insert(counter).values(village_id=bindparam("village_id"), last_no=1)

@@ -26,4 +26,3 @@ def label_language() -> str:
     """"zh" or "en": which text of the form definition's {zh, en} labels to show."""
     from flask_babel import get_locale
     return "zh" if get_locale().language == "zh" else "en"
-
