@@ -40,12 +40,23 @@
     var current = null;  // the stroke being drawn, or null
     var pointerId = null;
 
-    // Draw at the screen's pixel density, in box units: the same strokes at any CSS size.
+    // The canvas's CSS size comes from the pad's width, never from the canvas itself: a canvas
+    // with no CSS width is as wide as its bitmap, so measuring it and multiplying by the pixel
+    // ratio grew it threefold on every resize at a ratio of 3. The bitmap is then the CSS size
+    // times the pixel ratio, so strokes are sharp; strokes are kept in box units and redrawn.
+    var MIN_HEIGHT = 110;
     function resize() {
-      var rect = canvas.getBoundingClientRect();
+      var width = pad.clientWidth;
+      if (!width) return;  // hidden (another step of the form): measured when it is shown
+      var height = Math.max(MIN_HEIGHT, Math.round(width * BOX_H / BOX_W));
+      canvas.style.width = width + "px";
+      canvas.style.height = height + "px";
       var ratio = window.devicePixelRatio || 1;
-      canvas.width = Math.max(1, Math.round(rect.width * ratio));
-      canvas.height = Math.max(1, Math.round(rect.height * ratio));
+      var w = Math.round(width * ratio), h = Math.round(height * ratio);
+      if (canvas.width !== w || canvas.height !== h) {
+        canvas.width = w;
+        canvas.height = h;
+      }
       redraw();
     }
 
@@ -132,7 +143,16 @@
       });
     }
 
+    // A finger on the pad draws: no scrolling, no zoom, no swipe back (touch-action: none in
+    // app.css does this too; these listeners hold where the stylesheet did not load).
+    ["touchstart", "touchmove"].forEach(function (type) {
+      canvas.addEventListener(type, function (e) { if (e.cancelable) e.preventDefault(); }, {passive: false});
+    });
+
+    // The pad's width changes with rotation, with the window, and when a hidden step is shown.
+    if (window.ResizeObserver) new ResizeObserver(resize).observe(pad);
     window.addEventListener("resize", resize);
+    window.addEventListener("orientationchange", resize);
     resize();
     store();
   }

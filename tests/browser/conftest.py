@@ -29,8 +29,11 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 PHONE_WIDTH = 360
-PHONE = {"viewport": {"width": PHONE_WIDTH, "height": 740}, "is_mobile": True, "has_touch": True,
-         "locale": "zh-CN"}
+# A phone as the field has them: 360x740 CSS px at three device pixels each, a touch screen.
+PHONE = {"viewport": {"width": PHONE_WIDTH, "height": 740}, "device_scale_factor": 3, "is_mobile": True,
+         "has_touch": True, "locale": "zh-CN"}
+# The smallest pad a finger can sign on (issue 14: a 1x1 px pad passed every mouse-drawn test).
+PAD_MIN_WIDTH, PAD_MIN_HEIGHT = 280, 110
 
 
 @dataclass
@@ -123,3 +126,37 @@ def phone_logged_in(browser: Browser, base: str, username: str, *, timeout_ms: i
     page = context.new_page()
     log_in(page, base, username)
     return context, page
+
+
+def draw_signature(page: Page, scope: str) -> None:
+    """Sign as a finger does: two strokes of CDP touch events inside the pad's rendered box, in
+    the form or section with the test id `scope`. Asserts first that the pad is big enough for a
+    finger, and afterwards that the canvas changed and the page did not scroll or navigate."""
+    canvas = page.locator(f"[data-testid={scope}] [data-signature-pad] canvas")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box is not None, "the signature pad is not rendered"
+    assert box["width"] >= PAD_MIN_WIDTH and box["height"] >= PAD_MIN_HEIGHT, f"pad too small for a finger: {box}"
+    assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE_WIDTH, f"pad outside the screen: {box}"
+    before_url, before_ink = page.url, canvas.evaluate("c => c.toDataURL()")
+    before_scroll = page.evaluate("[scrollX, scrollY]")
+    cdp = page.context.new_cdp_session(page)
+    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
+    try:
+        for stroke in [((.1, .3), (.5, .7), (.9, .3)), ((.3, .1), (.35, .5), (.3, .9))]:
+            points = []
+            for (x0, y0), (x1, y1) in zip(stroke, stroke[1:]):
+                points += [(x0 + (x1 - x0) * k / 8, y0 + (y1 - y0) * k / 8) for k in range(8)]
+            points.append(stroke[-1])
+            first, *rest = points
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchStart",
+                                                   "touchPoints": [{"x": x + w * first[0], "y": y + h * first[1]}]})
+            for px, py in rest:
+                cdp.send("Input.dispatchTouchEvent", {"type": "touchMove",
+                                                       "touchPoints": [{"x": x + w * px, "y": y + h * py}]})
+            cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    finally:
+        cdp.detach()
+    assert page.url == before_url, "a stroke on the pad navigated away"
+    assert page.evaluate("[scrollX, scrollY]") == before_scroll, "a stroke on the pad scrolled the page"
+    assert canvas.evaluate("c => c.toDataURL()") != before_ink, "the strokes left no ink on the pad"

@@ -17,9 +17,8 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Household, HouseholdVersion
-from tests.browser.conftest import PHONE, PHONE_WIDTH, phone_logged_in
+from tests.browser.conftest import PHONE, PHONE_WIDTH, draw_signature, phone_logged_in
 from tests.browser.test_collect_browser import MEMBERS, fill_member, translated
-from tests.browser.test_review_browser import draw_signature
 from tests.conftest import PASSWORD
 from tests.support.households import TODAY, family
 

@@ -1,5 +1,5 @@
 """The approval chain on a 360 px phone in real Chromium (issue 4's browser test): the collector
-signs with real pointer events and submits; the village leader returns with a reason; the
+signs with a finger (touch events at a pixel ratio of 3) and submits; the village leader returns with a reason; the
 collector sees it, fixes, signs and submits again; the leader confirms; the verifier verifies;
 the timeline shows all of it."""
 from __future__ import annotations
@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Household, Signature, WorkflowEvent
-from tests.browser.conftest import PHONE_WIDTH, page_width, phone_logged_in
+from tests.browser.conftest import PHONE_WIDTH, draw_signature, page_width, phone_logged_in
 from tests.conftest import PASSWORD
 from tests.support.households import TODAY, family
 
@@ -49,24 +49,6 @@ def chain(live_server):
 
 def open_as(browser: Browser, base: str, username: str) -> Page:
     return phone_logged_in(browser, base, username, timeout_ms=10_000)[1]
-
-
-def draw_signature(page: Page, form: str) -> None:
-    """Two strokes across the pad with real pointer events (the mouse; Chromium sends pointer
-    events for it as for a finger)."""
-    canvas = page.locator(f"[data-testid={form}] canvas")
-    canvas.scroll_into_view_if_needed()
-    box = canvas.bounding_box()
-    assert box and box["width"] <= PHONE_WIDTH
-    x, y, w, h = box["x"], box["y"], box["width"], box["height"]
-    for (x0, y0), (x1, y1), (x2, y2) in [((.1, .3), (.5, .7), (.9, .3)), ((.3, .1), (.35, .5), (.3, .9))]:
-        page.mouse.move(x + w * x0, y + h * y0)
-        page.mouse.down()
-        page.mouse.move(x + w * x1, y + h * y1, steps=8)
-        page.mouse.move(x + w * x2, y + h * y2, steps=8)
-        page.mouse.up()
-
-
 
 
 def test_the_chain_on_a_phone(live_server, browser: Browser, chain):

@@ -299,10 +299,7 @@ export async function initForm({ form, store, T }) {
   const box = form.querySelector("[data-offline-submit]");
   const pad = box.querySelector("[data-signature-pad]");
   box.hidden = false;
-  // The pad measures its canvas on "resize"; it was hidden (another step) when it was set up.
-  new IntersectionObserver((entries) => {
-    if (entries.some((x) => x.isIntersecting)) dispatchEvent(new Event("resize"));
-  }).observe(pad);
+  // The pad measures itself when its step is shown (a ResizeObserver in static/signature.js).
   box.querySelector("[data-sign-submit]").addEventListener("click", async () => {
     clearMessages();
     const { data, indices } = submissionData();
