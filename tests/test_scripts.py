@@ -1,15 +1,22 @@
-"""The shell scripts' own logic: apt-get waiting for a lock (scripts/install.sh). Real bash runs
-them; only apt-get and dpkg-query are stand-ins (the test must not install anything)."""
+"""The shell scripts' own logic: apt-get waiting for a lock (scripts/install.sh) and the
+throwaway PostgreSQL cluster of scripts/test.sh (scripts/pg_throwaway.sh). Real bash runs them;
+only apt-get and dpkg-query are stand-ins (the test must not install anything)."""
 from __future__ import annotations
 
+import glob
 import os
+import socket
 import subprocess
+import tempfile
 import textwrap
 from pathlib import Path
+from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+INITDB = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
 
 
 # ------------------------------------------------------------------ install.sh: apt-get's lock
@@ -72,3 +79,64 @@ def test_install_gives_up_after_the_bounded_wait(tmp_path):
     assert "apt-get failed" in result.stdout and "postgresql" in result.stdout
     updates = (tmp_path / "apt.log").read_text().splitlines()
     assert 2 <= len(updates) < 30 and not (tmp_path / "installed").exists()
+
+
+# ------------------------------------------------------------------ pg_throwaway.sh
+
+def pg_throwaway(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(ROOT / "scripts/pg_throwaway.sh"), *args], capture_output=True,
+                          text=True, timeout=180)
+
+
+def answers(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def initdb():
+    if not INITDB:
+        message = "no /usr/lib/postgresql/*/bin/initdb (Debian package postgresql)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"the throwaway cluster cannot be tested under CI: {message}")
+        pytest.skip(message)
+    return INITDB[-1]
+
+
+def test_a_throwaway_cluster_answers_and_is_removed(initdb):
+    main_answered = answers(5432)
+    # In /tmp (not pytest's tmp_path, which the postgres user may not enter), as test.sh does.
+    folder = Path(tempfile.mkdtemp(prefix="doorstep-pg-test-"))
+    try:
+        started = pg_throwaway("start", str(folder))
+        assert started.returncode == 0, started.stderr
+        url = started.stdout.strip()
+        parts = urlsplit(url)
+        assert parts.hostname == "127.0.0.1" and parts.port and parts.port != 5432, url
+        with psycopg.connect(url, connect_timeout=10) as conn:
+            assert conn.execute("select 1").fetchone() == (1,)
+            assert conn.execute("show listen_addresses").fetchone() == ("127.0.0.1",)
+            assert conn.execute("show data_directory").fetchone()[0] == str(folder / "data")
+    finally:
+        stopped = pg_throwaway("stop", str(folder))
+
+    assert stopped.returncode == 0, stopped.stderr
+    assert not folder.exists()
+    assert not answers(parts.port)
+    assert answers(5432) == main_answered  # the real cluster was left alone
+
+
+def test_stop_leaves_a_folder_it_did_not_make(initdb):
+    folder = Path(tempfile.mkdtemp(prefix="doorstep-pg-test-"))
+    (folder / "keep.txt").write_text("not a throwaway cluster")
+    try:
+        result = pg_throwaway("stop", str(folder))
+        assert result.returncode == 1 and "leaving it alone" in result.stderr
+        assert (folder / "keep.txt").exists()
+        refused = pg_throwaway("start", str(folder))  # not empty: no cluster made there
+        assert refused.returncode == 1 and "not empty" in refused.stderr
+        assert sorted(p.name for p in folder.iterdir()) == ["keep.txt"]
+    finally:
+        (folder / "keep.txt").unlink()
+        folder.rmdir()
