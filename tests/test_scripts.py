@@ -140,3 +140,46 @@ def test_stop_leaves_a_folder_it_did_not_make(initdb):
     finally:
         (folder / "keep.txt").unlink()
         folder.rmdir()
+
+
+# ------------------------------------------------------------------ pytest's summary: the databases
+
+def run_pytest(*args: str, **env: str) -> list[str]:
+    """The lines pytest prints for a small run in a child process."""
+    result = subprocess.run([str(ROOT / ".venv/bin/pytest"), "-q", "-p", "no:cacheprovider", *args],
+                            cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return [line for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_the_summary_names_the_databases_the_tests_ran_on():
+    from tests.conftest import PG_ADMIN_URL
+
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=3) as conn:
+            version = conn.execute("show server_version").fetchone()[0].split()[0]
+    except psycopg.OperationalError:
+        pytest.skip(f"PostgreSQL at {PG_ADMIN_URL} is not reachable")  # the fixtures fail under CI
+    where = urlsplit(PG_ADMIN_URL)
+    major_minor = ".".join(version.split(".")[:2])
+
+    lines = run_pytest("tests/test_smoke.py::test_login_page_renders_in_chinese")
+
+    assert lines[-2] == f"databases: SQLite, PostgreSQL {major_minor} at {where.hostname}:{where.port or 5432}"
+    assert lines[-1].startswith("2 passed in ")  # pytest's own last line stays last (CI reads it)
+
+
+def test_the_summary_says_why_postgresql_was_skipped():
+    lines = run_pytest("tests/test_smoke.py::test_login_page_renders_in_chinese",
+                       DOORSTEP_TEST_PG="postgresql://root@127.0.0.1:1/test", CI="")
+
+    line = next(line for line in lines if line.startswith("databases:"))
+    assert line.startswith("databases: SQLite; PostgreSQL: skipped (not answering at 127.0.0.1:1: ")
+    assert lines[-1].startswith("1 passed, 1 skipped in ")
+
+
+def test_the_summary_says_when_no_database_was_used():
+    lines = run_pytest("tests/test_demo.py::test_chinese_numbers")
+
+    assert lines[-2:-1] == ["databases: none (no test here used one)"]
+    assert lines[-1].startswith("1 passed in ")
