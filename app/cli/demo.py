@@ -155,8 +155,9 @@ def _report_summary(s: demo.TownshipSummary) -> None:
     click.echo("By state: " + ", ".join(f"{state} {n:,}" for state, n in s.states.items()) + ".")
     why = [(s.drafts_changed, f"{_n(s.drafts_changed, 'household')} changed by life events, waiting to be "
                               "signed and submitted again"),
-           (s.drafts_made_by_split, f"{_n(s.drafts_made_by_split, 'new household')} made by splits, waiting "
-                                    "to be signed"),
+           (s.drafts_made_by_split, f"{_n(s.drafts_made_by_split, 'new household')} made by "
+                                    + ("a split" if s.drafts_made_by_split == 1 else "splits")
+                                    + ", waiting to be signed"),
            (s.drafts_with_errors, f"{s.drafts_with_errors:,} with errors that block submitting "
                                   "(the deliberate problems)"),
            (s.drafts_not_submitted, f"{s.drafts_not_submitted:,} left unsubmitted on purpose, as some are in "
