@@ -18,8 +18,8 @@ import uuid
 import psycopg
 import pytest
 from flask import has_app_context
-from psycopg.conninfo import conninfo_to_dict
 from flask.testing import FlaskClient
+from psycopg.conninfo import conninfo_to_dict
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
 
@@ -134,7 +134,7 @@ def pg_admin():
     if problem:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is not reachable under CI: {problem}")
-        _PG_SKIPPED.append(f"not answering at {_pg_where()}: {problem.strip().splitlines()[-1]}")
+        _PG_SKIPPED.append(f"not reachable at {_pg_where()}: {problem.strip().splitlines()[0].strip()}")
         pytest.skip(f"PostgreSQL not reachable ({problem})")
     created: list[str] = []
 
