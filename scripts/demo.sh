@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Try Doorstep on this machine: install, make a SQLite database in instance/ with a demo
 # township and one login per role, and serve the app on http://127.0.0.1:${PORT:-5000}.
+# The demo data takes about 45 s the first time on a quiet 2-core machine (over 2 minutes when
+# other work keeps it busy), a few seconds later; `flask demo` prints each step as it goes, and
+# the logins and their password last, right before the server starts.
 #
 #   ./scripts/demo.sh                      first run: prints the demo logins and their password
 #   ./scripts/demo.sh --reset-passwords    later runs: a new password for the demo users
@@ -36,15 +39,17 @@ fi
 echo "demo: migrating the database"
 .venv/bin/flask db upgrade
 
-echo "demo: creating the demo township and users"
+INSTANCE=${DOORSTEP_INSTANCE:-instance}
+echo "demo: then Doorstep serves $BASE_URL until Ctrl-C; print jobs log to $INSTANCE/tasks.log"
+echo "demo: creating the demo township, users and households (the first time about 45 s on a quiet"
+echo "      2-core machine, longer on a busy one; a few seconds later)"
 .venv/bin/flask demo "$@"
 
-# The task queue's consumer renders print jobs (books, reprints) outside the web workers.
-INSTANCE=${DOORSTEP_INSTANCE:-instance}
+# Nothing more is printed from here: the logins and the password above stay the last lines
+# before the server's own. The task queue's consumer renders print jobs (books, reprints)
+# outside the web workers.
 .venv/bin/huey_consumer app.jobs.huey --workers 1 --logfile "$INSTANCE/tasks.log" -q &
 consumer=$!
 trap 'kill "$consumer" 2>/dev/null; wait "$consumer" 2>/dev/null' EXIT
 
-echo
-echo "demo: Doorstep is at $BASE_URL  (Ctrl-C to stop); print jobs log to $INSTANCE/tasks.log"
 .venv/bin/gunicorn --workers 2 --bind "127.0.0.1:$PORT" --no-control-socket wsgi:app

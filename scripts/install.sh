@@ -8,6 +8,12 @@
 #   3. The translation catalogs compiled to .mo files (git-ignored).
 #
 # Called by scripts/demo.sh and scripts/test.sh; can be run on its own.
+#
+#   scripts/install.sh --debian PACKAGE...   only these Debian packages (e.g. postgresql, for
+#                                            scripts/test.sh); exit status 1 if one is missing after
+#
+# apt-get waits up to APT_LOCK_WAIT seconds (default 120) for another apt-get or dpkg that holds
+# its lock, instead of failing at once.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -20,6 +26,7 @@ not_installed=()  # what could not be installed, for the closing summary
 
 # package -> what it is for
 declare -A DEB_PURPOSE=(
+  [postgresql]="PostgreSQL server for the PostgreSQL half of the tests (scripts/test.sh)"
   [chromium]="headless browser for the browser tests (tests/browser)"
   [fonts-noto-cjk]="Chinese font (Noto Sans CJK) for the browser and printed cards"
   [libharfbuzz-subset0]="fast font subsetting for printing (WeasyPrint is 2x slower without it)"
@@ -28,6 +35,33 @@ declare -A DEB_PURPOSE=(
   [poppler-utils]="pdffonts/pdftotext/pdftoppm, used by the printing tests"
 )
 DEB_PACKAGES=(chromium fonts-noto-cjk libharfbuzz-subset0 libpango-1.0-0 libpangoft2-1.0-0 poppler-utils)
+debian_only=0
+if [[ "${1:-}" == --debian ]]; then
+  shift
+  debian_only=1
+  DEB_PACKAGES=("$@")
+fi
+
+APT_LOCK_WAIT=${APT_LOCK_WAIT:-120}
+# apt-get, waiting for a lock that another apt-get or dpkg holds (an unattended upgrade, a
+# second terminal) for up to APT_LOCK_WAIT seconds. DPkg::Lock::Timeout makes `install` wait
+# for dpkg's lock; `update` takes the package lists' lock, which apt (2.6) does not wait for,
+# so it is tried again every few seconds until then.
+apt_get() {
+  local deadline=$((SECONDS + APT_LOCK_WAIT)) out rc told=0
+  while :; do
+    rc=0
+    out=$(apt-get -o "DPkg::Lock::Timeout=$APT_LOCK_WAIT" "$@" 2>&1) || rc=$?
+    if ((rc != 0)) && grep -q "Could not get lock" <<<"$out" && ((SECONDS < deadline)); then
+      ((told)) || say "another apt-get or dpkg holds its lock; waiting for it (up to ${APT_LOCK_WAIT} s)"
+      told=1
+      sleep 3
+      continue
+    fi
+    ((rc == 0)) || printf '%s\n' "$out" >&2  # dpkg's chatter only when something failed
+    return "$rc"
+  done
+}
 
 deb_missing() {
   local p
@@ -41,7 +75,7 @@ mapfile -t missing < <(deb_missing)
 if ((${#missing[@]})); then
   if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null; then
     say "installing Debian packages: ${missing[*]}"
-    if apt-get update -qq && apt-get install -y -qq "${missing[@]}" >/dev/null; then
+    if apt_get update -qq && apt_get install -y -qq "${missing[@]}"; then
       :
     else
       say "apt-get failed (see above)"
@@ -50,12 +84,21 @@ if ((${#missing[@]})); then
   fi
   if ((${#missing[@]})); then
     say "these Debian packages are missing:"
-    for p in "${missing[@]}"; do printf '    %-22s %s\n' "$p" "${DEB_PURPOSE[$p]}"; done
+    for p in "${missing[@]}"; do printf '    %-22s %s\n' "$p" "${DEB_PURPOSE[$p]:-}"; done
     sudo=$([[ $(id -u) -eq 0 ]] || echo "sudo ")
     say "install them with:  ${sudo}apt-get install -y ${missing[*]}"
-    say "until then the tests that need them are skipped (under CI=true they fail)."
+    ((debian_only)) || say "until then the tests that need them are skipped (under CI=true they fail)."
     not_installed+=("${missing[@]}")
   fi
+fi
+if ((debian_only)); then
+  if ! command -v dpkg-query >/dev/null; then
+    say "not a Debian system (no dpkg-query): cannot install ${DEB_PACKAGES[*]}"
+    exit 1
+  fi
+  ((${#not_installed[@]} == 0)) || exit 1
+  say "Debian packages present: ${DEB_PACKAGES[*]}"
+  exit 0
 fi
 
 # ---------------------------------------------------------------- Python virtualenv

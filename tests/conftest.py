@@ -5,6 +5,7 @@
   (DOORSTEP_TEST_PG, default postgresql://root@127.0.0.1:5432/test is used to create it),
   emptied before each test. Unreachable: skipped, except when CI=true, where it fails.
 CSRF protection stays on in tests: clients fetch the token from a rendered form.
+pytest's summary says which databases the tests ran on (pytest_terminal_summary).
 """
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ import psycopg
 import pytest
 from flask import has_app_context
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from psycopg.conninfo import conninfo_to_dict
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, Engine
 
 from app import create_app
 from app.extensions import db
@@ -74,6 +77,41 @@ def pytest_sessionstart(session):
                 write_mo(f, catalog)
 
 
+# ---------------------------------------------------------------- which databases the tests ran on
+
+# Every engine connection of the session (the app's, migrations', the browser tests' live
+# server in its thread) is noted, so that the summary names the databases really used.
+_USED: dict[str, str] = {}  # dialect -> how the summary names it
+_PG_SKIPPED: list[str] = []  # why PostgreSQL was not used, when it was not
+
+
+@event.listens_for(Engine, "engine_connect")
+def _note_database(conn: Connection) -> None:
+    name = conn.dialect.name
+    if name in _USED:
+        return
+    if name == "postgresql":
+        version = ".".join(str(n) for n in (conn.dialect.server_version_info or ())[:2])
+        url = conn.engine.url
+        _USED[name] = " ".join(filter(None, ["PostgreSQL", version, f"at {url.host}:{url.port or 5432}"]))
+    else:
+        _USED[name] = {"sqlite": "SQLite"}.get(name, name)
+
+
+def databases_line() -> str:
+    """`databases: SQLite, PostgreSQL 15.14 at 127.0.0.1:5432`, or why PostgreSQL was skipped."""
+    used = [_USED[name] for name in sorted(_USED, key=lambda n: n != "sqlite")]
+    line = "databases: " + (", ".join(used) if used else "none (no test here used one)")
+    if "postgresql" not in _USED and _PG_SKIPPED:
+        line += f"; PostgreSQL: skipped ({_PG_SKIPPED[0]})"
+    return line
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    # Printed before pytest's own closing line ("N passed in ..."), which stays last.
+    terminalreporter.write_line(databases_line())
+
+
 # ---------------------------------------------------------------- PostgreSQL server
 
 def _pg_reachable() -> str | None:
@@ -84,6 +122,11 @@ def _pg_reachable() -> str | None:
         return str(e)
 
 
+def _pg_where() -> str:
+    info = conninfo_to_dict(PG_ADMIN_URL)
+    return f"{info.get('host', 'localhost')}:{info.get('port', 5432)}"
+
+
 @pytest.fixture(scope="session")
 def pg_admin():
     """Create and drop databases on the local PostgreSQL server."""
@@ -91,6 +134,7 @@ def pg_admin():
     if problem:
         if os.environ.get("CI") == "true":
             pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is not reachable under CI: {problem}")
+        _PG_SKIPPED.append(f"not reachable at {_pg_where()}: {problem.strip().splitlines()[0].strip()}")
         pytest.skip(f"PostgreSQL not reachable ({problem})")
     created: list[str] = []
 

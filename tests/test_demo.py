@@ -188,3 +188,58 @@ def test_demo_rows_are_a_copy_of_the_shared_reference_data():
     with gzip.open(SHARED_DIVISIONS, "rt", encoding="utf-8", newline="") as f:
         source = {r["code"]: r for r in csv.DictReader(f) if r["code"] in wanted}
     assert source == wanted
+
+
+# ------------------------------------------------------------------ what `flask demo` prints, in order
+
+PROGRESS_RE = re.compile(r"^demo: +\d+\.\d s  (.+)$")
+
+
+def test_progress_then_an_explained_summary_then_the_logins_last(app):
+    from app.models import Household, HouseholdVersion
+
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo", "--households", "60", "--password", "village-demo-2021"])
+    assert first.exit_code == 0, first.output
+    lines = first.output.splitlines()
+
+    # Progress, as each step runs (standard error), with counts and seconds.
+    progress = [m.group(1) for m in map(PROGRESS_RE.match, lines) if m]
+    for step in ("demo users: 17 of 17 ready in ", "households: 60 of 60 registered in ",
+                 "approval chain: 60 of 60 households done in ", "life events: "):
+        assert any(p.startswith(step) for p in progress), (step, progress)
+    assert progress[-1] == "saved"
+    assert "households: 60 of 60" not in first.stdout  # progress is not mixed into the report
+
+    # The households as they are after the life events: made by splits, drafts made by events.
+    split = db.session.scalar(select(func.count()).select_from(HouseholdVersion).where(
+        HouseholdVersion.number == 1, HouseholdVersion.kind == "split"))
+    changed_drafts = db.session.scalar(select(func.count()).select_from(Household).where(
+        Household.state == "draft", Household.current_number > 1))
+    assert changed_drafts > 0
+    made = f"The township has {60 + split} households: 60 households collected"
+    assert (f"{made} + {split} made by splits (分户)." if split else f"{made}.") in lines
+    states = {state: n for state, n in db.session.execute(
+        select(Household.state, func.count()).group_by(Household.state))}
+    by_state = next(line for line in lines if line.startswith("By state: "))
+    assert all(f"{state} {n}" in by_state for state, n in states.items())
+    drafts = next(line for line in lines if line.startswith(f"The {states['draft']} drafts: "))
+    assert f"{changed_drafts} households changed by life events, waiting to be signed" in drafts
+
+    # The logins and the password come last, after every progress and summary line.
+    last_progress = max(i for i, line in enumerate(lines) if PROGRESS_RE.match(line))
+    summary = lines.index(by_state)
+    logins = [i for i, line in enumerate(lines) if line.split()[:1] and line.split()[0].startswith("demo_")
+              and "village-demo-2021" in line]
+    assert len(logins) == len(demo.DEMO_USERS)
+    assert last_progress < summary < min(logins)
+    assert [line for line in lines[max(logins) + 1:] if line.strip()] == ["Password: village-demo-2021"]
+
+    # A second run makes nothing and prints the same counts, the logins still last.
+    second = runner.invoke(args=["demo", "--households", "60"])
+    assert second.exit_code == 0, second.output
+    again = second.output.splitlines()
+    assert f"Households: the township already has {60 + split}; none created." in again
+    explained = [line for line in lines if line.startswith(("The township has", "By state:"))] + [drafts]
+    assert all(line in again for line in explained)
+    assert again[-1].split()[0] == demo.DEMO_USERS[-1].username and again[-1].endswith("(unchanged)")

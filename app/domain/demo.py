@@ -24,12 +24,14 @@ from sqlalchemy import func, select
 from app.domain import audit, registration, users
 from app.domain.auth import end_all_sessions
 from app.domain.demo_households import generate_households
+from app.domain.demo_progress import Progress, no_progress
 from app.domain.demo_workflow import Signers, WorkflowReport, move_households
 from app.domain.passwords import hash_password
 from app.domain.tree import in_subtree
 from app.domain.units import get_or_create_unit
 from app.extensions import db
-from app.models import AdminUnit, Household, Role, UnitLevel, User
+from app.models import (AdminUnit, Household, HouseholdState, HouseholdVersion, Role, UnitLevel, User,
+                        VersionKind)
 
 # One rural township of an ordinary county, copied from the NBS 2021 tree (see its README),
 # so that the demo works where the shared reference data is not present.
@@ -150,6 +152,53 @@ class DemoResult:
                     or (self.workflow and self.workflow.transitions))
 
 
+@dataclass
+class TownshipSummary:
+    """The township's households as they are after a run, and where its drafts come from: a
+    life event makes a new version, which is a draft until it is signed and submitted again,
+    and a split (分户) makes a new household, a draft too."""
+    households: int = 0
+    made_by: dict[str, int] = field(default_factory=dict)  # kind of the first version -> households
+    states: dict[str, int] = field(default_factory=dict)  # in the order of HouseholdState
+    drafts_changed: int = 0  # drafts at a later version: changed by a life event or a correction
+    drafts_made_by_split: int = 0  # new households from a split, not submitted yet
+    drafts_with_errors: int = 0  # first version with blocking errors: cannot be submitted
+    drafts_not_submitted: int = 0  # first version, complete, not submitted yet
+
+    @property
+    def collected(self) -> int:
+        return self.made_by.get(VersionKind.create.value, 0)
+
+    @property
+    def made_by_split(self) -> int:
+        return self.made_by.get(VersionKind.split.value, 0)
+
+
+def summarize(township: AdminUnit) -> TownshipSummary:
+    """The township's households by state and by how they were made (flask demo's closing words)."""
+    rows = db.session.execute(
+        select(Household.state, Household.current_number, Household.complete, HouseholdVersion.kind)
+        .join(HouseholdVersion,
+              (HouseholdVersion.household_id == Household.id) & (HouseholdVersion.number == 1))
+        .where(in_subtree(Household.unit_path, township.path))).all()
+    out = TownshipSummary(households=len(rows))
+    out.made_by = dict(Counter(kind for *_, kind in rows))
+    states = Counter(state for state, *_ in rows)
+    out.states = {s.value: states[s.value] for s in HouseholdState if states[s.value]}
+    for state, number, complete, kind in rows:
+        if state != HouseholdState.draft.value:
+            continue
+        if number > 1:
+            out.drafts_changed += 1
+        elif kind == VersionKind.split.value:
+            out.drafts_made_by_split += 1
+        elif not complete:
+            out.drafts_with_errors += 1
+        else:
+            out.drafts_not_submitted += 1
+    return out
+
+
 def generate_password() -> str:
     return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
 
@@ -216,11 +265,13 @@ def demo_names(count: int) -> list[str]:
 
 
 def create_users(township: DemoTownship, password: str, *, reset_passwords: bool = False,
-                 specs: tuple[DemoUserSpec, ...] = DEMO_USERS) -> DemoResult:
+                 specs: tuple[DemoUserSpec, ...] = DEMO_USERS,
+                 progress: Progress = no_progress) -> DemoResult:
     """Create the demo users that are missing, with `password`; existing ones keep theirs
     unless `reset_passwords`. Existing users are (idempotently) granted their demo role."""
     result = DemoResult(township=township, logins=[])
-    for spec, name in zip(specs, demo_names(len(specs))):
+    progress("users", 0, len(specs))
+    for n, (spec, name) in enumerate(zip(specs, demo_names(len(specs))), 1):
         unit = township.unit_for(spec.unit)
         user = db.session.scalar(select(User).where(User.username == spec.username))
         if user is None:
@@ -235,6 +286,7 @@ def create_users(township: DemoTownship, password: str, *, reset_passwords: bool
                 _reset_password(user, password)
                 result.passwords_reset.append(user.username)
         result.logins.append(DemoLogin(user.username, user.name, spec.role, unit, password_set))
+        progress("users", n, len(specs))  # a password hash takes a while (argon2)
     if any(login.password_set for login in result.logins):
         result.password = password
     return result
@@ -269,7 +321,8 @@ def demo_signers(township: DemoTownship, logins: list[DemoLogin]) -> Signers:
 
 
 def create_households(township: DemoTownship, collectors: dict[str, User], count: int, *,
-                      seed: int = HOUSEHOLD_SEED, today: date | None = None) -> HouseholdsReport:
+                      seed: int = HOUSEHOLD_SEED, today: date | None = None,
+                      progress: Progress = no_progress) -> HouseholdsReport:
     """`count` generated households (app.domain.demo_households), saved through
     registration.new_household as each village's collector, as the screens save them.
 
@@ -291,7 +344,8 @@ def create_households(township: DemoTownship, collectors: dict[str, User], count
     layout = {v.code: [g.code for g in township.groups[v.code]] for v in township.villages}
     generated = generate_households(layout, count, seed, today, place="".join(u.name for u in township.chain))
     problems: Counter[str] = Counter()
-    for h in generated:
+    for n, h in enumerate(generated):
+        progress("households", n, len(generated))
         actor = collectors[village_of.get(h.unit_code, h.unit_code)]
         saved = registration.new_household(actor, unit_id=units[h.unit_code].id, data=h.data,
                                            submission_id=h.submission_id, today=today)
@@ -304,6 +358,7 @@ def create_households(township: DemoTownship, collectors: dict[str, User], count
         report.warnings += levels == {"warning"}
         if h.problem:
             problems[h.problem] += 1
+    progress("households", len(generated), len(generated))
     report.problems = dict(sorted(problems.items()))
     report.seconds = time.perf_counter() - started
     return report
@@ -311,23 +366,26 @@ def create_households(township: DemoTownship, collectors: dict[str, User], count
 
 def create_demo(*, password: str | None = None, reset_passwords: bool = False,
                 households: int = DEMO_HOUSEHOLDS, today: date | None = None,
-                workflow: bool = True) -> DemoResult:
+                workflow: bool = True, progress: Progress = no_progress) -> DemoResult:
     """Create (or complete) the demo township, its users and its households; flushed, not
     committed.
 
     `password` is the shared password for the users this run creates or resets; a random
     one is generated when it is not given. `households`: how many to make when the
     township has none yet (0: none). `workflow`: move the untouched demo households along
-    the approval chain to a realistic mix of states (app.domain.demo_workflow).
+    the approval chain to a realistic mix of states (app.domain.demo_workflow). `progress`
+    hears how far each step is.
     """
     if password is not None:
         users.check_password_rules(password)
     township = create_units(read_township_rows())
-    result = create_users(township, password or generate_password(), reset_passwords=reset_passwords)
+    result = create_users(township, password or generate_password(), reset_passwords=reset_passwords,
+                          progress=progress)
     signers = demo_signers(township, result.logins)
-    result.households = create_households(township, signers.collectors, households, today=today)
+    result.households = create_households(township, signers.collectors, households, today=today,
+                                          progress=progress)
     if workflow and households > 0:
-        result.workflow = move_households(township.township, signers, seed=HOUSEHOLD_SEED)
+        result.workflow = move_households(township.township, signers, seed=HOUSEHOLD_SEED, progress=progress)
     if result.changed:
         audit.record("demo.create", object_type="admin_unit", object_id=township.township.id, details={
             "township": township.township.code,

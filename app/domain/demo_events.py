@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.domain import events, registration
+from app.domain.demo_progress import Progress, no_progress
 from app.domain.errors import DomainError
 from app.domain.tree import in_subtree
 from app.extensions import db
@@ -47,7 +48,7 @@ class EventsReport:
 
 
 def add_events(township: AdminUnit, collectors: dict[str, User], *, seed: int,
-               today: dt.date | None = None) -> EventsReport:
+               today: dt.date | None = None, progress: Progress = no_progress) -> EventsReport:
     """Record the demo year's events; `collectors`: the collector of each village by its code."""
     report = EventsReport()
     in_township = in_subtree(Household.unit_path, township.path)
@@ -66,6 +67,7 @@ def add_events(township: AdminUnit, collectors: dict[str, User], *, seed: int,
     plans = sorted(((today - dt.timedelta(days=rng.randrange(1, 365)), h) for h in chosen),
                    key=lambda p: (p[0], p[1].unit_path, p[1].card_no))
     for n, (day, household) in enumerate(plans):
+        progress("events", n, len(plans))
         actor = collectors.get(household.village.code)
         if actor is None:
             continue
@@ -81,6 +83,7 @@ def add_events(township: AdminUnit, collectors: dict[str, User], *, seed: int,
             report.recorded[kind] += 1
         else:
             report.replayed += 1
+    progress("events", len(plans), len(plans))
     report.seconds = time.perf_counter() - started
     return report
 

@@ -29,6 +29,7 @@ from sqlalchemy import exists, func, select
 
 from app.domain import workflow
 from app.domain.demo_households import submission_id
+from app.domain.demo_progress import Progress, no_progress
 from app.domain.tree import in_subtree
 from app.extensions import db
 from app.models import AdminUnit, Household, HouseholdState, HouseholdVersion, User, WorkflowEvent
@@ -122,7 +123,8 @@ class Signers:
     verifier: User
 
 
-def move_households(township: AdminUnit, signers: Signers, *, seed: int) -> WorkflowReport:
+def move_households(township: AdminUnit, signers: Signers, *, seed: int,
+                    progress: Progress = no_progress) -> WorkflowReport:
     """Move the township's untouched demo households along the chain to their planned state
     (flushed, not committed). See the module's docstring for which households are moved."""
     started = time.perf_counter()
@@ -140,7 +142,8 @@ def move_households(township: AdminUnit, signers: Signers, *, seed: int) -> Work
                Household.state == HouseholdState.draft.value, Household.current_number == 1,
                ~exists().where(WorkflowEvent.household_id == Household.id))).all()
     chosen = sorted(((index_of[sid], h) for h, sid in untouched if sid in index_of), key=lambda ih: ih[0])
-    for index, household in chosen:
+    for n, (index, household) in enumerate(chosen):
+        progress("chain", n, len(chosen))
         plan = plans[index]
         if plan == DRAFT:
             continue
@@ -149,6 +152,7 @@ def move_households(township: AdminUnit, signers: Signers, *, seed: int) -> Work
             continue
         report.transitions += _move(household, plan, signers, index, seed)
         report.moved += 1
+    progress("chain", len(chosen), len(chosen))
     report.states = _states(township, index_of)
     report.seconds = time.perf_counter() - started
     return report
