@@ -476,3 +476,20 @@ def test_a_household_moved_back_returns_to_its_old_slot(app, people, units, make
     front = re.sub(r"\s+", "", pdf_pages(pdf)[0])
     assert "户卡编号0005" in front and "于2026年9月1日迁至多福巷社区，新卡号0004" in front
     assert (summary(a).changed, summary(b).changed) == (0, 0)
+
+
+def test_the_books_table_lists_the_runs_of_card_numbers(app, people, units):
+    # Issue 14: a book holds households in print order (door order here), not a range of card
+    # numbers; the table said "first–last", naming cards of the other book.
+    app.config["BOOK_SIZE"] = 5
+    a = units["A"]
+    for seq, door in enumerate([1, 2, 3, 7, 8, 4, 5, 6], start=1):  # cards 0001..0008 at these doors
+        add(people, units["A1"], seq, f"{door}号")
+    assert books.assign_slots(people.clerk, a) == 8
+    db.session.commit()
+    assert [b.card_runs for b in books.books_of(a)] == [("0001–0003", "0006–0007"), ("0004–0005", "0008")]
+    page = text(people.clerk_client.get(f"/print/villages/{a.id}"))
+    assert re.search(r'data-testid="runs-1">\s*<span class="run">0001–0003</span>, <span class="run">0006–0007</span>'
+                     r"\s*</span>", page)
+    assert '<span class="run">0004–0005</span>, <span class="run">0008</span>' in page
+    assert "0004–0008" not in page and "0001–0007" not in page

@@ -45,6 +45,7 @@ class BookSummary:
     households: int
     first_card_no: str
     last_card_no: str
+    card_runs: tuple[str, ...]  # '0001–0096', '0120', ...: a book's cards are not a range of numbers
     last_printed_at: dt.datetime | None
     never_printed: int   # slots not yet printed in any form
     changed: int         # printed slots whose card changed since
@@ -187,6 +188,7 @@ def books_of(village: AdminUnit) -> list[BookSummary]:
         numbers = [slot_card_no(s, moved) for s in items]
         summaries.append(BookSummary(
             book_no=book_no, households=len(items), first_card_no=min(numbers), last_card_no=max(numbers),
+            card_runs=tuple(str(run) for run in printing.number_runs(numbers)),
             last_printed_at=max(printed) if printed else None,
             never_printed=sum(1 for s in items if s.printed_state is None),
             changed=sum(1 for s in items if s.printed_state and s.printed_state != states[s.id]),
