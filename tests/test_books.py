@@ -493,3 +493,26 @@ def test_the_books_table_lists_the_runs_of_card_numbers(app, people, units):
                      r"\s*</span>", page)
     assert '<span class="run">0004–0005</span>, <span class="run">0008</span>' in page
     assert "0004–0008" not in page and "0001–0007" not in page
+
+
+def test_the_card_prints_status_and_hukou_type_of_ordinary_residents(app, people, units, tmp_path):
+    # Issue 14: 人员状态 '正常' was printed as an empty cell, and so was 户口性质 for members
+    # without a hukou type of their own; on paper an empty cell reads as "not filled in".
+    import subprocess
+
+    data = family(surname="欧阳", seq=7)
+    data["household"]["hukou_type"] = "2"  # 农业家庭户口, the household's
+    data["members"][0]["hukou_type"] = "1"  # the head's own: 非农业家庭户口
+    h = reg.new_household(people.collector, unit_id=units["A1"].id, data=data, today=TODAY).household
+    db.session.commit()
+    c = people.clerk_client
+    c.post_form(f"/print/villages/{units['A'].id}/jobs", {"kind": "village"})
+    job = db.session.scalars(select(PrintJob)).one()
+    path = tmp_path / "book.pdf"
+    path.write_bytes(c.get(f"/print/jobs/{job.id}/files/0").data)
+    pages = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                           check=True).stdout.split("\f")
+    (front,) = [p for p in pages if re.search(rf"户卡编号\s+{h.card_no}\b", p) and "公民身份号码" in p]
+    # Each member's line of the table, as laid out on paper: the label whole, the status printed.
+    for m, hukou in zip(data["members"], ["非农业家庭户口", "农业家庭户口", "农业家庭户口", "农业家庭户口"]):
+        assert re.search(rf"{m['name']}\s.*{m['id_number']}\s+{hukou}\s+正常\s*$", front, re.M), (m["name"], front)

@@ -268,6 +268,17 @@ def test_twelve_members_fit_on_one_page(page_size, tmp_path):
         {"A4": (210, 297), "A5": (148, 210)}[page_size]
 
 
+@pytest.mark.parametrize("page_size", ["A4", "A5"])
+@pytest.mark.parametrize("members", [4, 12])
+def test_the_longest_hukou_label_and_the_status_print_whole_on_the_members_line(page_size, members, tmp_path):
+    card = sample_card(members=members)
+    card = replace(card, members=tuple(replace(m, hukou_type="非农业家庭户口", status="正常", cancelled=False)
+                                       for m in card.members))
+    (front, _back) = pages_text(render_cards([card], page_size=page_size), tmp_path)
+    for m in card.members:
+        assert re.search(rf"{m.name}\s.*{m.id_number}\s+非农业家庭户口\s+正常\s*$", front, re.M), m.name
+
+
 def test_a_card_too_long_for_its_page_is_refused():
     with pytest.raises(CardDoesNotFit) as refused:
         render_cards([sample_card(members=40, card_no="0099")], page_size="A5")
