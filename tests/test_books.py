@@ -489,8 +489,8 @@ def test_the_books_table_lists_the_runs_of_card_numbers(app, people, units):
     db.session.commit()
     assert [b.card_runs for b in books.books_of(a)] == [("0001–0003", "0006–0007"), ("0004–0005", "0008")]
     page = text(people.clerk_client.get(f"/print/villages/{a.id}"))
-    assert re.search(r'data-testid="runs-1">\s*<span class="run">0001–0003</span>, <span class="run">0006–0007</span>'
-                     r"\s*</span>", page)
+    assert re.search(r'data-testid="runs-1">\s*<span class="run">0001–0003</span>, '
+                     r'<span class="run">0006–0007</span>\s*</span>', page)
     assert '<span class="run">0004–0005</span>, <span class="run">0008</span>' in page
     assert "0004–0008" not in page and "0001–0007" not in page
 
@@ -515,4 +515,5 @@ def test_the_card_prints_status_and_hukou_type_of_ordinary_residents(app, people
     (front,) = [p for p in pages if re.search(rf"户卡编号\s+{h.card_no}\b", p) and "公民身份号码" in p]
     # Each member's line of the table, as laid out on paper: the label whole, the status printed.
     for m, hukou in zip(data["members"], ["非农业家庭户口", "农业家庭户口", "农业家庭户口", "农业家庭户口"]):
-        assert re.search(rf"{m['name']}\s.*{m['id_number']}\s+{hukou}\s+正常\s*$", front, re.M), (m["name"], front)
+        line = rf"{m['name']}\s.*{m['id_number']}\s+{hukou}\s+正常\s*$"
+        assert re.search(line, front, re.M), (m["name"], front)

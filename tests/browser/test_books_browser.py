@@ -78,7 +78,8 @@ def test_books_table_is_usable_at_360_px(live_server, phone: Page, tmp_path):
         village = get_or_create_unit("110101001007", "百子湾社区", UnitLevel.village, township)
         collector = create_user(None, username="runs_collector", name="周采集", password=PASSWORD,
                                 role=Role.collector, unit=village)
-        create_user(None, username="runs_clerk", name="吴文书", password=PASSWORD, role=Role.clerk, unit=township)
+        create_user(None, username="runs_clerk", name="吴文书", password=PASSWORD, role=Role.clerk,
+                    unit=township)
         # Cards 0001..0008 registered in this order, at these doors: in door order the books
         # (5 a book here) hold 0001-0003, 0006-0007 | 0004-0005, 0008.
         households = []
