@@ -10,12 +10,16 @@ No Flask, nothing from `app`. The app fills the frozen dataclasses of printing.m
         Cached per process; call it when the app starts. The render functions call it too.
 
     render_book(book, *, page_size="A4", processes=2) -> bytes
-        A bound book: cover (village, township, book number, card numbers, households,
+        A bound book: cover (village, township, book number, its card numbers as runs, households,
         print date) on its own leaf, catalogue (slot, card number, head, group and door,
         members, page), then each card's front on a recto page with its back behind it.
         Mirrored binding margins; page numbers continue over the whole book.
         processes > 1: laid out in that many worker processes at once (a forkserver; see
         printing.render._pool_context); 1: in the calling thread, no pool.
+
+    number_runs(card_numbers) -> tuple[Run, ...];  format_runs(card_numbers) -> str
+        A book's card numbers as runs, '0001–0096, 0120, 0133–0136': what the cover lists
+        (a book's cards are not a range of numbers). Pure.
 
     render_cards(cards, *, page_size="A4", processes=1) -> bytes
         Reprints: front and back of each card, marked '补印件 第3册 第17号' when the card has
@@ -47,14 +51,15 @@ from typing import TYPE_CHECKING
 from printing.environment import check_environment
 from printing.errors import CardDoesNotFit, MissingGlyphs, PrintingError, PrintingUnavailable
 from printing.model import BOOK_SLOTS, PAGE_SIZES, Book, Card, MemberRow, SignatureBox, TransferredOut
+from printing.runs import Run, format_runs, number_runs
 
 if TYPE_CHECKING:
     from printing.render import render_book, render_cards
 
 __all__ = [
     "BOOK_SLOTS", "PAGE_SIZES", "Book", "Card", "CardDoesNotFit", "MemberRow", "MissingGlyphs",
-    "PrintingError", "PrintingUnavailable", "SignatureBox", "TransferredOut", "check_environment",
-    "render_book", "render_cards",
+    "PrintingError", "PrintingUnavailable", "Run", "SignatureBox", "TransferredOut", "check_environment",
+    "format_runs", "number_runs", "render_book", "render_cards",
 ]
 
 

@@ -32,6 +32,7 @@ from printing.errors import CardDoesNotFit, MissingGlyphs, PrintingError
 from printing.fetcher import BASE_URL, PACKAGE, LocalFetcher
 from printing.model import PAGE_SIZES, Book, Card
 from printing.qr import QRImage, qr_image
+from printing.runs import number_runs
 
 log = logging.getLogger(__name__)
 WEASYPRINT_LOG = logging.getLogger("weasyprint")
@@ -97,8 +98,8 @@ class _Cover:
     village_name: str
     township_name: str
     book_no: int
-    first_card_no: str
-    last_card_no: str
+    card_runs: tuple[str, ...]  # '0001–0096', '0120', ...: the book's cards are not a range
+    runs_size: str  # 'short', 'long', 'longer': how much room the runs need (print.css .runs-*)
     households: int
     print_date: str
 
@@ -155,10 +156,19 @@ def _book_chunks(book: Book, page_size: str, count: int) -> list[_Chunk]:
     return chunks
 
 
+# Characters of the card number runs up to which the cover lists them in its facts table at
+# the full size, and up to which at a smaller size across the page; beyond that (a book of up to
+# 100 scattered numbers: about 600 characters) smaller still. Measured on A4 and A5.
+COVER_RUNS_SHORT = 24
+COVER_RUNS_LONG = 160
+
+
 def _cover(book: Book) -> _Cover:
-    numbers = sorted(c.card_no for c in book.cards)
+    runs = tuple(str(run) for run in number_runs(c.card_no for c in book.cards))
+    length = len(", ".join(runs))
+    size = "short" if length <= COVER_RUNS_SHORT else "long" if length <= COVER_RUNS_LONG else "longer"
     return _Cover(book.village_code, book.village_name, book.township_name, book.book_no,
-                  numbers[0], numbers[-1], len(book.cards), _date(book.print_date))
+                  runs, size, len(book.cards), _date(book.print_date))
 
 
 def _address_in_village(card: Card) -> str:

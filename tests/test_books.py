@@ -476,3 +476,44 @@ def test_a_household_moved_back_returns_to_its_old_slot(app, people, units, make
     front = re.sub(r"\s+", "", pdf_pages(pdf)[0])
     assert "户卡编号0005" in front and "于2026年9月1日迁至多福巷社区，新卡号0004" in front
     assert (summary(a).changed, summary(b).changed) == (0, 0)
+
+
+def test_the_books_table_lists_the_runs_of_card_numbers(app, people, units):
+    # Issue 14: a book holds households in print order (door order here), not a range of card
+    # numbers; the table said "first–last", naming cards of the other book.
+    app.config["BOOK_SIZE"] = 5
+    a = units["A"]
+    for seq, door in enumerate([1, 2, 3, 7, 8, 4, 5, 6], start=1):  # cards 0001..0008 at these doors
+        add(people, units["A1"], seq, f"{door}号")
+    assert books.assign_slots(people.clerk, a) == 8
+    db.session.commit()
+    assert [b.card_runs for b in books.books_of(a)] == [("0001–0003", "0006–0007"), ("0004–0005", "0008")]
+    page = text(people.clerk_client.get(f"/print/villages/{a.id}"))
+    assert re.search(r'data-testid="runs-1">\s*<span class="run">0001–0003</span>, '
+                     r'<span class="run">0006–0007</span>\s*</span>', page)
+    assert '<span class="run">0004–0005</span>, <span class="run">0008</span>' in page
+    assert "0004–0008" not in page and "0001–0007" not in page
+
+
+def test_the_card_prints_status_and_hukou_type_of_ordinary_residents(app, people, units, tmp_path):
+    # Issue 14: 人员状态 '正常' was printed as an empty cell, and so was 户口性质 for members
+    # without a hukou type of their own; on paper an empty cell reads as "not filled in".
+    import subprocess
+
+    data = family(surname="欧阳", seq=7)
+    data["household"]["hukou_type"] = "2"  # 农业家庭户口, the household's
+    data["members"][0]["hukou_type"] = "1"  # the head's own: 非农业家庭户口
+    h = reg.new_household(people.collector, unit_id=units["A1"].id, data=data, today=TODAY).household
+    db.session.commit()
+    c = people.clerk_client
+    c.post_form(f"/print/villages/{units['A'].id}/jobs", {"kind": "village"})
+    job = db.session.scalars(select(PrintJob)).one()
+    path = tmp_path / "book.pdf"
+    path.write_bytes(c.get(f"/print/jobs/{job.id}/files/0").data)
+    pages = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True,
+                           check=True).stdout.split("\f")
+    (front,) = [p for p in pages if re.search(rf"户卡编号\s+{h.card_no}\b", p) and "公民身份号码" in p]
+    # Each member's line of the table, as laid out on paper: the label whole, the status printed.
+    for m, hukou in zip(data["members"], ["非农业家庭户口", "农业家庭户口", "农业家庭户口", "农业家庭户口"]):
+        line = rf"{m['name']}\s.*{m['id_number']}\s+{hukou}\s+正常\s*$"
+        assert re.search(line, front, re.M), (m["name"], front)

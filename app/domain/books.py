@@ -45,6 +45,7 @@ class BookSummary:
     households: int
     first_card_no: str
     last_card_no: str
+    card_runs: tuple[str, ...]  # '0001–0096', '0120', ...: a book's cards are not a range of numbers
     last_printed_at: dt.datetime | None
     never_printed: int   # slots not yet printed in any form
     changed: int         # printed slots whose card changed since
@@ -187,6 +188,7 @@ def books_of(village: AdminUnit) -> list[BookSummary]:
         numbers = [slot_card_no(s, moved) for s in items]
         summaries.append(BookSummary(
             book_no=book_no, households=len(items), first_card_no=min(numbers), last_card_no=max(numbers),
+            card_runs=tuple(str(run) for run in printing.number_runs(numbers)),
             last_printed_at=max(printed) if printed else None,
             never_printed=sum(1 for s in items if s.printed_state is None),
             changed=sum(1 for s in items if s.printed_state and s.printed_state != states[s.id]),
@@ -295,14 +297,18 @@ def _head_name(data: dict[str, Any]) -> str:
     return str(head.get("name") or "") if head else ""
 
 
-def _member_row(m: dict[str, Any]) -> printing.MemberRow:
+def _member_row(m: dict[str, Any], household_hukou_type: Any = None) -> printing.MemberRow:
+    """On paper an empty cell reads as "not filled in" (issue 14), so the status of an ordinary
+    resident is printed (正常), and a member without a hukou type of their own has the
+    household's (户口类别 of the household part of the form)."""
     birth = as_date(m.get("birth_date"))
     status = m.get("status") or "active"
     return printing.MemberRow(
         name=str(m.get("name") or ""), relationship=_label("relationship", m.get("relationship")),
         sex=_label("sex", m.get("sex")), birth_date=birth.isoformat() if birth else "",
-        id_number=str(m.get("id_number") or ""), hukou_type=_label("hukou_type", m.get("hukou_type")),
-        status="" if status == "active" else _label("person_status", status), cancelled=status != "active")
+        id_number=str(m.get("id_number") or ""),
+        hukou_type=_label("hukou_type", m.get("hukou_type") or household_hukou_type),
+        status=_label("person_status", status), cancelled=status != "active")
 
 
 def card_data(household: Household, slot: BookSlot | None, *, today: dt.date | None = None) -> printing.Card:
@@ -362,7 +368,7 @@ def _card(village: AdminUnit, card_no: str, version: HouseholdVersion | None, ad
         address=f"{township}{village.name}{location}{door}",
         household_type=_label("household_type", household_type),
         head_name=head_name,
-        members=tuple(_member_row(m) for m in members),
+        members=tuple(_member_row(m, (data.get("household") or {}).get("hukou_type")) for m in members),
         qr_url=cards.card_url(config["BASE_URL"], config["CARD_KEYS"], village.code, card_no),
         signatures=tuple(boxes),  # type: ignore[arg-type]
         version_number=version.number if version else 0,

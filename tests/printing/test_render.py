@@ -105,7 +105,7 @@ def book_pages(book_pdf, tmp_path_factory) -> list[str]:
 def test_book_has_cover_catalogue_and_two_pages_per_card(book, book_pdf, book_pages, tmp_path):
     assert page_count(book_pdf, tmp_path) == LEAD + 2 * HOUSEHOLDS == len(book_pages)
     cover = squash(book_pages[0])
-    for text in ("全员人口信息户卡册", "宏村镇", "塔川村", "341023101204", "第1册", "0001至0012",
+    for text in ("全员人口信息户卡册", "宏村镇", "塔川村", "341023101204", "第1册", "户卡编号0001–0012",
                  f"{HOUSEHOLDS}户", "2024年5月20日"):
         assert text in cover
     assert "本页空白" in book_pages[1] and "本页空白" in book_pages[3]
@@ -221,6 +221,38 @@ def test_a_catalogue_of_two_pages_needs_no_blank_page(monkeypatch, tmp_path):
     assert re.search(r"户卡编号\s+0005\b", pages[12])
 
 
+def with_card_numbers(book: Book, numbers: list[int]) -> Book:
+    return replace(book, cards=tuple(replace(c, card_no=f"{n:04d}") for c, n in zip(book.cards, numbers)))
+
+
+def test_the_cover_lists_the_runs_of_card_numbers_of_the_book(tmp_path):
+    # Issue 14: a book of households in print order is not a range of card numbers; the cover
+    # said '0001 至 0244' for a book without 0097-0196.
+    numbers = [*range(1, 5), 120, *range(133, 137), 244, 2]  # unsorted, as slots are
+    book = with_card_numbers(sample_book(len(numbers), seed=4, members=(1, 2)), numbers)
+    pages = pages_text(render_book(book, processes=1), tmp_path)
+    assert "户卡编号0001–0004,0120,0133–0136,0244" in squash(pages[0])
+    assert "至" not in pages[0]
+
+
+@pytest.mark.parametrize("page_size", ["A4", "A5"])
+def test_a_hundred_scattered_card_numbers_fit_the_cover(page_size, tmp_path):
+    # No two numbers consecutive: 100 runs, about 600 characters, each run whole on one line.
+    numbers = [3 * k + 1 for k in range(100)]
+    book = with_card_numbers(sample_book(100, seed=5, members=(1, 1)), numbers)
+    pdf = render_book(book, page_size=page_size)
+    pages = pages_text(pdf, tmp_path)
+    catalogue = -(-100 // printing.render.CATALOGUE_ROWS[page_size])
+    assert len(pages) == page_count(pdf, tmp_path) == 2 + catalogue + catalogue % 2 + 200
+    listed = ",".join(f"{n:04d}" for n in numbers)
+    assert "户卡编号" + listed + "户数100户" in squash(pages[0])
+    # Read as laid out, line by line: no number split over two lines.
+    runs = pages[0].split("户卡编号")[1].split("户")[0]
+    assert len(runs.strip().splitlines()) > 3
+    assert re.findall(r"\d+", runs) == [f"{n:04d}" for n in numbers]
+    assert re.search(r"户卡编号\s+0004\b", pages[2 + catalogue + catalogue % 2 + 2])  # the second card's front
+
+
 # ------------------------------------------------------------------ cards
 
 @pytest.mark.parametrize("page_size", ["A4", "A5"])
@@ -234,6 +266,17 @@ def test_twelve_members_fit_on_one_page(page_size, tmp_path):
     size = PdfReader(tmp_path / "out.pdf").pages[0].mediabox
     assert (round(float(size.width) / 72 * 25.4), round(float(size.height) / 72 * 25.4)) == \
         {"A4": (210, 297), "A5": (148, 210)}[page_size]
+
+
+@pytest.mark.parametrize("page_size", ["A4", "A5"])
+@pytest.mark.parametrize("members", [4, 12])
+def test_the_longest_hukou_label_and_the_status_print_whole_on_the_members_line(page_size, members, tmp_path):
+    card = sample_card(members=members)
+    card = replace(card, members=tuple(replace(m, hukou_type="非农业家庭户口", status="正常", cancelled=False)
+                                       for m in card.members))
+    (front, _back) = pages_text(render_cards([card], page_size=page_size), tmp_path)
+    for m in card.members:
+        assert re.search(rf"{m.name}\s.*{m.id_number}\s+非农业家庭户口\s+正常\s*$", front, re.M), m.name
 
 
 def test_a_card_too_long_for_its_page_is_refused():
