@@ -44,11 +44,16 @@ def mother_age_issues(mother_birth: date | None, child_birth: date, *, who: Text
         return []
     age = age_on(mother_birth, child_birth)
     born, on = mother_birth.isoformat(), child_birth.isoformat()
+    if child_birth < mother_birth:
+        return [Issue("birth.mother_too_young", "error", path, {
+            "zh": f"{who['zh']}（{born}出生）在孩子出生时（{on}）尚未出生：请核对母亲和出生日期",
+            "en": f"{who['en']} (born {born}) was not yet born on the day of the birth ({on}): check the "
+                  "mother and the dates"})]
     if age < MOTHER_MIN_AGE:
         return [Issue("birth.mother_too_young", "error", path, {
-            "zh": f"{who['zh']}（{born}出生）在孩子出生时（{on}）只有{max(age, 0)}岁，"
+            "zh": f"{who['zh']}（{born}出生）在孩子出生时（{on}）只有{age}岁，"
                   f"不满{MOTHER_MIN_AGE}岁，不能登记为母亲：请核对母亲和出生日期",
-            "en": f"{who['en']} (born {born}) was only {max(age, 0)} on the day of the birth ({on}), "
+            "en": f"{who['en']} (born {born}) was only {age} on the day of the birth ({on}), "
                   f"under {MOTHER_MIN_AGE}; she cannot be recorded as the mother: check the mother "
                   "and the dates"})]
     if age < MOTHER_WARN_BELOW:

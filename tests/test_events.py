@@ -195,6 +195,12 @@ def test_a_mother_under_14_is_refused_and_nothing_changes(app, units, collector)
                  relationship="20", mother_id_number=id_number("2013-01-01", "2"), today=TODAY)
     assert e.value.field == "mother_id_number"
     db.session.rollback()
+    # ...and so is a birth before her own, by a number valid today (no error page).
+    with pytest.raises(Invalid) as e:
+        ev.birth(collector, h.id, occurred_on=D(2019, 9, 1), base_number=1, sex="1", name="张宝",
+                 relationship="20", mother_id_number=id_number("2020-01-01", "2"), today=TODAY)
+    assert e.value.field == "mother_id_number" and "not yet born" in e.value.message
+    db.session.rollback()
     assert versions(h) == 1
 
 

@@ -252,6 +252,9 @@ def birth(actor: User, household_id: uuid.UUID, *, occurred_on: dt.date, base_nu
         raise Invalid(_("Choose the child's sex."), field="sex")
     mother_id_number = _id_number(mother_id_number, "mother_id_number", today) or ""
     father_id_number = _id_number(father_id_number, "father_id_number", today) or ""
+    # A mother elsewhere: her birth date is in her (valid) ID number.
+    mother_born = (parse_id_number(mother_id_number, today or registration.today()).birth_date
+                   if mother_id_number else None)
 
     def change(household: Household, members: list[dict[str, Any]]) -> Change:
         mum = _member(members, mother, "mother") if mother else None
@@ -260,7 +263,7 @@ def birth(actor: User, household_id: uuid.UUID, *, occurred_on: dt.date, base_nu
             raise Invalid(_("The mother must be a woman."), field="mother")
         if dad is not None and dad.get("sex") != "1":
             raise Invalid(_("The father must be a man."), field="father")
-        issues = _birth_issues(household, members, mum, mother_id_number, occurred_on)
+        issues = _birth_issues(household, members, mum, mother_id_number, mother_born, occurred_on)
         code = relationship or _child_relationship(sex, [p for p in (mum, dad) if p is not None], members,
                                                    occurred_on)
         if not code:
@@ -290,7 +293,7 @@ def birth(actor: User, household_id: uuid.UUID, *, occurred_on: dt.date, base_nu
 
 
 def _birth_issues(household: Household, members: list[dict[str, Any]], mum: dict[str, Any] | None,
-                  mother_id_number: str, on: dt.date) -> list[Issue]:
+                  mother_id_number: str, mother_born: dt.date | None, on: dt.date) -> list[Issue]:
     """The birth rules (collection_forms.birth_rules) for the mother: a member here, or a
     woman elsewhere known by her ID number (its birth date). A mother under 14 is refused
     here; the warnings go with the version. Her other births: her youngest child's date on
@@ -303,10 +306,10 @@ def _birth_issues(household: Household, members: list[dict[str, Any]], mum: dict
         mother_path, field_name = member_path(index, "birth_date"), "mother"
         others = [mum.get("youngest_birth_date")]
     else:
-        born = parse_id_number(mother_id_number, on).birth_date
+        born = mother_born
         mother_path, field_name = member_path(len(members), "birth_date"), "mother_id_number"
         others = []
-    if born is not None and on < born:
+    if mum is not None and born is not None and on < born:
         return []  # a birth before the mother's own: check_dates refuses it with its own words
     recorded = db.session.execute(
         select(HouseholdVersion.occurred_on, HouseholdVersion.event)

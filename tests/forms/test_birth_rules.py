@@ -61,3 +61,5 @@ def test_a_mother_known_only_by_her_birth_date_and_an_unknown_one():
     issues = check_birth(None, D(2026, 9, 1), mother_birth=D(2013, 1, 1))
     assert issues[0].rule == "birth.mother_too_young" and issues[0].message["zh"].startswith("母亲（")
     assert check_birth({"name": "王芳"}, D(2026, 9, 1)) == []  # no birth date: nothing to say
+    later = check_birth({"name": "王芳", "birth_date": "2027-01-01"}, D(2026, 9, 1))
+    assert [i.rule for i in later] == ["birth.mother_too_young"] and "尚未出生" in later[0].message["zh"]
