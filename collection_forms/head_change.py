@@ -112,6 +112,15 @@ def _from_child(index: int, m: Mapping[str, Any], head: Mapping[str, Any],
             new = _by_sex(m, "11", "12")
             return Proposal(index, old, new, True) if new else Proposal(index, old, "10", False, "sex_unknown")
         spouse = next((x for x in members if x is not m and _married(m, x)), None)
+        if spouse is None:
+            # The form links only a married woman aged 15-49 to her husband: an older 儿媳, or
+            # any 女婿, has no link. A 儿媳 is a son's wife, a 女婿 a daughter's husband; if the
+            # new head is the one son (daughter) who may be the spouse, they are 妻 (夫).
+            spouse, alone = _unlinked_spouse(m, head, members)
+            if spouse is head:
+                new = _by_sex(m, "11", "12")
+                if new:
+                    return Proposal(index, old, new, alone, "" if alone else "whose_spouse")
         if spouse is not None and spouse.get("relationship") in SON | DAUGHTER:
             # A brother's wife or a sister's husband: 嫂/弟媳, 姐夫/妹夫 by the sibling's place.
             sibling = _sibling(index, spouse, head)
@@ -189,3 +198,54 @@ def _married(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
     """The form links a married woman to her husband in the household (spouse_member)."""
     pa, pb = a.get("person_id"), b.get("person_id")
     return bool(pa and pb and (a.get("spouse_member") == pb or b.get("spouse_member") == pa))
+
+
+# Sons and daughters by order of birth (GB/T 4761): 长子 次子 三子 四子 五子, 长女 … 五女; a sixth
+# and later child has no ordinal code and is 其他儿子 / 其他女儿.
+SON_ORDER = ("22", "23", "24", "25", "26")
+DAUGHTER_ORDER = ("32", "33", "34", "35", "36")
+ONLY_CHILD = {"21", "31"}
+# The head's children by birth (adopted and stepchildren, 27 and 37, are not counted in the order).
+BORN_SON = SON - {"27"}
+BORN_DAUGHTER = DAUGHTER - {"37"}
+
+
+def next_child_code(sex: str, members: Sequence[Mapping[str, Any]], born: Any = None) -> str:
+    """The relationship to the head of a child just born to the head (or the head's spouse).
+    When the household names the head's children by order (长子, 次女, or 独生子/独生女 for an
+    only child), the newborn takes the next order of its sex: after 长子, 次子 and 三子 a son is
+    四子, and a daughter with no sister yet is 长女. Otherwise plain 子 / 女, as the siblings
+    are. Siblings of every status count (a son who died or moved out keeps his place), those
+    born after `born` (recorded late) do not."""
+    plain, order, own = ("20", SON_ORDER, BORN_SON) if sex == MALE else ("30", DAUGHTER_ORDER, BORN_DAUGHTER)
+    children = [m for m in members if m.get("relationship") in BORN_SON | BORN_DAUGHTER]
+    ordered_codes = set(SON_ORDER) | set(DAUGHTER_ORDER) | ONLY_CHILD
+    ordered = any(m.get("relationship") in ordered_codes for m in children)
+    if not ordered:
+        return plain
+    day = as_date(born)
+    before = [m for m in children if m.get("relationship") in own
+              and (day is None or (as_date(m.get("birth_date")) or day) <= day)]
+    place = len(before)
+    if place < len(order):
+        return order[place]
+    return "29" if sex == MALE else "39"
+
+
+def _unlinked_spouse(m: Mapping[str, Any], head: Mapping[str, Any], members: Sequence[Mapping[str, Any]]
+                     ) -> tuple[Mapping[str, Any] | None, bool]:
+    """Whose spouse a child-in-law of the old head (28 女婿, 38 儿媳) with no spouse link may
+    be: the old head's active sons (for a 儿媳) or daughters (for a 女婿) who are not linked
+    to someone else and are not known to be unmarried. Returns the likeliest (the new head
+    if they are one of them, else the only one) and whether it is the only one."""
+    partners = SON if m.get("relationship") == "38" else DAUGHTER
+    candidates = [x for x in members if x is not m and (x.get("status") or "active") == "active"
+                  and x.get("relationship") in partners
+                  and not any(_married(x, y) for y in members if y is not x and y is not m)
+                  and (x.get("marital_status") or "20")[:1] not in ("1", "3", "4")]
+    if not candidates:
+        return None, False
+    alone = len(candidates) == 1
+    if any(x is head for x in candidates):
+        return head, alone
+    return (candidates[0], True) if alone else (None, False)

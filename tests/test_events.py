@@ -174,6 +174,91 @@ def test_birth_refusals_name_the_field(app, units, collector):
                  today=TODAY)
 
 
+# ------------------------------------------------------------------ birth rules (issue 14)
+
+
+def test_a_mother_under_14_is_refused_and_nothing_changes(app, units, collector):
+    """Issue 14: a birth to a mother of 8 (born 2018) was saved as complete without a word."""
+    data = family()
+    data["members"].append(member("张小妹", "30", "2018-03-01", "2", seq=1))
+    h = make_household(collector, units["A"], data=data)
+    with pytest.raises(Invalid) as e:
+        ev.birth(collector, h.id, occurred_on=D(2026, 9, 1), base_number=1, sex="1", name="张宝",
+                 mother=by_name(h, "张小妹")["person_id"], today=TODAY)
+    assert e.value.field == "mother"
+    assert "张小妹" in e.value.message and "only 8" in e.value.message
+    db.session.rollback()
+    assert versions(h) == 1 and len(members(h)) == 5
+    # A mother elsewhere, known by her ID number (born 2013: 13 at the birth), is refused the same way.
+    with pytest.raises(Invalid) as e:
+        ev.birth(collector, h.id, occurred_on=D(2026, 9, 1), base_number=1, sex="1", name="张宝",
+                 relationship="20", mother_id_number=id_number("2013-01-01", "2"), today=TODAY)
+    assert e.value.field == "mother_id_number"
+    db.session.rollback()
+    # ...and so is a birth before her own, by a number valid today (no error page).
+    with pytest.raises(Invalid) as e:
+        ev.birth(collector, h.id, occurred_on=D(2019, 9, 1), base_number=1, sex="1", name="张宝",
+                 relationship="20", mother_id_number=id_number("2020-01-01", "2"), today=TODAY)
+    assert e.value.field == "mother_id_number" and "not yet born" in e.value.message
+    db.session.rollback()
+    assert versions(h) == 1
+
+
+def test_a_young_mother_is_recorded_with_a_warning_kept_on_the_version(app, units, collector):
+    data = family()
+    data["members"].append(member("张小妹", "30", "2011-06-01", "2", seq=1))  # 15 at the birth
+    h = make_household(collector, units["A"], data=data)
+    result = ev.birth(collector, h.id, occurred_on=D(2026, 9, 1), base_number=1, sex="2", name="张宝",
+                      mother=by_name(h, "张小妹")["person_id"], today=TODAY)
+    db.session.commit()
+    assert [(i.rule, i.level) for i in result.issues] == [("birth.mother_young", "warning")]
+    assert "张小妹" in result.issues[0].message["zh"]
+    stored = [i for i in result.version.issues if i["rule"].startswith("birth.")]
+    assert [(i["rule"], i["path"]) for i in stored] == [("birth.mother_young", "members[4].birth_date")]
+    assert result.version.complete and versions(h) == 2
+
+
+def test_births_of_one_mother_closer_than_180_days_are_warned_twins_are_not(app, units, collector):
+    """Issue 14: a birth 25 days after the same mother's previous child was saved without a word."""
+    data = family()
+    data["members"][1]["birth_date"] = "1990-05-02"
+    data["members"][1]["id_number"] = id_number("1990-05-02", "2")
+    data["members"][2:] = []
+    h = make_household(collector, units["A"], data=data)
+    mum = by_name(h, "李秀英")["person_id"]
+    first = ev.birth(collector, h.id, occurred_on=D(2026, 1, 10), base_number=1, sex="1", name="张一",
+                     mother=mum, today=TODAY)
+    assert first.issues == []
+    twin = ev.birth(collector, h.id, occurred_on=D(2026, 1, 11), base_number=2, sex="1", name="张二",
+                    mother=mum, today=TODAY)
+    assert twin.issues == []
+    late = ev.birth(collector, h.id, occurred_on=D(2026, 2, 5), base_number=3, sex="2", name="张三",
+                    mother=mum, today=TODAY)
+    db.session.commit()
+    assert [(i.rule, i.level) for i in late.issues] == [("birth.spacing", "warning")]
+    assert "25 days" in late.issues[0].message["en"] and "李秀英" in late.issues[0].message["zh"]
+    assert any(i["rule"] == "birth.spacing" for i in late.version.issues) and versions(h) == 4
+    after = D(2026, 2, 5) + dt.timedelta(days=180)  # 180 days after the last: fine
+    assert ev.birth(collector, h.id, occurred_on=after, base_number=4, sex="2", name="张四",
+                    mother=mum, today=TODAY).issues == []
+
+
+@pytest.mark.parametrize("sex, expected", [("1", "25"), ("2", "32")])
+def test_a_newborn_takes_the_next_order_after_its_siblings(app, units, collector, sex, expected):
+    """Issue 14: a newborn got 子 while the siblings were 长子/次子/三子: 四子, or 长女."""
+    data = family()
+    data["members"][1]["birth_date"] = "1985-05-02"
+    data["members"][1]["id_number"] = id_number("1985-05-02", "2")
+    data["members"][2:] = [member("张大", "22", "2010-01-01", "1", seq=2),
+                           member("张二", "23", "2012-01-01", "1", seq=3),
+                           member("张三", "24", "2015-01-01", "1", seq=4)]
+    h = make_household(collector, units["A"], data=data)
+    ev.birth(collector, h.id, occurred_on=D(2026, 9, 1), base_number=1, sex=sex, name="张宝",
+             mother=by_name(h, "李秀英")["person_id"], today=TODAY)
+    db.session.commit()
+    assert by_name(h, "张宝")["relationship"] == expected
+
+
 # ------------------------------------------------------------------ death and head change
 
 
@@ -235,6 +320,28 @@ def test_head_change_to_a_son_takes_the_collectors_corrections(app, units, colle
     assert [(m["name"], m["relationship"]) for m in members(h)] == [
         ("张建国", "02"), ("李秀英", "52"), ("张伟", "02"), ("张丽", "97")]
     assert by_name(h, "张建国")["status"] == "moved_out" and h.head_name == "张伟"
+
+
+def test_after_the_heads_death_his_sons_wife_is_proposed_as_wife(app, units, collector):
+    """Issue 14: the new head's wife (儿媳 of the old head, over 49: the form keeps no spouse
+    link) was proposed as 其他亲属 while the grandchildren were 子/女."""
+    data = {"household": {"household_type": "family"}, "members": [
+        member("张老汉", "02", "1945-03-01", "1", seq=1, marital_status="20"),
+        member("张大军", "22", "1970-05-01", "1", seq=2, marital_status="20"),
+        member("王桂兰", "38", "1972-06-01", "2", seq=3, marital_status="20"),
+        member("张小军", "41", "1995-07-01", "1", seq=4),
+        member("张小红", "42", "1998-08-01", "2", seq=5),
+    ]}
+    h = make_household(collector, units["A"], data=data)
+    old, son = by_name(h, "张老汉"), by_name(h, "张大军")
+    proposals = {members(h)[p.index]["name"]: (p.new, p.certain)
+                 for p in ev.head_proposals(members(h), old["person_id"], son["person_id"])}
+    assert proposals == {"张大军": ("02", True), "王桂兰": ("12", True), "张小军": ("20", True),
+                         "张小红": ("30", True)}
+    ev.death(collector, h.id, person_id=old["person_id"], occurred_on=D(2026, 5, 1), base_number=1,
+             cause="old_age", source="family", new_head=son["person_id"], today=TODAY)
+    db.session.commit()
+    assert by_name(h, "王桂兰")["relationship"] == "12" and h.head_name == "张大军"
 
 
 # ------------------------------------------------------------------ moves
@@ -420,6 +527,13 @@ def test_split_refusals_change_nothing(app, units, collector):
         ev.split(collector, h.id, person_ids=[son], new_head=everyone[0], relationships={},
                  occurred_on=D(2026, 4, 1), base_number=1, today=TODAY)
     assert e.value.field == "new_head"
+    db.session.rollback()
+    # A member who leaves without a relationship to the new head: named (issue 14).
+    daughter = by_name(h, "张丽")["person_id"]
+    with pytest.raises(Invalid) as e:
+        ev.split(collector, h.id, person_ids=[son, daughter], new_head=son, relationships={},
+                 occurred_on=D(2026, 4, 1), base_number=1, today=TODAY)
+    assert e.value.field == "relationships" and "张丽" in e.value.message and "张伟" not in e.value.message
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Household)) == 1 and versions(h) == 1
 

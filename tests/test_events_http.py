@@ -14,7 +14,7 @@ from app.domain.users import grant_role
 from app.extensions import db
 from app.models import Household, HouseholdVersion, Role
 from app.models.events import HouseholdTransfer
-from tests.support.households import family
+from tests.support.households import family, member
 
 
 @pytest.fixture
@@ -77,6 +77,40 @@ def test_birth_over_http(client, collector, household):
     assert child["relationship"] == "30" and child["birth_date"] == "2026-01-05"
     last = versions(household)[-1]
     assert (last.kind, str(last.occurred_on)) == ("birth", "2026-01-05")
+
+
+def test_a_birth_to_a_mother_of_8_is_refused_and_changes_nothing(client, collector, units):
+    """Issue 14: saved as complete with no word. Refused next to the mother, in Chinese, by name."""
+    data = family()
+    data["members"].append(member("张小妹", "30", "2018-03-01", "2", seq=1))
+    h = reg.new_household(collector, unit_id=units["A"].id, data=data).household
+    db.session.commit()
+    client.login("zhang")
+    before = (len(versions(h)), h.current_version.content_hash)
+    resp = post(client, h, "birth", {"occurred_on": "2026-09-01", "name": "张宝", "sex": "1",
+                                     "mother": members(h)["张小妹"]["person_id"]})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    error = re.search(r'data-testid="error-mother">([^<]*)<', page)
+    assert error and "母亲张小妹" in error.group(1) and "只有8岁" in error.group(1) and "不满14岁" in error.group(1)
+    assert 'value="张宝"' in page  # what was typed is kept
+    db.session.refresh(h)
+    assert (len(versions(h)), h.current_version.content_hash) == before and "张宝" not in members(h)
+
+
+def test_a_birth_25_days_after_the_last_is_recorded_with_a_warning(client, collector, household):
+    client.login("zhang")
+    mum = members(household)["李秀英"]["person_id"]
+    assert post(client, household, "birth", {"occurred_on": "2026-01-05", "name": "张小花", "sex": "2",
+                                             "mother": mum}).status_code == 302
+    resp = post(client, household, "birth", {"occurred_on": "2026-01-30", "name": "张小草", "sex": "2",
+                                             "mother": mum})
+    assert resp.status_code == 302
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert re.search(r'class="flash flash-warning"[^>]*>母亲李秀英的另一个孩子出生于2026-01-05[^<]*只相隔25天', page)
+    # Kept with the version: the household page lists it among what is to be checked.
+    assert 'data-testid="issues"' in page and "只相隔25天" in page.split('data-testid="issues"')[1]
+    assert [v.kind for v in versions(household)] == ["create", "birth", "birth"]
 
 
 def test_a_future_date_is_refused_next_to_the_field(client, collector, household):
@@ -195,6 +229,24 @@ def test_split_over_http(client, collector, household):
     assert {m["name"]: m["status"] for m in members(household).values()}["张丽"] == "moved_out"
 
 
+def test_a_split_without_a_relationship_names_the_member(client, collector, household):
+    client.login("zhang")
+    m = members(household)
+    son, daughter = m["张伟"], m["张丽"]
+    resp = post(client, household, "split", {"occurred_on": "2026-07-01",
+                                             "leaves": [son["person_id"], daughter["person_id"]],
+                                             "new_head": son["person_id"]})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    error = re.search(r'data-testid="error-relationships">([^<]*)<', page)
+    assert error and "张丽" in error.group(1) and "张伟" not in error.group(1)
+    # The member without a relationship is marked; the new head (her relationship is 户主) is not.
+    assert re.search(rf'class="field split-member has-error" id="f-rel-{daughter["person_id"]}"', page)
+    assert not re.search(rf'class="field split-member has-error" id="f-rel-{son["person_id"]}"', page)
+    assert len(versions(household)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Household)) == 1
+
+
 def test_merge_over_http_asks_for_the_relationships_first(client, collector, household, units):
     other = reg.new_household(collector, unit_id=units["A"].id, data=family("王", 2)).household
     db.session.commit()
@@ -253,6 +305,47 @@ def test_transfer_waits_for_the_receiving_leader(client, new_client, collector, 
     assert leader.post_form(f"/collect/transfers/{transfer_id}/decide", {"decision": "accept"}).status_code == 302
     db.session.refresh(household)
     assert household.village_id == units["C"].id and versions(household)[-1].kind == "transfer"
+
+
+def test_a_transfer_without_a_destination_asks_to_choose_the_village(client, collector, household):
+    """Issue 14: it said "没有代码为 的行政区划。" (a blank code)."""
+    client.login("zhang")
+    for fields in ({}, {"to_unit_code": "", "to_unit_code_typed": "  "}):
+        resp = post(client, household, "transfer", {"occurred_on": "2026-07-01", "reason": "务工", **fields})
+        page = resp.get_data(as_text=True)
+        assert resp.status_code == 422
+        assert re.search(r'data-testid="error-to_unit">请选择迁入村。<', page) and "没有代码为" not in page
+        assert 'value="务工"' in page
+    assert db.session.scalar(select(func.count()).select_from(HouseholdTransfer)) == 0
+    assert len(versions(household)) == 1
+
+
+def test_the_receiving_leader_sees_waiting_transfers_on_the_home_page(client, new_client, collector,
+                                                                      household, units, make_user):
+    """Issue 14: "1 户迁入申请待同意或拒绝" was shown on the queue page only."""
+    make_user("village_leader", units["C"], username="leader_c")
+    leader = new_client()
+    leader.login("leader_c")
+    home = leader.get("/").get_data(as_text=True)
+    assert 'data-testid="home-transfers"' not in home and 'data-testid="waiting-transfers"' not in home
+    client.login("zhang")
+    assert post(client, household, "transfer", {"occurred_on": "2026-07-01",
+                                                "to_unit_code": units["C"].code}).status_code == 302
+    home = leader.get("/").get_data(as_text=True)
+    link = re.search(r'<a [^>]*href="(/collect/transfers)"[^>]*data-testid="home-transfers">([^<]*)</a>',
+                     home)
+    assert link and link.group(2).strip() == "1 户迁入申请待同意或拒绝"
+    header = re.search(r'<a href="/collect/transfers" data-testid="waiting-transfers">([^<]*)</a>', home)
+    assert header and header.group(1) == "迁入申请（1）"
+    # The collector who asked has nothing to decide: neither on the home page nor in the header.
+    mine = client.get("/").get_data(as_text=True)
+    assert 'data-testid="home-transfers"' not in mine and 'data-testid="waiting-transfers"' not in mine
+    # Decided: the link goes away.
+    page = leader.get(link.group(1)).get_data(as_text=True)
+    transfer_id = int(re.search(r'data-testid="transfer-(\d+)"', page).group(1))
+    leader.post_form(f"/collect/transfers/{transfer_id}/decide", {"decision": "refuse", "reason": "无此人"})
+    home = leader.get("/").get_data(as_text=True)
+    assert 'data-testid="home-transfers"' not in home and 'data-testid="waiting-transfers"' not in home
 
 
 def test_the_unit_picker_offers_the_villages_of_the_county(client, collector, household, units):

@@ -90,3 +90,20 @@ def test_an_id_number_appears_once_among_active_members():
     assert "第2位" not in issues[0].message["zh"] and "第3位成员" in issues[0].message["zh"]
     data["members"][3]["status"] = "duplicate"
     assert rules(data) == []
+
+
+@pytest.mark.parametrize("youngest, expected", [
+    ("1986-05-01", ["birth.mother_too_young"]),   # 李秀英 (born 1972-05-02) was 13 years 364 days
+    ("1986-05-02", ["birth.mother_young"]),       # 14
+    ("1988-05-02", []),                           # 16
+])
+def test_a_married_womans_age_at_her_youngest_childs_birth(youngest, expected):
+    """The form's one link between a mother and a child: the birth rules apply at every save."""
+    data = family()
+    data["members"][1].update(boys=1, girls=0, youngest_birth_date=youngest, youngest_sex="1")
+    issues = [i for i in check_household_rules(data) if i.rule.startswith("birth.")]
+    assert [i.rule for i in issues] == expected
+    for i in issues:
+        assert i.path == "members[1].youngest_birth_date" and "第2位成员（李秀英）" in i.message["zh"]
+    levels = ["error" if r == "birth.mother_too_young" else "warning" for r in expected]
+    assert [i.level for i in issues] == levels

@@ -26,7 +26,7 @@ from typing import Any
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from app.domain import audit, registration, scope
@@ -38,8 +38,10 @@ from app.domain.users import unit_chain
 from app.extensions import db
 from app.models import AdminUnit, Household, HouseholdVersion, Person, UnitLevel, User, VersionKind, utcnow
 from app.models.events import TRANSFER_TRANSITIONS, HouseholdTransfer, TransferState
+from collection_forms import Issue, member_path
+from collection_forms.birth_rules import check_birth
 from collection_forms.conditions import as_date
-from collection_forms.head_change import Proposal, propose
+from collection_forms.head_change import Proposal, next_child_code, propose
 from collection_forms.id_number import IdNumberError, parse_id_number
 
 EARLIEST = dt.date(1900, 1, 1)
@@ -58,7 +60,6 @@ EVENT_LABELS = {
     VersionKind.transfer.value: _l("Transfer to another village"),
 }
 
-SON, DAUGHTER = "20", "30"
 SONS_CHILD = {"1": "41", "2": "42"}
 DAUGHTERS_CHILD = {"1": "43", "2": "44"}
 MARRIED, WIDOWED, DIVORCED, NEVER = "20", "30", "40", "10"
@@ -71,6 +72,7 @@ class EventResult:
     version: HouseholdVersion
     created: bool  # False: the same submission was replayed
     other: HouseholdVersion | None = None  # the other household's version of a two-sided event
+    issues: list[Issue] = field(default_factory=list)  # the event's own warnings, stored with the version
 
 
 @dataclass
@@ -79,6 +81,7 @@ class Change:
     members: list[dict[str, Any]]
     event: dict[str, Any]
     concerned: list[dict[str, Any]] = field(default_factory=list)  # whose life dates bound the event
+    issues: list[Issue] = field(default_factory=list)  # warnings of the event's own rules (a birth's)
 
 
 # ------------------------------------------------------------------ the common path
@@ -118,7 +121,8 @@ def record_event(actor: User, household_id: uuid.UUID, kind: VersionKind, *, occ
         with db.session.begin_nested():
             saved = registration.write_event_version(actor, household, kind, data, base_number=base_number,
                                                      submission_id=submission_id, on=on,
-                                                     occurred_on=occurred_on, event=event)
+                                                     occurred_on=occurred_on, event=event,
+                                                     extra_issues=[i.as_dict() for i in result.issues])
             other = other_side(household, saved.version) if other_side else None
     except IntegrityError:
         # The same submission, sent twice at once, was stored by the other request: its answer.
@@ -126,7 +130,7 @@ def record_event(actor: User, household_id: uuid.UUID, kind: VersionKind, *, occ
         if replay is None:
             raise
         return replay
-    return EventResult(household, saved.version, True, other)
+    return EventResult(household, saved.version, True, other, result.issues)
 
 
 def _replayed(submission_id: uuid.UUID | None, household: Household, kind: VersionKind,
@@ -248,6 +252,9 @@ def birth(actor: User, household_id: uuid.UUID, *, occurred_on: dt.date, base_nu
         raise Invalid(_("Choose the child's sex."), field="sex")
     mother_id_number = _id_number(mother_id_number, "mother_id_number", today) or ""
     father_id_number = _id_number(father_id_number, "father_id_number", today) or ""
+    # A mother elsewhere: her birth date is in her (valid) ID number.
+    mother_born = (parse_id_number(mother_id_number, today or registration.today()).birth_date
+                   if mother_id_number else None)
 
     def change(household: Household, members: list[dict[str, Any]]) -> Change:
         mum = _member(members, mother, "mother") if mother else None
@@ -256,7 +263,9 @@ def birth(actor: User, household_id: uuid.UUID, *, occurred_on: dt.date, base_nu
             raise Invalid(_("The mother must be a woman."), field="mother")
         if dad is not None and dad.get("sex") != "1":
             raise Invalid(_("The father must be a man."), field="father")
-        code = relationship or _child_relationship(sex, [p for p in (mum, dad) if p is not None])
+        issues = _birth_issues(household, members, mum, mother_id_number, mother_born, occurred_on)
+        code = relationship or _child_relationship(sex, [p for p in (mum, dad) if p is not None], members,
+                                                   occurred_on)
         if not code:
             raise Invalid(_("Choose the child's relationship to the head."), field="relationship")
         child = {"person_id": _new_person_id(submission_id, "birth"), "sex": sex,
@@ -277,19 +286,64 @@ def birth(actor: User, household_id: uuid.UUID, *, occurred_on: dt.date, base_nu
                  "mother": mother, "father": father, "name_pending": not name.strip(),
                  "mother_id_number": mother_id_number.strip() or None,
                  "father_id_number": father_id_number.strip() or None}
-        return Change(members + [child], event, [p for p in (mum,) if p is not None])
+        return Change(members + [child], event, [p for p in (mum,) if p is not None], issues)
 
     return record_event(actor, household_id, VersionKind.birth, occurred_on=occurred_on,
                         base_number=base_number, change=change, submission_id=submission_id, today=today)
 
 
-def _child_relationship(sex: str, parents: list[dict[str, Any]]) -> str | None:
+def _birth_issues(household: Household, members: list[dict[str, Any]], mum: dict[str, Any] | None,
+                  mother_id_number: str, mother_born: dt.date | None, on: dt.date) -> list[Issue]:
+    """The birth rules (collection_forms.birth_rules) for the mother: a member here, or a
+    woman elsewhere known by her ID number (its birth date). A mother under 14 is refused
+    here; the warnings go with the version. Her other births: her youngest child's date on
+    the form and the births recorded in this household with her as the mother."""
+    if mum is None and not mother_id_number:
+        return []
+    if mum is not None:
+        born = as_date(mum.get("birth_date"))
+        index = next(i for i, m in enumerate(members) if m is mum)
+        mother_path, field_name = member_path(index, "birth_date"), "mother"
+        others = [mum.get("youngest_birth_date")]
+    else:
+        born = mother_born
+        mother_path, field_name = member_path(len(members), "birth_date"), "mother_id_number"
+        others = []
+    if mum is not None and born is not None and on < born:
+        return []  # a birth before the mother's own: check_dates refuses it with its own words
+    recorded = db.session.execute(
+        select(HouseholdVersion.occurred_on, HouseholdVersion.event)
+        .where(HouseholdVersion.household_id == household.id,
+               HouseholdVersion.kind == VersionKind.birth.value)).all()
+    for occurred, event in recorded:
+        event = event or {}
+        if (mum is not None and str(event.get("mother") or "") == str(mum.get("person_id"))) or (
+                mother_id_number and event.get("mother_id_number") == mother_id_number):
+            others.append(occurred)
+    issues = check_birth(mum, on, others, mother_birth=born, mother_path=mother_path,
+                         date_path=member_path(len(members), "birth_date"))
+    refused = next((i for i in issues if i.level == "error"), None)
+    if refused is not None:
+        raise Invalid(issue_message(refused), field=field_name)
+    return issues
+
+
+def issue_message(issue: Issue) -> str:
+    """An Issue's message in the user's language (Chinese unless the locale is another)."""
+    locale = get_locale()
+    return issue.message["en"] if locale is not None and locale.language != "zh" else issue.message["zh"]
+
+
+def _child_relationship(sex: str, parents: list[dict[str, Any]], members: list[dict[str, Any]] = (),
+                        born: dt.date | None = None) -> str | None:
     """The newborn's relationship to the head, from a parent's: the head's or their spouse's
-    child is a son or daughter; a son's child a grandchild (孙子/孙女), a daughter's 外孙子/外孙女."""
+    child is a son or daughter, by order among the head's children when they have ordered
+    codes (长子, 次子…: collection_forms.head_change.next_child_code); a son's child a
+    grandchild (孙子/孙女), a daughter's 外孙子/外孙女."""
     for p in parents:
         rel = p.get("relationship") or ""
         if rel == HEAD or rel in ("10", "11", "12"):
-            return SON if sex == "1" else DAUGHTER
+            return next_child_code(sex, members, born)
         if rel.startswith("2") and rel != "28" or rel == "38":
             return SONS_CHILD[sex]
         if rel.startswith("3") and rel != "38" or rel == "28":
@@ -674,9 +728,10 @@ def split(actor: User, household_id: uuid.UUID, *, person_ids: list[str], new_he
         for p in people:
             pid = str(p["person_id"])
             moved.append(_carried(p, ids[pid], HEAD if pid == str(new_head) else relationships.get(pid, "")))
-        if any(not m["relationship"] for m in moved):
-            raise Invalid(_("Give each member of the new household their relationship to its head."),
-                          field="relationships")
+        missing = [m.get("name") or "?" for m in moved if not m["relationship"]]
+        if missing:
+            raise Invalid(_("Choose the relationship to the head of the new household for %(names)s.",
+                            names="、".join(missing)), field="relationships")
         head_change = None
         for p in people:
             p.update(status="moved_out", cancelled_on=occurred_on.isoformat(), cancellation_reason="分户")
@@ -813,6 +868,14 @@ def transfers_to_decide(actor: User) -> list[HouseholdTransfer]:
         .where(HouseholdTransfer.state == TransferState.pending.value,
                scope.scope_filter(actor, HouseholdTransfer.to_path, "household.confirm"))
         .order_by(HouseholdTransfer.requested_at)))
+
+
+def transfers_to_decide_count(actor: User) -> int:
+    """How many transfers wait for the actor's decision: the leader's home page and header."""
+    return db.session.scalar(
+        select(func.count()).select_from(HouseholdTransfer)
+        .where(HouseholdTransfer.state == TransferState.pending.value,
+               scope.scope_filter(actor, HouseholdTransfer.to_path, "household.confirm"))) or 0
 
 
 def decide_transfer(actor: User, transfer_id: int, *, accept: bool, reason: str = "",

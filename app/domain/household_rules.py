@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 from collection_forms import Issue, member_path, member_who
+from collection_forms.birth_rules import mother_age_issues
 from collection_forms.conditions import age_on, as_date
 
 HEAD = "02"
@@ -54,6 +55,19 @@ def check_household_rules(data: Mapping[str, Any]) -> list[Issue]:
         issues += _generation_gaps(heads[0], active)
     issues += _marriage_age(active, members)
     issues += _id_once(active)
+    issues += _mother_age(active)
+    return issues
+
+
+def _mother_age(active) -> list[Issue]:
+    """A married woman's age at the birth of her youngest child (the one link between a
+    mother and a child on the form): the birth rules of collection_forms.birth_rules."""
+    issues: list[Issue] = []
+    for i, m in active:
+        youngest = as_date(m.get("youngest_birth_date"))
+        if youngest is not None:
+            issues += mother_age_issues(as_date(m.get("birth_date")), youngest, who=member_who(i, m),
+                                        path=member_path(i, "youngest_birth_date"))
     return issues
 
 

@@ -283,11 +283,16 @@ def next_card_no(village: AdminUnit) -> str:
 
 def write_event_version(actor: User, household: Household, kind: VersionKind, data: dict[str, Any], *,
                         base_number: int, submission_id: uuid.UUID | None, on: dt.date | None,
-                        occurred_on: dt.date, event: dict[str, Any]) -> SaveResult:
+                        occurred_on: dt.date, event: dict[str, Any],
+                        extra_issues: list[dict[str, Any]] | None = None) -> SaveResult:
     """A life event's version (app.domain.events), in the caller's transaction: the caller
     has locked the household, checked its base number and built `data` from the current
-    version. The same checks as a save apply; removing a member is refused here too."""
+    version. The same checks as a save apply; removing a member is refused here too.
+    `extra_issues`: what the event's own rules found (a birth's), stored with the others
+    unless a save's check found the same rule for the same member already."""
     clean, issues = _checked(actor, data, submission_id, on, household_id=household.id)
+    found = {(i["rule"], i["path"].split(".")[0]) for i in issues}
+    issues += [i for i in extra_issues or [] if (i["rule"], i["path"].split(".")[0]) not in found]
     _refuse_removed_members(household, clean)
     with db.session.begin_nested():
         version = _add_version(actor, household, kind, clean, issues, base_number, submission_id,

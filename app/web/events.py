@@ -46,8 +46,9 @@ def _me() -> User:
 def _transfer_mark() -> dict[str, Any]:
     """The household page marks a household whose transfer waits for the receiving village."""
     return {"pending_transfer": events.pending_transfer,
-            # The leader's queue links the transfers waiting for them (asked only there).
-            "transfers_waiting": lambda: len(events.transfers_to_decide(_me()))}
+            # Transfers waiting for the leader: the queue, the home page and the header ask
+            # (the header only for a village leader, so others pay no query).
+            "transfers_waiting": lambda: events.transfers_to_decide_count(_me())}
 
 
 @bp.route("/households/<uuid:household_id>/events/<kind>", methods=["GET", "POST"])
@@ -82,6 +83,8 @@ def record(household_id: uuid.UUID, kind: str):
     flash(_("This event had already arrived; it was kept once.") if replayed else
           _("%(event)s recorded on card %(card)s as a new draft.", event=events.EVENT_LABELS[kind],
             card=card))
+    for issue in result.issues:  # a birth's warnings: recorded, and to be checked
+        flash(events.issue_message(issue), "warning")
     return redirect(url_for("collect.household", household_id=household_id))
 
 
@@ -233,7 +236,9 @@ def _joining(me: User, h: Household, form) -> dict[str, Any]:
 
 def _transfer(me: User, h: Household, form):
     code = _unit_code(form, "to_unit_code", "to_unit")
-    unit = unit_by_code(code) if code else None
+    if not code:
+        raise Invalid(_("Please choose the village to move to."), field="to_unit")
+    unit = unit_by_code(code)
     if unit is None:
         raise Invalid(_("No administrative unit has the code %(code)s.", code=code), field="to_unit")
     events.request_transfer(me, h.id, to_unit_id=unit.id, occurred_on=_date(form),

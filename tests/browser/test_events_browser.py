@@ -2,7 +2,9 @@
 records a move to a county of another province by going down the unit tree, asks a transfer
 where only villages and groups can be chosen, splits a household whose head leaves,
 correcting a proposed relationship of those who stay before it is recorded, and, without
-JavaScript, moves a member to a unit by typing its code."""
+JavaScript, moves a member to a unit by typing its code. Issue 14: the split's tick boxes and
+the 登记人口变动 toggle are finger-sized, a member's relationship box shows once they are
+ticked, and a missing relationship is refused by the member's name."""
 from __future__ import annotations
 
 import datetime as dt
@@ -191,5 +193,63 @@ def test_without_the_script_the_unit_code_is_typed(browser: Browser, live_server
         phone.wait_for_url(re.compile(r".*/collect/households/[0-9a-f-]{36}$"))
         assert current_members(live_server, household_id)["张丽"]["migration_place"] == "石家庄市"
         assert last_event(live_server, household_id)["destination_code"] == "130100000000"
+    finally:
+        context.close()
+
+
+def test_split_ticks_are_finger_sized_and_a_missing_relationship_is_named(browser: Browser, live_server,
+                                                                           household):
+    """Issue 14 at 360 px with a finger: the 登记人口变动 toggle and the split's tick boxes were
+    24 px high, unticked members showed a relationship box, and a missing relationship was
+    refused without saying whose."""
+    household_id, today = household
+    base = live_server.url
+    ids = {name: m["person_id"] for name, m in current_members(live_server, household_id).items()}
+    context, phone = phone_logged_in(browser, base, USERNAME)
+    try:
+        phone.goto(f"{base}/collect/households/{household_id}")
+        toggle = phone.get_by_test_id("events").locator("summary")
+        assert toggle.bounding_box()["height"] >= 44, toggle.bounding_box()
+        toggle.tap()
+        phone.get_by_test_id("event-split").tap()
+        phone.wait_for_url(re.compile(r".*/events/split$"))
+        assert page_width(phone) <= PHONE_WIDTH
+        for name, pid in ids.items():
+            tick = phone.locator(f"input[name=leaves][value='{pid}']")
+            label = phone.locator(f"#f-rel-{pid} label.tick")
+            assert label.bounding_box()["height"] >= 44, (name, label.bounding_box())
+            assert tick.bounding_box()["height"] >= 20, (name, tick.bounding_box())
+            # Nobody is ticked yet: no relationship box.
+            expect(phone.locator(f"select[name='rel-{pid}']")).to_be_hidden()
+        phone.fill("#occurred_on", (today - dt.timedelta(days=1)).isoformat())
+        # A tap on the member's name (the label) ticks them and shows their relationship box.
+        phone.locator(f"#f-rel-{ids['张伟']} label.tick").tap()
+        expect(phone.locator(f"input[name=leaves][value='{ids['张伟']}']")).to_be_checked()
+        expect(phone.locator(f"select[name='rel-{ids['张伟']}']")).to_be_visible()
+        phone.locator(f"input[name=leaves][value='{ids['张丽']}']").tap()
+        expect(phone.locator(f"select[name='rel-{ids['张丽']}']")).to_be_visible()
+        expect(phone.locator(f"select[name='rel-{ids['张建国']}']")).to_be_hidden()
+        # Untick: the box goes away again.
+        phone.locator(f"input[name=leaves][value='{ids['张丽']}']").tap()
+        expect(phone.locator(f"select[name='rel-{ids['张丽']}']")).to_be_hidden()
+        phone.locator(f"input[name=leaves][value='{ids['张丽']}']").tap()
+        phone.select_option("#new_head", label="张伟")
+        phone.get_by_test_id("record").tap()
+        error = phone.get_by_test_id("error-relationships")
+        expect(error).to_contain_text("张丽")
+        expect(error).not_to_contain_text("张伟")
+        expect(phone.get_by_test_id("form-message")).to_contain_text("张丽")
+        # The ticks and the box of the member named stay as they were, marked; nothing recorded.
+        expect(phone.locator(f"#f-rel-{ids['张丽']}")).to_have_class(re.compile(r"\bhas-error\b"))
+        expect(phone.locator(f"select[name='rel-{ids['张丽']}']")).to_be_visible()
+        expect(phone.locator(f"select[name='rel-{ids['李秀英']}']")).to_be_hidden()
+        assert current_members(live_server, household_id)["张丽"]["status"] == "active"
+        assert page_width(phone) <= PHONE_WIDTH
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        phone.screenshot(path=str(SHOTS / "5-split-named.png"), full_page=True)
+        phone.select_option(f"select[name='rel-{ids['张丽']}']", "77")
+        phone.get_by_test_id("record").tap()
+        phone.wait_for_url(re.compile(r".*/collect/households/[0-9a-f-]{36}$"))
+        assert current_members(live_server, household_id)["张丽"]["status"] == "moved_out"
     finally:
         context.close()
