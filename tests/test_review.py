@@ -414,11 +414,15 @@ def test_a_double_tap_on_each_step_is_one_event_and_two_successes(people, units)
     h = household(people, units["A"])
     # Two taps post the same form twice, one token, nothing read in between (fetching a token
     # renders a page, which would take the first answer's flash away).
-    steps = [(people.collector_client, lambda c, t: c.post_form(
-                f"/collect/households/{h.id}/submit", {"version_number": "1", "strokes": STROKES, "csrf_token": t}),
-              f"/collect/households/{h.id}", "签字并提交"),
-             (people.leader_client, lambda c, t: act(c, h, "confirm", csrf_token=t), "/review/leader", "签字确认"),
-             (people.verifier_client, lambda c, t: act(c, h, "verify", csrf_token=t), "/review/verifier", "签字审核")]
+    def submit_form(c, t):
+        return c.post_form(f"/collect/households/{h.id}/submit",
+                           {"version_number": "1", "strokes": STROKES, "csrf_token": t})
+
+    steps = [(people.collector_client, submit_form, f"/collect/households/{h.id}", "签字并提交"),
+             (people.leader_client, lambda c, t: act(c, h, "confirm", csrf_token=t), "/review/leader",
+              "签字确认"),
+             (people.verifier_client, lambda c, t: act(c, h, "verify", csrf_token=t), "/review/verifier",
+              "签字审核")]
     for c, tap, lands_on, done in steps:
         before = count(WorkflowEvent)
         token = c.csrf_token()
@@ -563,8 +567,9 @@ def test_the_verifiers_queue_filters_by_village_collector_and_card(people, units
 
     assert len(listed("/review/verifier")) == 3
     page = text(vc.get("/review/verifier"))
-    form = page[page.index('data-testid="queue-filter"'):page.index("</form>", page.index('data-testid="queue-filter"'))]
-    assert 'method="get"' in page[page.index('data-testid="queue-filter"') - 200:page.index('data-testid="queue-filter"')]
+    at = page.index('data-testid="queue-filter"')
+    form = page[at:page.index("</form>", at)]
+    assert 'method="get"' in page[at - 200:at]
     assert "采集员甲 (1)" in form and "采集员丁 (1)" in form and "采集员戊 (1)" in form
     assert listed(f"/review/verifier?village_id={units['B'].id}") == [b1.card_no]
     assert listed(f"/review/verifier?collector_id={second.id}") == [a2.card_no]
@@ -583,7 +588,8 @@ def test_the_verifiers_queue_filters_by_village_collector_and_card(people, units
     page = text(vc.get(f"/review/verifier?collector_id={second.id}"))
     assert re.search(rf'<input type="hidden" name="collector_id" value="{second.id}">', page)
     # A refusal (no signature) shows the same filtered list again.
-    resp = vc.post_form("/review/verify", {"items": [f"{a2.id}:1"], "strokes": "", "collector_id": str(second.id)})
+    resp = vc.post_form("/review/verify", {"items": [f"{a2.id}:1"], "strokes": "",
+                                           "collector_id": str(second.id)})
     assert resp.status_code == 422
     assert re.findall(r'data-testid="queue-(\d{4})"', text(resp)) == [a2.card_no]
     resp = vc.post_form("/review/verify", {"items": [f"{a2.id}:1"], "strokes": STROKES,
@@ -591,5 +597,6 @@ def test_the_verifiers_queue_filters_by_village_collector_and_card(people, units
     assert resp.status_code == 200 and text(resp).count('data-ok="yes"') == 1
     assert f'href="/review/verifier?collector_id={second.id}" data-testid="back-to-queue"' in text(resp)
     db.session.expire_all()
-    assert [db.session.get(Household, h.id).state for h in (a1, a2, b1)] == ["confirmed", "verified", "confirmed"]
+    states = [db.session.get(Household, h.id).state for h in (a1, a2, b1)]
+    assert states == ["confirmed", "verified", "confirmed"]
     assert len(listed("/review/verifier")) == 2

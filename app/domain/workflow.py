@@ -95,7 +95,8 @@ ALREADY = {
 # The answer to the same person repeating what already took effect (a double tap, a reload that
 # posts again): a success that wrote nothing new.
 REPEATED = {
-    A.submit: _l("Card %(card)s was already signed and submitted by you at %(at)s; it is with the village leader."),
+    A.submit: _l("Card %(card)s was already signed and submitted by you at %(at)s; it is with the village "
+                 "leader."),
     A.confirm: _l("Card %(card)s was already confirmed by you at %(at)s."),
     A.verify: _l("Card %(card)s was already verified by you at %(at)s."),
     A.return_: _l("Card %(card)s was already returned by you at %(at)s."),
@@ -486,7 +487,8 @@ def _queue(user: User, role: Role, chosen: QueueFilter, page: int, per_page: int
     collectors: list[tuple[User, int]] = []
     if role != Role.collector:
         # The collector is the one who signed the version waiting here (谁采集、谁负责).
-        signed = (Signature.version_id == Household.current_version_id) & (Signature.role == Role.collector.value)
+        signed = ((Signature.version_id == Household.current_version_id)
+                  & (Signature.role == Role.collector.value))
         per_collector = db.session.execute(
             select(Signature.signer_id, func.count(func.distinct(Household.id)))
             .select_from(Household).join(Signature, signed).where(*where).group_by(Signature.signer_id)).all()

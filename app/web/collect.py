@@ -28,8 +28,8 @@ from markupsafe import Markup
 from app.domain import id_numbers, registration, workflow
 from app.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.extensions import db
-from app.models import (AdminUnit, Household, HouseholdState, HouseholdVersion, UnitLevel, User, WorkflowAction,
-                        WorkflowEvent)
+from app.models import (AdminUnit, Household, HouseholdState, HouseholdVersion, UnitLevel, User,
+                        WorkflowAction, WorkflowEvent)
 from app.web import label_language
 from app.web.forms_data import (GENERAL, display_value, field_key, household_name, issues_by_field,
                                 mask_id_number, member_name, parse_form)

@@ -207,7 +207,8 @@ def verify_many():
     verified = sum(1 for r in results if r.ok)
     # Back to the same filtered list the households were ticked on.
     back = {k: request.form[k] for k in ("village_id", "collector_id", "card_no") if request.form.get(k)}
-    return render_template("review/verified.html", shown=shown, verified=verified, total=len(results), back=back,
+    return render_template("review/verified.html", shown=shown, verified=verified, total=len(results),
+                           back=back,
                            summary=ngettext("%(num)d household verified, of %(total)d ticked.",
                                             "%(num)d households verified, of %(total)d ticked.",
                                             verified, total=len(results)))
