@@ -235,9 +235,13 @@ def test_bulk_verify_three_with_one_signature(people, units):
     verify_sigs = list(db.session.scalars(select(Signature).where(Signature.role == "verifier")))
     assert len(verify_sigs) == 3 and len({s.version_id for s in verify_sigs}) == 3
     assert {db.session.get(Household, h.id).state for h in hs} == {"verified"}
-    # Sending the same again verifies nothing more; each item says why.
+    # Sending the same again (a double tap) verifies nothing more, and is no failure: each item
+    # says it was already verified by this verifier.
     resp = vc.post_form("/review/verify", {"items": [f"{h.id}:1" for h in hs], "strokes": STROKES})
-    assert text(resp).count('data-ok="no"') == 3 and count(Signature) == before[0] + 3
+    body = text(resp)
+    assert body.count('data-ok="yes"') == 3 and body.count('data-repeated="yes"') == 3
+    assert 'data-ok="no"' not in body and "flash-warning" not in body
+    assert (count(Signature), count(WorkflowEvent)) == (before[0] + 3, before[1] + 3)
 
 
 def test_bulk_verify_without_signature_or_selection_changes_nothing(people, units):
@@ -346,3 +350,253 @@ def test_home_links_the_queues_and_the_header_counts(people, units):
     db.session.commit()
     home = text(people.collector_client.get("/"))
     assert re.search(r'data-testid="waiting-collector">[^<]*1', home)
+
+
+# ------------------------------------------------------------------ issue 14: the chain as users met it
+
+def flashes(page: str) -> list[tuple[str, str]]:
+    """(category, text) of each flashed message on a page."""
+    return [(c, unescape(re.sub(r"<[^>]+>", "", t)).strip())
+            for c, t in re.findall(r'<p class="flash flash-(\w+)" role="status">(.*?)</p>', page, re.S)]
+
+
+def test_a_returned_household_shows_its_reason_on_the_form_until_it_is_submitted_again(people, units):
+    h = household(people, units["A"])
+    cc = people.collector_client
+    assert submit(cc, h).status_code == 302
+    assert act(people.leader_client, h, "return", reason_codes=["wrong_id_number", "address_unclear"],
+               reason_text="门牌号看不清").status_code == 302
+    form_page, tokens = open_form(cc, f"/collect/households/{h.id}/edit")
+    box = form_page[form_page.index('data-testid="form-return-reason"'):]
+    box = box[:box.index("</section>")]
+    # The reasons' labels, the typed text, who returned it and when, on top of the form.
+    assert "身份证号码错误" in box and "地址不清" in box and "门牌号看不清" in box
+    assert "村干部乙" in box and re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", box)
+    assert form_page.index('data-testid="form-return-reason"') < form_page.index('id="household-form"')
+
+    # The fix is saved: the message says it is a draft now and what is still to do, and the
+    # household page has the button to it.
+    data = copy.deepcopy(h.current_version.data)
+    data["household"]["door_no"] = "8号"
+    resp = cc.post_form(f"/collect/households/{h.id}/edit", {**fields(data), **tokens})
+    assert resp.status_code == 302
+    page = text(cc.get(resp.headers["Location"]))
+    [(category, message)] = flashes(page)
+    assert category != "error"
+    assert message == (f"户卡 {h.card_no} 已保存，信息完整。"
+                       "此户原为“已退回”，现已变为草稿，还需签字并提交。"), message
+    step = page[page.index('data-testid="next-step"'):]
+    assert re.match(r'data-testid="next-step">[^<]*还需签字并提交', step)
+    assert 'href="#submit-form" data-testid="go-sign-submit"' in step and 'id="submit-form"' in page
+    # Still a draft answering the return: the reason stays on the form and the household page.
+    assert 'data-testid="form-return-reason"' in text(cc.get(f"/collect/households/{h.id}/edit"))
+    assert 'data-testid="return-reason"' in page
+
+    # A second save of the draft: no state change to announce, but still what is next.
+    form_page, tokens = open_form(cc, f"/collect/households/{h.id}/edit")
+    data["household"]["door_no"] = "9号"
+    db.session.refresh(h)
+    resp = cc.post_form(f"/collect/households/{h.id}/edit", {**fields(data), **tokens})
+    [(category, message)] = flashes(text(cc.get(resp.headers["Location"])))
+    assert message == f"户卡 {h.card_no} 已保存，信息完整。还需签字并提交。"
+
+    # Submitted again: the return is answered, the reason leaves the form and the page.
+    db.session.refresh(h)
+    assert submit(cc, h).status_code == 302
+    db.session.refresh(h)
+    assert h.state == "submitted"
+    page = text(cc.get(f"/collect/households/{h.id}"))
+    assert 'data-testid="return-reason"' not in page and 'data-testid="next-step"' not in page
+    assert 'data-testid="form-return-reason"' not in text(cc.get(f"/collect/households/{h.id}/edit"))
+
+
+def test_a_double_tap_on_each_step_is_one_event_and_two_successes(people, units):
+    h = household(people, units["A"])
+    # Two taps post the same form twice, one token, nothing read in between (fetching a token
+    # renders a page, which would take the first answer's flash away).
+    def submit_form(c, t):
+        return c.post_form(f"/collect/households/{h.id}/submit",
+                           {"version_number": "1", "strokes": STROKES, "csrf_token": t})
+
+    steps = [(people.collector_client, submit_form, f"/collect/households/{h.id}", "签字并提交"),
+             (people.leader_client, lambda c, t: act(c, h, "confirm", csrf_token=t), "/review/leader",
+              "签字确认"),
+             (people.verifier_client, lambda c, t: act(c, h, "verify", csrf_token=t), "/review/verifier",
+              "签字审核")]
+    for c, tap, lands_on, done in steps:
+        before = count(WorkflowEvent)
+        token = c.csrf_token()
+        first, second = tap(c, token), tap(c, token)
+        # Both answers are the same success: back to the list (or the household), no red message.
+        assert first.status_code == second.status_code == 302
+        assert first.headers["Location"].endswith(lands_on) and second.headers["Location"].endswith(lands_on)
+        assert count(WorkflowEvent) == before + 1
+        # What the phone shows after the second answer: a success that says it is done.
+        page = text(c.get(lands_on))
+        event = db.session.scalars(select(WorkflowEvent).order_by(WorkflowEvent.id.desc())).first()
+        [(category, message)] = flashes(page)
+        assert category == "message"
+        assert message.startswith(f"户卡 {h.card_no} 已由您于 {workflow._when(event.at)} {done}"), message
+        assert 'class="flash flash-error"' not in page
+    db.session.refresh(h)
+    assert h.state == "verified" and count(Signature) == 3
+
+    # A return tapped twice: one event, both a success.
+    h2 = household(people, units["A"], seq=2)
+    submit(people.collector_client, h2)
+    before = count(WorkflowEvent)
+    token = people.leader_client.csrf_token()
+    answers = [act(people.leader_client, h2, "return", reason_codes=["other"], reason_text="再看看",
+                   csrf_token=token) for _i in range(2)]
+    assert [a.status_code for a in answers] == [302, 302] and count(WorkflowEvent) == before + 1
+    assert [c for c, _m in flashes(text(people.leader_client.get("/review/leader")))] == ["message"]
+
+
+def test_a_step_another_user_took_first_is_still_an_error(people, units, make_user, new_client):
+    h = household(people, units["A"])
+    submit(people.collector_client, h)
+    make_user("village_leader", units["A"], username="leader_a2", name="村干部戊")
+    other = new_client()
+    other.login("leader_a2")
+    assert act(people.leader_client, h, "confirm").status_code == 302
+    before = snapshot(h)
+    resp = act(other, h, "confirm")
+    assert resp.status_code == 409
+    assert "已由 村干部乙 于" in text(resp) and 'class="flash flash-error"' in text(resp)
+    assert snapshot(h) == before
+
+
+def _with_bad_id(people, unit) -> tuple[Household, str]:
+    """A draft whose third member's ID number has a wrong check digit (saved with an error)."""
+    data = family(seq=3)
+    good = data["members"][2]["id_number"]
+    bad = good[:17] + ("0" if good[17] != "0" else "1")
+    data["members"][2]["id_number"] = bad
+    result = reg.new_household(people.collector, unit_id=unit.id, data=data, today=TODAY)
+    db.session.commit()
+    return result.household, bad
+
+
+def test_the_review_page_checks_masked_id_numbers(people, units):
+    h, bad = _with_bad_id(people, units["A"])
+    page = text(people.leader_client.get(f"/review/households/{h.id}"))
+    checks = re.findall(r'data-testid="id-check" data-code="([^"]+)">([^<]*)<', page)
+    assert [c for c, _t in checks] == ["id.ok", "id.ok", "id.checksum", "id.ok"]
+    assert "身份证号码校验通过" in checks[0][1] and "身份证号码校验位错误" in checks[2][1]
+    # Masked by default: no full number anywhere on the page.
+    for p in h.persons:
+        assert p.id_number not in page
+    assert page.count('data-testid="masked-id"') == 4 and 'data-testid="full-id"' not in page
+    # A birth date that disagrees with the number is named too, without showing the number's date.
+    from app.domain import id_numbers
+    person = h.persons[0]
+    person.birth_date = person.birth_date.replace(day=2)
+    assert id_numbers.check(person, TODAY).code == "id.birth_date_mismatch"
+    assert id_numbers.check(person, TODAY).zh == "与出生日期不一致"
+    db.session.rollback()
+
+
+def test_a_reviewer_reveals_one_full_number_and_it_is_audited(people, units, make_user, new_client):
+    h, bad = _with_bad_id(people, units["A"])
+    person = h.persons[2]
+    other = h.persons[0]
+    for user, c in ((people.leader, people.leader_client), (people.verifier, people.verifier_client)):
+        page = text(c.get(f"/review/households/{h.id}"))
+        assert page.count('data-testid="reveal-id"') == 4
+        before = count(AuditEntry)
+        resp = c.post_form(f"/review/households/{h.id}/reveal", {"person_id": str(person.id)})
+        assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
+        page = text(resp)
+        assert re.search(rf'data-testid="full-id">{bad}<', page)
+        assert other.id_number not in page  # only the one asked for
+        assert count(AuditEntry) == before + 1
+        entry = db.session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+        assert (entry.action, entry.actor_id, entry.object_type, entry.object_id) == (
+            "person.id_number_reveal", user.id, "person", str(person.id))
+        assert entry.details["household_id"] == str(h.id) and entry.details["card_no"] == h.card_no
+        assert entry.at is not None and bad not in json.dumps(entry.details)
+
+    make_user("village_leader", units["B"], username="leader_b")
+    outsider = new_client()
+    outsider.login("leader_b")
+    make_user("viewer", units["A"], username="viewer_a")
+    viewer = new_client()
+    viewer.login("viewer_a")
+    h2 = household(people, units["A"], seq=5)
+    before = count(AuditEntry, AuditEntry.action == "person.id_number_reveal")
+    # Out of scope: the household does not exist for them; nothing is recorded.
+    resp = outsider.post_form(f"/review/households/{h.id}/reveal", {"person_id": str(person.id)})
+    assert resp.status_code == 404 and bad not in text(resp)
+    # In scope but not a reviewer (the collector, a viewer): refused, and no button.
+    for c in (people.collector_client, viewer):
+        resp = c.post_form(f"/review/households/{h.id}/reveal", {"person_id": str(person.id)})
+        assert resp.status_code == 403 and bad not in text(resp)
+    assert 'data-testid="reveal-id"' not in text(viewer.get(f"/review/households/{h.id}"))
+    # A person of another household, or no person: not found.
+    for pid in (str(h2.persons[0].id), "nonsense"):
+        resp = people.leader_client.post_form(f"/review/households/{h.id}/reveal", {"person_id": pid})
+        assert resp.status_code == 404
+    assert count(AuditEntry, AuditEntry.action == "person.id_number_reveal") == before == 2
+
+
+def _confirmed(who, unit, seq: int, people) -> Household:
+    result = reg.new_household(who, unit_id=unit.id, data=family(seq=seq), today=TODAY)
+    db.session.commit()
+    h = result.household
+    workflow.submit(who, h.id, version_number=1, strokes=SIGN)
+    db.session.commit()
+    return h
+
+
+def test_the_verifiers_queue_filters_by_village_collector_and_card(people, units, make_user):
+    second = make_user("collector", units["A"], username="collector_a2", name="采集员丁")
+    collector_b = make_user("collector", units["B"], username="collector_b", name="采集员戊")
+    leader_b = make_user("village_leader", units["B"], username="leader_b")
+    a1 = _confirmed(people.collector, units["A"], 1, people)
+    a2 = _confirmed(second, units["A"], 2, people)
+    b1 = _confirmed(collector_b, units["B"], 3, people)
+    for h, leader in ((a1, people.leader), (a2, people.leader), (b1, leader_b)):
+        workflow.confirm(leader, h.id, version_number=1, strokes=SIGN)
+        db.session.commit()
+    vc = people.verifier_client
+
+    def listed(url: str) -> list[str]:
+        resp = vc.get(url)
+        assert resp.status_code == 200, url
+        return re.findall(r'data-testid="queue-(\d{4})"', text(resp))
+
+    assert len(listed("/review/verifier")) == 3
+    page = text(vc.get("/review/verifier"))
+    at = page.index('data-testid="queue-filter"')
+    form = page[at:page.index("</form>", at)]
+    assert 'method="get"' in page[at - 200:at]
+    assert "采集员甲 (1)" in form and "采集员丁 (1)" in form and "采集员戊 (1)" in form
+    assert listed(f"/review/verifier?village_id={units['B'].id}") == [b1.card_no]
+    assert listed(f"/review/verifier?collector_id={second.id}") == [a2.card_no]
+    assert listed(f"/review/verifier?collector_id={second.id}&village_id={units['B'].id}") == []
+    # Card numbers are per village: "1" finds card 0001 of every village in the queue.
+    assert sorted(listed(f"/review/verifier?card_no={int(a1.card_no)}")) == sorted(
+        h.card_no for h in (a1, a2, b1) if h.card_no == a1.card_no)
+    assert listed(f"/review/verifier?card_no={a1.card_no}&village_id={units['A'].id}") == [a1.card_no]
+    # Bad input: said, naming the field; the list shown unfiltered by it; never a 500.
+    resp = vc.get("/review/verifier?card_no=12ab")
+    assert resp.status_code == 422
+    assert "户卡编号：" in text(resp) and len(re.findall(r'data-testid="queue-(\d{4})"', text(resp))) == 3
+    assert vc.get("/review/verifier?collector_id=x&village_id=y").status_code == 200
+
+    # Verify many on the filtered list: the filters travel with the selection.
+    page = text(vc.get(f"/review/verifier?collector_id={second.id}"))
+    assert re.search(rf'<input type="hidden" name="collector_id" value="{second.id}">', page)
+    # A refusal (no signature) shows the same filtered list again.
+    resp = vc.post_form("/review/verify", {"items": [f"{a2.id}:1"], "strokes": "",
+                                           "collector_id": str(second.id)})
+    assert resp.status_code == 422
+    assert re.findall(r'data-testid="queue-(\d{4})"', text(resp)) == [a2.card_no]
+    resp = vc.post_form("/review/verify", {"items": [f"{a2.id}:1"], "strokes": STROKES,
+                                           "collector_id": str(second.id)})
+    assert resp.status_code == 200 and text(resp).count('data-ok="yes"') == 1
+    assert f'href="/review/verifier?collector_id={second.id}" data-testid="back-to-queue"' in text(resp)
+    db.session.expire_all()
+    states = [db.session.get(Household, h.id).state for h in (a1, a2, b1)]
+    assert states == ["confirmed", "verified", "confirmed"]
+    assert len(listed("/review/verifier")) == 2

@@ -1,7 +1,8 @@
 """The refusal matrix over HTTP: every state x action x role x in/out of scope, generated
 from the transition table. A refused request answers 403, 404 or 409 with the message and
 changes nothing; an allowed one is offered as a button on the page (the chain tests walk
-the allowed ones)."""
+the allowed ones). The same user repeating the step that brought the household here is
+answered as done (302) and changes nothing either."""
 from __future__ import annotations
 
 import json
@@ -14,10 +15,11 @@ from app.domain.errors import Conflict, Forbidden, NotFound
 from app.domain.units import get_or_create_unit
 from app.extensions import db
 from app.models import HouseholdState, Role, UnitLevel, WorkflowAction
-from tests.test_workflow import (IN_SCOPE, OUT_OF_SCOPE, SIGN, _household, _snapshot, _to_state,
+from tests.test_workflow import (IN_SCOPE, OUT_OF_SCOPE, REPEAT, SIGN, _household, _snapshot, _to_state,
                                  expected_refusal)
 
-STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409}
+# A repeat of one's own last step (a double tap) is a success that changes nothing: a redirect.
+STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, REPEAT: 302}
 
 
 def _post(client, h, action: WorkflowAction):

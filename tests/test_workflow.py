@@ -227,10 +227,19 @@ OUT_OF_SCOPE = {Role.collector: "C", Role.village_leader: "C", Role.verifier: "T
                 Role.county_admin: "other county", Role.viewer: "B", Role.sysadmin: "C"}
 
 
+# The last step of the walk to each state: the same user doing it again is a repeat, answered
+# with the earlier event and changing nothing (a double tap is no error).
+LAST_STEP = {S.submitted: (A.submit, Role.collector), S.confirmed: (A.confirm, Role.village_leader),
+             S.verified: (A.verify, Role.verifier), S.returned: (A.return_, Role.village_leader)}
+REPEAT = "repeat"
+
+
 def expected_refusal(state: HouseholdState, action: WorkflowAction, role: Role, in_scope: bool):
-    """What the table says should happen: None (allowed) or the refusal's type."""
+    """What the table says should happen: None (allowed), REPEAT, or the refusal's type."""
     if not in_scope:
         return NotFound
+    if LAST_STEP.get(state) == (action, role):
+        return REPEAT
     if role not in {step.role for (_s, a), step in workflow.TRANSITIONS.items() if a == action}:
         return Forbidden
     step = workflow.TRANSITIONS.get((state, action))
@@ -256,7 +265,13 @@ def test_refusal_matrix_from_the_table(app, units, make_user, people, state):
             before = _snapshot(h)
             kwargs = dict(version_number=h.current_number, strokes=SIGN, reason_codes=["other"],
                           reason_text="x")
-            if want is None:
+            if want == REPEAT:
+                done = workflow.act(user, h.id, action, **kwargs)
+                if not done.repeated or done.event.action != action.value or done.event.actor_id != user.id:
+                    wrong.append((state, action, role, in_scope, "not a repeat", done))
+                if _snapshot(h) != before:
+                    wrong.append((state, action, role, in_scope, "repeat changed something"))
+            elif want is None:
                 with db.session.begin_nested() as savepoint:
                     event = workflow.transition(user, h.id, action, **kwargs)
                     if event.to_state != workflow.TRANSITIONS[state, action].to.value:
@@ -275,7 +290,7 @@ def test_refusal_matrix_from_the_table(app, units, make_user, people, state):
                     wrong.append((state, action, role, in_scope, "changed something"))
             if in_scope:
                 shown = action in workflow.available_actions(user, h)
-                if shown != (want is None):
+                if shown != (want is None):  # a repeat has no button: it is done
                     wrong.append((state, action, role, in_scope,
                                   "button shown" if shown else "button missing"))
             checked += 1
@@ -349,15 +364,43 @@ def test_the_last_verified_version_stays_until_a_newer_one_is_verified(app, unit
     assert h.last_verified_version_id == v2.id and h.current_version_id == v2.id
 
 
-def test_a_double_tap_makes_one_event(app, units, people):
+def test_a_double_tap_makes_one_event_and_is_a_success(app, units, people):
+    h = _household(people.collector, units["A"])
+    first = _do(people.collector, h, A.submit)
+    before = _snapshot(h)
+    done = workflow.act(people.collector, h.id, A.submit, version_number=1, strokes=SIGN)
+    db.session.commit()
+    assert done.repeated and done.event.id == first.id
+    assert done.message == gettext("Card %(card)s was already signed and submitted by you at %(at)s; it is "
+                                   "with the village leader.", card=h.card_no, at=workflow._when(first.at))
+    assert _snapshot(h) == before
+    assert _count(WorkflowEvent) == 1 and _count(Signature) == 1
+    # The same for the leader's confirm and the verifier's verify tapped twice.
+    for user, action in ((people.leader, A.confirm), (people.verifier, A.verify)):
+        first = _do(user, h, action)
+        before = _snapshot(h)
+        done = workflow.act(user, h.id, action, version_number=1, strokes=SIGN)
+        db.session.commit()
+        assert done.repeated and done.event.id == first.id and _snapshot(h) == before
+
+
+def test_a_repeat_by_another_user_or_after_a_move_is_still_refused(app, units, people, make_user):
     h = _household(people.collector, units["A"])
     _do(people.collector, h, A.submit)
+    first = _do(people.leader, h, A.confirm)
+    # Another leader of the same village: told who was first, as before.
+    second = make_user("village_leader", units["A"], username="leader_a2", name="村干部戊")
+    before = _snapshot(h)
     with pytest.raises(Conflict) as e:
-        workflow.submit(people.collector, h.id, version_number=1, strokes=SIGN)
-    event = db.session.scalar(select(WorkflowEvent))
-    assert e.value.message == gettext("Already submitted by %(name)s at %(at)s.",
-                                      name=gettext("you"), at=workflow._when(event.at))
-    assert _count(WorkflowEvent) == 1 and _count(Signature) == 1
+        workflow.confirm(second, h.id, version_number=1, strokes=SIGN)
+    assert e.value.message == gettext("Already confirmed by %(name)s at %(at)s.",
+                                      name=people.leader.name, at=workflow._when(first.at))
+    # The state moved on (verified): the leader's own confirm again is no longer a repeat.
+    _do(people.verifier, h, A.verify)
+    before = _snapshot(h)
+    with pytest.raises(Conflict):
+        workflow.confirm(people.leader, h.id, version_number=1, strokes=SIGN)
+    assert _snapshot(h) == before
 
 
 def test_outside_the_scope_a_household_does_not_exist(app, units, people, make_user):

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -91,6 +91,15 @@ ALREADY = {
     A.confirm: _l("Already confirmed by %(name)s at %(at)s."),
     A.verify: _l("Already verified by %(name)s at %(at)s."),
     A.return_: _l("Already returned by %(name)s at %(at)s."),
+}
+# The answer to the same person repeating what already took effect (a double tap, a reload that
+# posts again): a success that wrote nothing new.
+REPEATED = {
+    A.submit: _l("Card %(card)s was already signed and submitted by you at %(at)s; it is with the village "
+                 "leader."),
+    A.confirm: _l("Card %(card)s was already confirmed by you at %(at)s."),
+    A.verify: _l("Card %(card)s was already verified by you at %(at)s."),
+    A.return_: _l("Card %(card)s was already returned by you at %(at)s."),
 }
 CANNOT = {
     A.submit: _l("This household is now “%(state)s”: it cannot be submitted."),
@@ -177,6 +186,13 @@ def _wrong_state(user: User, household: Household, action: WorkflowAction) -> Co
     return Conflict(already if last.action == action.value else f"{already} {cannot}")
 
 
+def open_return(household: Household) -> WorkflowEvent | None:
+    """The return the household still answers, until it is submitted again: its latest event,
+    when that is a return (a save after the return makes a draft but answers nothing yet)."""
+    last = _latest_event(household)
+    return last if last is not None and last.action == A.return_.value else None
+
+
 def _latest_event(household: Household) -> WorkflowEvent | None:
     return db.session.scalar(select(WorkflowEvent).where(WorkflowEvent.household_id == household.id)
                              .order_by(WorkflowEvent.id.desc()).limit(1))
@@ -185,9 +201,33 @@ def _latest_event(household: Household) -> WorkflowEvent | None:
 # ------------------------------------------------------------------ acting
 
 
+@dataclass
+class Done:
+    """What an action did: its event, or (repeated) the same user's earlier event for the same
+    action on the same version, which still stands; then nothing new was written."""
+    event: WorkflowEvent
+    repeated: bool = False
+
+    @property
+    def message(self) -> str | None:
+        """For a repeat, the words that say it is done (a success, not an error)."""
+        if not self.repeated:
+            return None
+        return str(REPEATED[A(self.event.action)]) % {"card": self.event.household.card_no,
+                                                      "at": _when(self.event.at)}
+
+
 def transition(user: User, household_id: uuid.UUID, action: str | WorkflowAction, *, version_number: int,
                strokes: str | list[Any] | None = None, reason_codes: Iterable[str] | None = None,
                reason_text: str | None = None) -> WorkflowEvent:
+    """`act`, answering the event only (the earlier one for a repeat)."""
+    return act(user, household_id, action, version_number=version_number, strokes=strokes,
+               reason_codes=reason_codes, reason_text=reason_text).event
+
+
+def act(user: User, household_id: uuid.UUID, action: str | WorkflowAction, *, version_number: int,
+        strokes: str | list[Any] | None = None, reason_codes: Iterable[str] | None = None,
+        reason_text: str | None = None) -> Done:
     """Do `action` on the household's current version, which must be `version_number`.
 
     Signing actions take the drawn `strokes` (see app.domain.signatures); a return takes
@@ -231,6 +271,7 @@ class BatchResult:
     event: WorkflowEvent | None  # None: refused
     message: str | None = None  # the refusal, for the user
     status: int | None = None   # its HTTP status (403, 404, 409)
+    repeated: bool = False      # verified by this verifier before (a double tap): nothing new written
 
     @property
     def ok(self) -> bool:
@@ -249,8 +290,8 @@ def verify_many(verifier: User, items: Iterable[tuple[uuid.UUID, int]],
             with db.session.begin_nested():
                 household = registration.get_household(verifier, household_id)
                 _refuse_without_role(verifier, household, A.verify)
-                event = _apply(verifier, household, A.verify, version_number, drawn, None)
-            results.append(BatchResult(household_id, version_number, event))
+                done = _apply(verifier, household, A.verify, version_number, drawn, None)
+            results.append(BatchResult(household_id, version_number, done.event, repeated=done.repeated))
         except DomainError as e:
             results.append(BatchResult(household_id, version_number, None, e.message, e.status))
     return results
@@ -287,13 +328,16 @@ def _reasons(codes: Iterable[str] | None, text: str | None) -> tuple[list[str], 
 
 
 def _apply(user: User, household: Household, action: WorkflowAction, version_number: int,
-           drawn: signatures.Strokes | None, reasons: tuple[list[str], str | None] | None) -> WorkflowEvent:
+           drawn: signatures.Strokes | None, reasons: tuple[list[str], str | None] | None) -> Done:
     _lock(household)
     if version_number != household.current_number:
         current = household.current_version
         raise Conflict(_("The household changed since you opened it: it is now version %(n)d, saved by "
                          "%(name)s at %(at)s. Open it again.",
                          n=current.number, name=current.created_by.name, at=_when(current.created_at)))
+    earlier = _repeat_of(user, household, action)
+    if earlier is not None:
+        return Done(earlier, repeated=True)
     refusal = _refusal(user, household, action)
     if refusal is not None:
         raise refusal
@@ -316,7 +360,18 @@ def _apply(user: User, household: Household, action: WorkflowAction, version_num
                           "from": event.from_state, "to": event.to_state, "role": event.role,
                           "event_id": event.id, "signature_id": event.signature_id,
                           "reason_codes": codes, "reason_text": text})
-    return event
+    return Done(event)
+
+
+def _repeat_of(user: User, household: Household, action: WorkflowAction) -> WorkflowEvent | None:
+    """The user's own event for `action` on the current version, if it is the latest event and
+    the household is still where it put it: then a second request for it has nothing left to do.
+    Another user's event, or any later move (a save, a further step), is not a repeat."""
+    last = _latest_event(household)
+    if (last is not None and last.actor_id == user.id and last.action == action.value
+            and last.version_id == household.current_version_id and last.to_state == household.state):
+        return last
+    return None
 
 
 def _lock(household: Household) -> None:
@@ -356,25 +411,53 @@ class QueueItem:
 @dataclass
 class Queue:
     items: list[QueueItem]
-    total: int                              # waiting under the chosen village (or all)
+    total: int                              # waiting under the chosen filters (or all)
     villages: list[tuple[AdminUnit, int]]   # waiting per village in the user's scope
     page: int
     pages: int
+    # waiting per collector (who signed the current version) under the chosen village, for the filter
+    collectors: list[tuple[User, int]] = field(default_factory=list)
 
 
-def leader_queue(user: User, village_id: int | None = None, *, page: int = 1, per_page: int = 50) -> Queue:
+@dataclass(frozen=True)
+class QueueFilter:
+    """What a reviewer narrows a queue to; None is "all"."""
+    village_id: int | None = None
+    collector_id: int | None = None  # the collector who signed the household's current version
+    card_no: str | None = None       # four digits (app.domain.cards numbers within a village)
+
+    @property
+    def empty(self) -> bool:
+        return self.village_id is None and self.collector_id is None and self.card_no is None
+
+
+def parse_card_no(text: str | None) -> str | None:
+    """A card number typed in a filter: "244" or "0244" -> "0244"; blank -> None. Anything
+    else is refused naming the field (card numbers are four digits within a village)."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and len(text) <= 4):
+        raise Invalid(_("Card number: enter the card's number, up to 4 digits (e.g. 0244)."), field="card_no")
+    return text.zfill(4)
+
+
+def leader_queue(user: User, village_id: int | None = None, *, page: int = 1, per_page: int = 50,
+                 collector_id: int | None = None, card_no: str | None = None) -> Queue:
     """Submitted households in the leader's villages, oldest submission first."""
-    return _queue(user, Role.village_leader, village_id, page, per_page)
+    return _queue(user, Role.village_leader, QueueFilter(village_id, collector_id, card_no), page, per_page)
 
 
-def verifier_queue(user: User, village_id: int | None = None, *, page: int = 1, per_page: int = 50) -> Queue:
-    """Confirmed households in the verifier's township, oldest confirmation first."""
-    return _queue(user, Role.verifier, village_id, page, per_page)
+def verifier_queue(user: User, village_id: int | None = None, *, page: int = 1, per_page: int = 50,
+                   collector_id: int | None = None, card_no: str | None = None) -> Queue:
+    """Confirmed households in the verifier's township, oldest confirmation first; narrowed by
+    village, by the collector who signed, and by card number."""
+    return _queue(user, Role.verifier, QueueFilter(village_id, collector_id, card_no), page, per_page)
 
 
 def returned_for_collector(user: User) -> list[QueueItem]:
     """Returned households in the collector's units with their latest return (the reasons)."""
-    return _queue(user, Role.collector, None, 1, None).items
+    return _queue(user, Role.collector, QueueFilter(), 1, None).items
 
 
 def waiting_counts(user: User) -> dict[str, int]:
@@ -390,7 +473,7 @@ def waiting_counts(user: User) -> dict[str, int]:
     return counts
 
 
-def _queue(user: User, role: Role, village_id: int | None, page: int, per_page: int | None) -> Queue:
+def _queue(user: User, role: Role, chosen: QueueFilter, page: int, per_page: int | None) -> Queue:
     state, permission = WAITING[role]
     where = [Household.state == state.value, scope.scope_filter(user, Household.unit_path, permission)]
     per_village = db.session.execute(
@@ -398,9 +481,25 @@ def _queue(user: User, role: Role, village_id: int | None, page: int, per_page: 
     units = {u.id: u for u in db.session.scalars(
         select(AdminUnit).where(AdminUnit.id.in_([v for v, _n in per_village])))}
     villages = sorted(((units[v], n) for v, n in per_village), key=lambda vn: vn[0].path)
-    if village_id is not None:
-        village = scope.require_unit(user, village_id, permission)
+    if chosen.village_id is not None:
+        village = scope.require_unit(user, chosen.village_id, permission)
         where.append(Household.village_id == village.id)
+    collectors: list[tuple[User, int]] = []
+    if role != Role.collector:
+        # The collector is the one who signed the version waiting here (谁采集、谁负责).
+        signed = ((Signature.version_id == Household.current_version_id)
+                  & (Signature.role == Role.collector.value))
+        per_collector = db.session.execute(
+            select(Signature.signer_id, func.count(func.distinct(Household.id)))
+            .select_from(Household).join(Signature, signed).where(*where).group_by(Signature.signer_id)).all()
+        people = {u.id: u for u in db.session.scalars(
+            select(User).where(User.id.in_([c for c, _n in per_collector])))}
+        collectors = sorted(((people[c], n) for c, n in per_collector), key=lambda un: (un[0].name, un[0].id))
+        if chosen.collector_id is not None:
+            where.append(select(Signature.id).where(signed, Signature.signer_id == chosen.collector_id)
+                         .correlate(Household).exists())
+    if chosen.card_no is not None:
+        where.append(Household.card_no == chosen.card_no)
     total = db.session.scalar(select(func.count()).select_from(Household).where(*where)) or 0
     # The event that put each household into this state: its latest event into the state.
     later = aliased(WorkflowEvent)
@@ -417,4 +516,4 @@ def _queue(user: User, role: Role, village_id: int | None, page: int, per_page: 
         page = min(max(1, page), pages)
         query = query.offset((page - 1) * per_page).limit(per_page)
     items = [QueueItem(h, e) for h, e in db.session.execute(query)]
-    return Queue(items, total, villages, page, pages)
+    return Queue(items, total, villages, page, pages, collectors)

@@ -25,10 +25,11 @@ from flask_login import current_user
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
-from app.domain import registration, workflow
+from app.domain import id_numbers, registration, workflow
 from app.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.extensions import db
-from app.models import AdminUnit, Household, HouseholdState, HouseholdVersion, UnitLevel, User, WorkflowEvent
+from app.models import (AdminUnit, Household, HouseholdState, HouseholdVersion, UnitLevel, User,
+                        WorkflowAction, WorkflowEvent)
 from app.web import label_language
 from app.web.forms_data import (GENERAL, display_value, field_key, household_name, issues_by_field,
                                 mask_id_number, member_name, parse_form)
@@ -74,9 +75,19 @@ def _helpers() -> dict[str, Any]:
             return code or ""
         return f.code_list.label(code, lang)
 
+    def id_check(person) -> id_numbers.IdCheck | None:
+        return id_numbers.check(person, registration.today())
+
+    def id_check_text(result: id_numbers.IdCheck) -> str:
+        # The validator's fragments follow the field's label: "身份证号码" + "校验位错误，请核对号码".
+        label = form.fields_of(MEMBERS)["id_number"].label.get(lang, "")
+        return f"{label}{result.zh}" if lang == "zh" else f"{label} {result.en}"
+
     return {
         "lang": lang,
         "tr": lambda text: (text or {}).get(lang, ""),
+        "id_check": id_check,
+        "id_check_text": id_check_text,
         "issue_text": lambda issue: registration.issue_text(issue, lang),
         "code_label": code_label,
         "state_label": lambda state: str(STATE_LABELS.get(state, state)),
@@ -139,17 +150,20 @@ def submit(household_id: uuid.UUID):
     """Sign and submit the current version (the collector's signature)."""
     me = _me()
     try:
-        workflow.submit(me, household_id, version_number=request.form.get("version_number", -1, type=int),
-                        strokes=request.form.get("strokes"))
+        done = workflow.act(me, household_id, WorkflowAction.submit,
+                            version_number=request.form.get("version_number", -1, type=int),
+                            strokes=request.form.get("strokes"))
     except NotFound:
         raise  # outside the user's area: the page does not exist for them
     except DomainError as e:
         db.session.rollback()
         return _render_household(me, household_id, message=e.message, status=e.status,
                                  pad_error=e.message if e.field == "signature" else None)
+    # A double tap: the first tap's submission stands, and the second is told so as a success.
+    message = done.message or _("Card %(card)s signed and submitted to the village leader.",
+                                card=done.event.household.card_no)
     db.session.commit()
-    h = registration.get_household(me, household_id)
-    flash(_("Card %(card)s signed and submitted to the village leader.", card=h.card_no))
+    flash(message)
     return redirect(url_for(".household", household_id=household_id))
 
 
@@ -164,10 +178,10 @@ def timeline(versions: list[HouseholdVersion], events: list[WorkflowEvent]) -> l
 
 
 def last_return(h: Household, events: list[WorkflowEvent]) -> WorkflowEvent | None:
-    """The return that put a returned household back to the collector (its reason goes on top)."""
-    if h.state != HouseholdState.returned.value:
-        return None
-    return next((e for e in reversed(events) if e.action == "return"), None)
+    """The return the household still answers (its reason goes on top): the latest event, when
+    it is a return; a save after it keeps it on top, a new submission answers it
+    (workflow.open_return, from the events already read)."""
+    return events[-1] if events and events[-1].action == WorkflowAction.return_.value else None
 
 
 def reasons_text(event: WorkflowEvent) -> str:
@@ -271,6 +285,7 @@ def _render_form(*, h: Household | None, unit: AdminUnit, data: dict[str, Any], 
               else url_for(".new_household", unit_id=unit.id))
     return render_template(
         "collect/form.html", h=h, unit=unit, village=village, data=data, form_def=form,
+        open_return=workflow.open_return(h) if h is not None else None, reasons_text=reasons_text,
         sections=form.sections, chunks={s.name: _chunks(s) for s in form.sections},
         groups=_group_choices(units, village, h.group if h is not None else None),
         issues=grouped, all_issues=issues, saved_ids=saved_ids,
@@ -280,25 +295,41 @@ def _render_form(*, h: Household | None, unit: AdminUnit, data: dict[str, Any], 
     ), status
 
 
-def _saved_message(result: registration.SaveResult) -> tuple[str, str]:
+def _saved_message(result: registration.SaveResult, was: str | None = None) -> tuple[str, str]:
     """The flash after a save, worked out before the commit (afterwards the rows are
-    expired and reading the card number would cost queries)."""
+    expired and reading the card number would cost queries). `was`: the household's state
+    before the save; a save makes a draft, and a household that was returned (or further on)
+    is told so, with what is next: a save alone sends nothing to the village leader."""
     if not result.created:
         return _("This save had already arrived; it was kept once."), "message"
     errors = sum(1 for i in result.issues if i.get("level") == "error")
     warnings = sum(1 for i in result.issues if i.get("level") == "warning")
     card = result.household.card_no
+    moved = was is not None and was != HouseholdState.draft.value
     if errors:
-        return ngettext("Card %(card)s saved as a draft; %(num)d error to fix.",
-                        "Card %(card)s saved as a draft; %(num)d errors to fix.", errors, card=card), "warning"
+        saved = ngettext("Card %(card)s saved as a draft; %(num)d error to fix.",
+                         "Card %(card)s saved as a draft; %(num)d errors to fix.", errors, card=card)
+        nxt = (_("It was “%(state)s” and is now a draft: fix the errors, then sign and submit it again.",
+                 state=workflow.state_label(was)) if moved else None)
+        return _sentences(saved, nxt), "warning"
     if warnings:
-        return ngettext("Card %(card)s saved, complete; %(num)d warning to look at.",
-                        "Card %(card)s saved, complete; %(num)d warnings to look at.", warnings, card=card), "message"
-    return _("Card %(card)s saved, complete.", card=card), "message"
+        saved = ngettext("Card %(card)s saved, complete; %(num)d warning to look at.",
+                         "Card %(card)s saved, complete; %(num)d warnings to look at.", warnings, card=card)
+    else:
+        saved = _("Card %(card)s saved, complete.", card=card)
+    if moved:
+        return _sentences(saved, _("It was “%(state)s” and is now a draft: it still has to be signed and "
+                                   "submitted.", state=workflow.state_label(was))), "warning"
+    return _sentences(saved, _("It still has to be signed and submitted.")), "message"
 
 
-def _commit_saved(result: registration.SaveResult):
-    message, category = _saved_message(result)
+def _sentences(*parts: str | None) -> str:
+    # Chinese sentences end with "。" and follow each other without a space.
+    return ("" if label_language() == "zh" else " ").join(p for p in parts if p)
+
+
+def _commit_saved(result: registration.SaveResult, was: str | None = None):
+    message, category = _saved_message(result, was)
     household_id = result.household.id
     db.session.commit()
     flash(message, category)
@@ -371,6 +402,7 @@ def edit(household_id: uuid.UUID):
         data = parse_form(request.form, _form(), known_person_ids=known, keep_blank=True)
         return _render_form(h=h, unit=h.village, data=data, issues=[], base_number=base, add_card=True)
     data = parse_form(request.form, _form(), known_person_ids=known)
+    was = h.state  # the save makes a draft; the message says so
     try:
         # No base number (a form from elsewhere): -1 is behind every version, so it is refused.
         result = registration.save_household(me, h.id, data=data, base_number=-1 if base is None else base,
@@ -388,5 +420,5 @@ def edit(household_id: uuid.UUID):
         h = registration.get_household(me, household_id, "household.edit")
         return _render_form(h=h, unit=h.village, data=data, issues=[], base_number=base, status=e.status,
                             message=e.message, message_field=e.field)
-    return _commit_saved(result)
+    return _commit_saved(result, was)
 

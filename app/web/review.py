@@ -13,12 +13,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from flask_login import current_user
 
-from app.domain import registration, workflow
+from app.domain import id_numbers, registration, scope, workflow
 from app.domain.errors import DomainError, Invalid, NotFound
 from app.domain.history import diff
 from app.extensions import db
@@ -49,11 +49,24 @@ def _waiting_counts() -> dict[str, Any]:
 
 def _queue_page(role: Role, *, message: str | None = None, pad_error: str | None = None, status: int = 200,
                 chosen: set[str] | None = None):
+    """The queue under the filters sent (GET, or the bulk verify form's hidden copies of them)."""
     me = _me()
     village_id = request.values.get("village_id", type=int)
+    collector_id = request.values.get("collector_id", type=int)
+    card_text = request.values.get("card_no", "").strip()
+    try:
+        card_no = workflow.parse_card_no(card_text)
+    except Invalid as e:  # shown, and the queue without that filter
+        card_no, message, status = None, message or e.message, e.status if status == 200 else status
     finder = workflow.leader_queue if role == Role.village_leader else workflow.verifier_queue
-    queue = finder(me, village_id, page=request.args.get("page", 1, type=int))
+    queue = finder(me, village_id, page=request.args.get("page", 1, type=int), collector_id=collector_id,
+                   card_no=card_no)
+    # The filters as GET parameters, for the pager and the village links (None ones left out).
+    filters = {k: v for k, v in (("village_id", village_id), ("collector_id", collector_id),
+                                 ("card_no", card_no)) if v is not None}
     return render_template("review/queue.html", queue=queue, role=role.value, village_id=village_id,
+                           collector_id=collector_id, card_no=card_no, card_text=card_text, filters=filters,
+                           others={k: v for k, v in filters.items() if k != "village_id"},
                            message=message, pad_error=pad_error, chosen=chosen or set(),
                            endpoint="review.leader" if role == Role.village_leader else "review.verifier"), status
 
@@ -73,7 +86,8 @@ def verifier():
 # ------------------------------------------------------------------ one household
 
 def _render_review(me: User, household_id: uuid.UUID, *, message: str | None = None, status: int = 200,
-                   pad_error: str | None = None, sent: dict[str, Any] | None = None):
+                   pad_error: str | None = None, sent: dict[str, Any] | None = None,
+                   revealed: dict[str, str] | None = None):
     h = registration.get_household(me, household_id)
     version = h.current_version
     verified = (db.session.get(HouseholdVersion, h.last_verified_version_id)
@@ -90,12 +104,30 @@ def _render_review(me: User, household_id: uuid.UUID, *, message: str | None = N
         actions=[a.value for a in workflow.available_actions(me, h)],
         reasons=workflow.RETURN_REASONS, sent=sent or {"reason_codes": [], "reason_text": ""},
         message=message, pad_error=pad_error, timeline=collect.timeline(versions, events),
+        can_reveal=scope.can_at(me, id_numbers.REVEAL_PERMISSION, h.unit_path), revealed=revealed or {},
         **collect.timeline_helpers()), status
 
 
 @bp.route("/households/<uuid:household_id>")
 def household(household_id: uuid.UUID):
     return _render_review(_me(), household_id)
+
+
+@bp.route("/households/<uuid:household_id>/reveal", methods=["POST"])
+def reveal(household_id: uuid.UUID):
+    """One member's full ID number, shown on the review page and recorded in the audit log."""
+    me = _me()
+    try:
+        person_id = uuid.UUID(request.form.get("person_id", ""))
+    except ValueError:
+        raise NotFound(_("No such member in this household.")) from None
+    person = id_numbers.reveal(me, household_id, person_id)
+    number = person.id_number or ""
+    db.session.commit()
+    page, status = _render_review(me, household_id, revealed={str(person_id): number})
+    response = make_response(page, status)
+    response.headers["Cache-Control"] = "no-store"  # a full ID number is not kept by the browser
+    return response
 
 
 def _done_message(action: str, card: str) -> str:
@@ -116,18 +148,21 @@ def act(household_id: uuid.UUID):
     sent = {"reason_codes": request.form.getlist("reason_codes"),
             "reason_text": request.form.get("reason_text", "")}
     try:
-        event = workflow.transition(me, household_id, action,
-                                    version_number=request.form.get("version_number", -1, type=int),
-                                    strokes=request.form.get("strokes"), reason_codes=sent["reason_codes"],
-                                    reason_text=sent["reason_text"])
+        done = workflow.act(me, household_id, action,
+                            version_number=request.form.get("version_number", -1, type=int),
+                            strokes=request.form.get("strokes"), reason_codes=sent["reason_codes"],
+                            reason_text=sent["reason_text"])
     except NotFound:
         raise  # outside the user's area: the page does not exist for them
     except DomainError as e:
         db.session.rollback()
         return _render_review(me, household_id, message=e.message, status=e.status, sent=sent,
                               pad_error=e.message if e.field == "signature" else None)
+    # A repeat of what this user already did (a double tap) is a success too, said as such.
+    event = done.event
+    message = done.message or _done_message(event.action, event.household.card_no)
     db.session.commit()
-    flash(_done_message(event.action, event.household.card_no))
+    flash(message)
     if event.role == Role.village_leader.value:
         return redirect(url_for(".leader"))
     if event.role == Role.verifier.value:
@@ -170,7 +205,10 @@ def verify_many():
         h = r.event.household if r.event is not None else _visible(me, r.household_id)
         shown.append({"result": r, "household": h})
     verified = sum(1 for r in results if r.ok)
+    # Back to the same filtered list the households were ticked on.
+    back = {k: request.form[k] for k in ("village_id", "collector_id", "card_no") if request.form.get(k)}
     return render_template("review/verified.html", shown=shown, verified=verified, total=len(results),
+                           back=back,
                            summary=ngettext("%(num)d household verified, of %(total)d ticked.",
                                             "%(num)d households verified, of %(total)d ticked.",
                                             verified, total=len(results)))

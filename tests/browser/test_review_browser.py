@@ -82,6 +82,15 @@ def test_the_chain_on_a_phone(live_server, browser: Browser, chain):
     lead.get_by_test_id(f"queue-{card}").locator("a").click()
     lead.wait_for_url(re.compile(rf".*/review/households/{household_id}$"))
     expect(lead.get_by_test_id("first-registration")).to_be_visible()
+    # The ID numbers are masked, each with its check; one is revealed on demand (and audited).
+    expect(lead.get_by_test_id("masked-id")).to_have_count(4)
+    expect(lead.get_by_test_id("id-check").first).to_contain_text("身份证号码校验通过")
+    lead.get_by_test_id("reveal-id").first.click()
+    lead.wait_for_url(re.compile(rf".*/review/households/{household_id}/reveal$"))
+    expect(lead.get_by_test_id("full-id")).to_have_count(1)
+    expect(lead.get_by_test_id("full-id")).to_have_text(re.compile(r"^\d{17}[\dX]$"))
+    expect(lead.get_by_test_id("masked-id")).to_have_count(3)
+    assert page_width(lead) <= PHONE_WIDTH
     lead.get_by_test_id("reason-address_unclear").check()
     lead.fill("#reason_text", "门牌号请写全")
     assert page_width(lead) <= PHONE_WIDTH
@@ -97,13 +106,23 @@ def test_the_chain_on_a_phone(live_server, browser: Browser, chain):
     expect(col.get_by_test_id("return-reason")).to_contain_text("门牌号请写全")
     col.get_by_test_id("edit").click()
     col.wait_for_url(re.compile(r".*/edit$"))
+    # The reason stays in sight on the form while it is fixed.
+    expect(col.get_by_test_id("form-return-reason")).to_contain_text("门牌号请写全")
+    expect(col.get_by_test_id("form-return-reason")).to_contain_text("赵村长")
     col.fill("#household-door_no", "幸福路77号")
     col.get_by_test_id("save-bar").click()
     col.wait_for_url(re.compile(rf".*/collect/households/{household_id}$"))
+    # Saved: the message says it is a draft now and still has to be signed and submitted,
+    # and the button under it leads there.
+    expect(col.locator(".flash")).to_contain_text("现已变为草稿，还需签字并提交")
+    col.get_by_test_id("go-sign-submit").click()
     draw_signature(col, "submit-form")
-    col.get_by_test_id("submit").click()
+    # A double tap: both taps post; the answer is a success, not a red error.
+    col.get_by_test_id("submit").dblclick()
     col.wait_for_url(re.compile(rf".*/collect/households/{household_id}$"))
     expect(col.get_by_test_id("submit-form")).to_have_count(0)
+    expect(col.locator(".flash-error")).to_have_count(0)
+    expect(col.locator(".flash")).to_contain_text("签字并提交")
 
     # The leader confirms with a signature.
     lead.goto(f"{base}/review/households/{household_id}")
@@ -114,6 +133,12 @@ def test_the_chain_on_a_phone(live_server, browser: Browser, chain):
     # The verifier verifies (selected in the queue, one signature).
     ver = open_as(browser, base, "wf_verifier")
     ver.goto(f"{base}/review/verifier")
+    # Found by its card number with the queue's filter (a phone's numeric keypad).
+    ver.get_by_test_id("filter-card").fill(str(int(card)))
+    assert page_width(ver) <= PHONE_WIDTH
+    ver.get_by_test_id("filter-apply").click()
+    ver.wait_for_url(re.compile(rf".*/review/verifier\?.*card_no={int(card)}"))
+    expect(ver.get_by_test_id("queue").locator("li")).to_have_count(1)
     ver.get_by_test_id(f"pick-{card}").check()
     draw_signature(ver, "verify-many-form")
     assert page_width(ver) <= PHONE_WIDTH
