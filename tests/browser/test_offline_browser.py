@@ -476,7 +476,9 @@ def two_villages(live_server) -> dict:
                     workflow.submit(me, h.id, version_number=1, strokes=SIGN)
                     workflow.return_household(leader, h.id, version_number=1, reason_codes=["wrong_id_number"])
             db.session.commit()
-    return {}
+        returned = db.session.scalar(select(Household).join(AdminUnit, Household.village_id == AdminUnit.id)
+                                     .where(AdminUnit.code == LINKS_VILLAGES[0][0]))
+        return {"returned_id": str(returned.id)}
 
 
 SIGN = [[[100, 100], [400, 130], [700, 100]], [[250, 60], [260, 200], [240, 330]]]
@@ -505,7 +507,7 @@ def tap_every_control(page: Page, start: str, reason: str) -> list[str]:
     _ready_offline(page)
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH, "the reasons widen the page"
     SHOTS.mkdir(parents=True, exist_ok=True)
-    name = "list" if "/collect/" in start else "home"
+    name = "household" if "/households/" in start else "list" if "/collect/" in start else "home"
     page.screenshot(path=str(SHOTS / f"offline-links-{name}.png"), full_page=True)
     controls = page.evaluate(CONTROLS_JS, CONTROLS)
     tapped = []
@@ -549,6 +551,10 @@ def test_offline_every_link_of_the_collector_works_or_says_it_needs_the_network(
     base, app = live_server.url, live_server.app
     reason = translated(app, "zh_CN", "needs the network")
     context, page = phone_of(browser, base, username)
+    household = f"{base}/collect/households/{two_villages['returned_id']}"
+    if username == "off_links":  # a household's page opened online: the phone keeps it
+        page.goto(household)
+        expect(bar(page)).to_have_attribute("data-ready", "1")
     try:
         context.set_offline(True)
         # The finding first: the main "+ 新建住户" opens the form of the one village or the
@@ -571,6 +577,10 @@ def test_offline_every_link_of_the_collector_works_or_says_it_needs_the_network(
         assert any("/collect/households/" in t and "/new" not in t for t in listed), "no household was tapped"
         if username == "off_links":
             assert any(t.endswith("#returned") for t in home + listed), home + listed
+            # The household's page kept on the phone: edit works, its history needs the network.
+            opened = tap_every_control(page, household, reason)
+            assert any(t.startswith("greyed ") and "/history/" in t for t in opened), opened
+            assert any(not t.startswith("greyed ") and t.endswith("/edit") for t in opened), opened
         # Online again, nothing is greyed.
         context.set_offline(False)
         expect(page.locator("html")).to_have_attribute("data-links", "online")
