@@ -416,9 +416,12 @@ def test_a_draft_goes_when_it_is_saved_online_or_discarded(live_server, browser:
 # Two villages of one collector: "+ 新建住户" opens the chooser of the village.
 LINKS_VILLAGES = ("110101001010", "离线东村"), ("110101001011", "离线西村")
 CONTROLS = "a[href], button, input[type=submit]"
-# Each visible control of the page: a key that finds it again after a reload (its kind, where it
-# goes, its test id, and which of the same it is), and whether it is greyed offline.
-CONTROLS_JS = """(sel) => {
+# The visible controls of the page, each with a key that finds it again after a reload (its
+# kind, where it goes, its test id, its form, its name and value) and which of the same key it
+# is; its text without the reason; whether it is greyed. Given [key, n]: that control gets the
+# attribute data-probe (true), or none does (false).
+CONTROLS_JS = """([sel, probe]) => {
+    document.querySelectorAll("[data-probe]").forEach((el) => el.removeAttribute("data-probe"));
     const seen = {};
     const out = [];
     for (const el of document.querySelectorAll(sel)) {
@@ -428,25 +431,17 @@ CONTROLS_JS = """(sel) => {
         const key = [el.tagName, el.getAttribute("href") || "", el.dataset.testid || "",
                      form ? form.getAttribute("action") || "" : "", el.name || "", el.value || ""].join("|");
         seen[key] = (seen[key] || 0) + 1;
+        if (probe) {
+            if (key !== probe[0] || seen[key] !== probe[1]) continue;
+            el.setAttribute("data-probe", "");
+            return true;
+        }
         const copy = el.cloneNode(true);
         copy.querySelectorAll(".needs-network-why").forEach((w) => w.remove());
         out.push({key, n: seen[key], text: copy.textContent.trim().replace(/\\s+/g, " "),
                   href: el.href || "", greyed: el.getAttribute("aria-disabled") === "true" || el.disabled});
     }
-    return out;
-}"""
-PROBE_JS = """([sel, key, n]) => {
-    document.querySelectorAll("[data-probe]").forEach((el) => el.removeAttribute("data-probe"));
-    let seen = 0;
-    for (const el of document.querySelectorAll(sel)) {
-        const box = el.getBoundingClientRect();
-        if (!el.checkVisibility({visibilityProperty: true}) || !box.width || !box.height) continue;
-        const form = el.form || el.closest("form");
-        const k = [el.tagName, el.getAttribute("href") || "", el.dataset.testid || "",
-                   form ? form.getAttribute("action") || "" : "", el.name || "", el.value || ""].join("|");
-        if (k === key && ++seen === n) { el.setAttribute("data-probe", ""); return true; }
-    }
-    return false;
+    return probe ? false : out;
 }"""
 
 
@@ -462,7 +457,8 @@ def two_villages(live_server) -> dict:
     with live_server.app.app_context():
         if db.session.scalar(select(User).where(User.username == "off_links")) is None:
             township = db.session.scalar(select(AdminUnit).where(AdminUnit.code == TOWNSHIP))
-            units = [get_or_create_unit(code, name, UnitLevel.village, township) for code, name in LINKS_VILLAGES]
+            units = [get_or_create_unit(code, name, UnitLevel.village, township)
+                     for code, name in LINKS_VILLAGES]
             me = create_user(None, username="off_links", name="冯采集", password=PASSWORD, role=Role.collector,
                              unit=units[0])
             grant_role(None, me, Role.collector, units[1])
@@ -474,7 +470,8 @@ def two_villages(live_server) -> dict:
                                                today=TODAY).household
                 if seq == 0:
                     workflow.submit(me, h.id, version_number=1, strokes=SIGN)
-                    workflow.return_household(leader, h.id, version_number=1, reason_codes=["wrong_id_number"])
+                    workflow.return_household(leader, h.id, version_number=1,
+                                              reason_codes=["wrong_id_number"])
             db.session.commit()
         returned = db.session.scalar(select(Household).join(AdminUnit, Household.village_id == AdminUnit.id)
                                      .where(AdminUnit.code == LINKS_VILLAGES[0][0]))
@@ -487,7 +484,7 @@ SIGN = [[[100, 100], [400, 130], [700, 100]], [[250, 60], [260, 200], [240, 330]
 def _ready_offline(page: Page) -> None:
     """The page is the app's, its offline script has run and greyed what needs the network;
     the folded lists (my villages and groups) are opened, so that their links are tapped too."""
-    assert not page.url.startswith("chrome-error:"), f"the browser's error page instead of the app: {page.url}"
+    assert not page.url.startswith("chrome-error:"), f"the browser's error page, not the app: {page.url}"
     expect(page.locator("header.top .brand")).to_have_count(1)
     expect(bar(page)).to_have_attribute("data-ready", "1")
     expect(bar(page)).to_have_attribute("data-online", "0")
@@ -509,16 +506,17 @@ def tap_every_control(page: Page, start: str, reason: str) -> list[str]:
     SHOTS.mkdir(parents=True, exist_ok=True)
     name = "household" if "/households/" in start else "list" if "/collect/" in start else "home"
     page.screenshot(path=str(SHOTS / f"offline-links-{name}.png"), full_page=True)
-    controls = page.evaluate(CONTROLS_JS, CONTROLS)
+    controls = page.evaluate(CONTROLS_JS, [CONTROLS, None])
     tapped = []
     for c in controls:
         what = f"{c['text']!r} ({c['href'] or c['key']}) on {start}"
-        if not page.evaluate(PROBE_JS, [CONTROLS, c["key"], c["n"]]):
+        if not page.evaluate(CONTROLS_JS, [CONTROLS, [c["key"], c["n"]]]):
             raise AssertionError(f"{what} is gone after going back")
         control = page.locator("[data-probe]")
         greyed = control.evaluate("(el) => el.getAttribute('aria-disabled') === 'true' || el.disabled")
         if greyed:
-            why = page.locator("[data-probe] [data-testid=needs-network], [data-probe] + [data-testid=needs-network]")
+            why = page.locator("[data-probe] [data-testid=needs-network], "
+                               "[data-probe] + [data-testid=needs-network]")
             expect(why, f"{what} is greyed without a reason").to_have_text(reason)
             expect(why).to_be_visible()
             control.tap(force=True)  # a finger on it anyway: nothing happens
@@ -531,7 +529,8 @@ def tap_every_control(page: Page, start: str, reason: str) -> list[str]:
             assert not page.url.startswith("chrome-error:"), f"{what} opened the browser's error page"
             expect(page.locator("header.top .brand"), f"{what} opened no page of the app").to_have_count(1)
             if c["href"]:
-                assert _without_hash(page.url).startswith(_without_hash(c["href"])), f"{what} went to {page.url}"
+                assert _without_hash(page.url).startswith(_without_hash(c["href"])), \
+                    f"{what} went to {page.url}"
             expect(bar(page)).to_have_attribute("data-ready", "1")
             if _without_hash(page.url) != _without_hash(start):
                 page.go_back()

@@ -31,8 +31,8 @@ function answerable(urls) {
 
 /** A link within this page (#returned on the list): it only scrolls, it always works. */
 function samePage(url) {
-  return url.origin === location.origin && url.pathname === location.pathname && url.search === location.search
-    && url.hash !== "";
+  return url.origin === location.origin && url.pathname === location.pathname
+    && url.search === location.search && url.hash !== "";
 }
 
 export function guardLinks(T) {
