@@ -585,5 +585,11 @@ def test_offline_every_link_of_the_collector_works_or_says_it_needs_the_network(
         expect(page.locator("html")).to_have_attribute("data-links", "online")
         expect(page.locator(".needs-network")).to_have_count(0)
         expect(page.get_by_test_id("needs-network")).to_have_count(0)
+        # And the network lost again on the open page: greyed again at once, no reload needed.
+        context.set_offline(True)
+        expect(page.locator("html")).to_have_attribute("data-links", "offline")
+        logout = page.locator("form[action$='/logout'] button")
+        expect(logout).to_be_disabled()
+        expect(logout.get_by_test_id("needs-network")).to_have_text(reason)
     finally:
         context.close()
