@@ -98,7 +98,11 @@ def test_collector_lists_creates_and_edits_a_household(collector, units):
     assert "多福巷社区" in text and "第一组" in text  # my village and its groups
     assert "银闸社区" not in text
 
-    # "New household" with one village goes straight to its form.
+    # "New household" with one village goes straight to its form: the list's button links to it
+    # itself (offline, the phone has the form, never the redirect; issue 14), and so does the home page.
+    assert f'href="/collect/households/new?unit_id={units["A"].id}" data-testid="new-household"' in text
+    assert f'href="/collect/households/new?unit_id={units["A"].id}" data-testid="home-new-household"' in \
+        collector.get("/").get_data(as_text=True)
     resp = collector.get("/collect/households/new")
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"unit_id={units['A'].id}")
     page, _tokens = open_form(collector, resp.headers["Location"])
@@ -200,6 +204,9 @@ def test_a_collector_of_several_villages_chooses_where_the_household_lives(clien
     for unit in ("A", "B", "A1", "A2"):
         assert f"/collect/households/new?unit_id={units[unit].id}" in text
     assert units["C"].name not in text  # a village outside the collector's area
+    # The list's "New household" opens this chooser (cached for the phone offline).
+    listing = client.get("/collect/").get_data(as_text=True)
+    assert 'href="/collect/households/new" data-testid="new-household"' in listing
 
 
 # ------------------------------------------------------------------ scope

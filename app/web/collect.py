@@ -121,7 +121,8 @@ def index():
     # Returned households come first, with their latest reason (only collectors fix them).
     returned = workflow.returned_for_collector(me) if units else []
     return render_template("collect/index.html", units=units, result=result, q=q, returned=returned,
-                           state=state, unit_id=unit_id, states=STATE_LABELS, reasons_text=reasons_text)
+                           state=state, unit_id=unit_id, states=STATE_LABELS, reasons_text=reasons_text,
+                           new_url=new_household_url(units))
 
 
 # ------------------------------------------------------------------ one household
@@ -336,6 +337,22 @@ def _commit_saved(result: registration.SaveResult, was: str | None = None):
     return redirect(url_for(".household", household_id=household_id))
 
 
+def _only_unit(units: list[AdminUnit]) -> AdminUnit | None:
+    """The unit a new household goes to when there is no choice: the one village (its groups
+    are chosen in the form), or the one unit. None: the collector chooses."""
+    villages = [u for u in units if u.level == UnitLevel.village.value]
+    only = villages if villages else units
+    return only[0] if len(only) == 1 else None
+
+
+def new_household_url(units: list[AdminUnit]) -> str:
+    """Where "+ New household" goes: straight to the form when there is no choice, else to the
+    chooser. Straight, not through the redirect: offline, the service worker has the form of
+    each unit and the chooser, never a redirect (static/pwa/sw.js)."""
+    only = _only_unit(units)
+    return url_for("collect.new_household", unit_id=only.id if only else None)
+
+
 def _wants_new_card() -> bool:
     return request.form.get("action") == "add_member"
 
@@ -366,10 +383,9 @@ def new_household():
     if not units:
         raise Forbidden(_("Only collectors register households."))
     if unit_id is None:
-        villages = [u for u in units if u.level == UnitLevel.village.value]
-        only = villages if villages else units
-        if len(only) == 1:  # one village: its groups are chosen in the form
-            return redirect(url_for(".new_household", unit_id=only[0].id))
+        only = _only_unit(units)
+        if only is not None:
+            return redirect(url_for(".new_household", unit_id=only.id))
         return render_template("collect/choose_unit.html", units=units)
     unit = next((u for u in units if u.id == unit_id), None)
     if unit is None:

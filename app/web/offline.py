@@ -31,7 +31,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 # version of any of them gives the worker a new version (below), which replaces the cache.
 SHELL = ("app.css", "collect.css", "review.css", "collect.js", "signature.js",
          "pwa/offline.js", "pwa/store.js", "pwa/sync.js", "pwa/status.js", "pwa/form.js",
-         "pwa/households.js", "pwa/checks.js", "pwa/offline.css", "pwa/icon.svg")
+         "pwa/households.js", "pwa/checks.js", "pwa/links.js", "pwa/offline.css", "pwa/icon.svg")
 
 
 @lru_cache(maxsize=1)
@@ -103,6 +103,7 @@ def _i18n() -> dict[str, str]:
         "last_sync": _("Last sync %(time)s", time="{time}"),
         "never_synced": _("Not synced yet"), "sync_now": _("Sync now"), "syncing": _("Syncing…"),
         "dismiss": _("Dismiss"), "open": _("Open"),
+        "needs_network": _("needs the network"),
         "conflict": _("Conflict: someone else changed this household meanwhile; the village leader will "
                       "resolve it."),
         "invalid": _("Refused as invalid: %(message)s", message="{message}"),

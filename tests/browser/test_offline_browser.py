@@ -1,9 +1,11 @@
-"""The collector offline on a 360 px phone in real Chromium (issue 6's browser tests): one login
-online, then the network off (context.set_offline): a new household of three typed, reloaded,
-signed and submitted into the outbox; an existing household found in the phone's list and
-edited; the network back on: both sent, exactly one new version each on the server. And two
-collectors editing the same household offline: the second is a conflict, shown on the second
-phone and to the village leader."""
+"""The collector offline on a 360 px phone (device pixel ratio 3, touch) in real Chromium
+(issue 6's browser tests): one login online, then the network off (context.set_offline): a new
+household begun with "+ 新建住户", three people typed, reloaded, signed by touch and submitted
+into the outbox, reloaded again (the outbox is kept); an existing household found in the
+phone's list and edited; the network back on: both sent, exactly one new version each on the
+server. Two collectors editing the same household offline: the second is a conflict, shown on
+the second phone and to the village leader. And (issue 14) every link and button of the
+collector's home and households pages, tapped offline: each works or says it needs the network."""
 from __future__ import annotations
 
 import os
@@ -103,8 +105,13 @@ def test_a_day_offline_loses_nothing_and_sends_each_change_once(live_server, bro
     context, page = phone_of(browser, base, "off_collector")
     try:
         context.set_offline(True)
-        # A new household: the form comes from the cache; what is typed is kept as it is typed.
-        page.goto(f"{base}/collect/households/new?unit_id={village['unit_id']}")
+        # A new household, begun as a collector does, with "+ 新建住户" on the list page (issue 14:
+        # it opened the browser's error page offline): the form comes from the cache; what is
+        # typed is kept as it is typed.
+        page.reload()
+        expect(bar(page)).to_have_attribute("data-ready", "1")
+        page.get_by_test_id("new-household").tap()
+        page.wait_for_url(re.compile(rf".*/collect/households/new\?unit_id={village['unit_id']}#draft=.*"))
         expect(page.locator("#household-form[data-offline-ready]")).to_have_count(1)
         expect(bar(page)).to_have_attribute("data-online", "0")
         expect(page.get_by_test_id("status-online")).to_have_text(translated(app, "zh_CN", "Offline"))
@@ -400,5 +407,189 @@ def test_a_draft_goes_when_it_is_saved_online_or_discarded(live_server, browser:
         page.wait_for_url(re.compile(r".*/collect/households/[0-9a-f-]{36}$"))
         expect(bar(page)).to_have_attribute("data-ready", "1")
         assert "在线路2号" not in page.evaluate(DRAFTS_JS)
+    finally:
+        context.close()
+
+
+# ------------------------------------------------------------------ every link offline (issue 14)
+
+# Two villages of one collector: "+ 新建住户" opens the chooser of the village.
+LINKS_VILLAGES = ("110101001010", "离线东村"), ("110101001011", "离线西村")
+CONTROLS = "a[href], button, input[type=submit]"
+# The visible controls of the page, each with a key that finds it again after a reload (its
+# kind, where it goes, its test id, its form, its name and value) and which of the same key it
+# is; its text without the reason; whether it is greyed. Given [key, n]: that control gets the
+# attribute data-probe (true), or none does (false).
+CONTROLS_JS = """([sel, probe]) => {
+    document.querySelectorAll("[data-probe]").forEach((el) => el.removeAttribute("data-probe"));
+    const seen = {};
+    const out = [];
+    for (const el of document.querySelectorAll(sel)) {
+        const box = el.getBoundingClientRect();
+        if (!el.checkVisibility({visibilityProperty: true}) || !box.width || !box.height) continue;
+        const form = el.form || el.closest("form");
+        const key = [el.tagName, el.getAttribute("href") || "", el.dataset.testid || "",
+                     form ? form.getAttribute("action") || "" : "", el.name || "", el.value || ""].join("|");
+        seen[key] = (seen[key] || 0) + 1;
+        if (probe) {
+            if (key !== probe[0] || seen[key] !== probe[1]) continue;
+            el.setAttribute("data-probe", "");
+            return true;
+        }
+        const copy = el.cloneNode(true);
+        copy.querySelectorAll(".needs-network-why").forEach((w) => w.remove());
+        out.push({key, n: seen[key], text: copy.textContent.trim().replace(/\\s+/g, " "),
+                  href: el.href || "", greyed: el.getAttribute("aria-disabled") === "true" || el.disabled});
+    }
+    return probe ? false : out;
+}"""
+
+
+@pytest.fixture
+def two_villages(live_server) -> dict:
+    """A collector of two villages (made once), with a household in each, one of them returned
+    by the village leader: the returned list and the nav's count show on the collector's pages."""
+    from app.domain import registration, workflow
+    from app.domain.units import get_or_create_unit
+    from app.domain.users import create_user, grant_role
+    from app.models import AdminUnit, Role, UnitLevel, User
+
+    with live_server.app.app_context():
+        if db.session.scalar(select(User).where(User.username == "off_links")) is None:
+            township = db.session.scalar(select(AdminUnit).where(AdminUnit.code == TOWNSHIP))
+            units = [get_or_create_unit(code, name, UnitLevel.village, township)
+                     for code, name in LINKS_VILLAGES]
+            me = create_user(None, username="off_links", name="冯采集", password=PASSWORD, role=Role.collector,
+                             unit=units[0])
+            grant_role(None, me, Role.collector, units[1])
+            leader = create_user(None, username="off_links_leader", name="陈村长", password=PASSWORD,
+                                 role=Role.village_leader, unit=units[0])
+            db.session.flush()
+            for seq, unit in enumerate(units):
+                h = registration.new_household(me, unit_id=unit.id, data=family("冯", seq=90 + seq),
+                                               today=TODAY).household
+                if seq == 0:
+                    workflow.submit(me, h.id, version_number=1, strokes=SIGN)
+                    workflow.return_household(leader, h.id, version_number=1,
+                                              reason_codes=["wrong_id_number"])
+            db.session.commit()
+        returned = db.session.scalar(select(Household).join(AdminUnit, Household.village_id == AdminUnit.id)
+                                     .where(AdminUnit.code == LINKS_VILLAGES[0][0]))
+        return {"returned_id": str(returned.id)}
+
+
+SIGN = [[[100, 100], [400, 130], [700, 100]], [[250, 60], [260, 200], [240, 330]]]
+
+
+def _ready_offline(page: Page) -> None:
+    """The page is the app's, its offline script has run and greyed what needs the network;
+    the folded lists (my villages and groups) are opened, so that their links are tapped too."""
+    assert not page.url.startswith("chrome-error:"), f"the browser's error page, not the app: {page.url}"
+    expect(page.locator("header.top .brand")).to_have_count(1)
+    expect(bar(page)).to_have_attribute("data-ready", "1")
+    expect(bar(page)).to_have_attribute("data-online", "0")
+    expect(page.locator("html")).to_have_attribute("data-links", "offline")
+    page.evaluate("document.querySelectorAll('details').forEach((d) => { d.open = true; })")
+
+
+def _without_hash(url: str) -> str:
+    return url.split("#", 1)[0]
+
+
+def tap_every_control(page: Page, start: str, reason: str) -> list[str]:
+    """Offline on `start`: tap each visible link and button; each opens a page of the app or is
+    greyed with `reason` and does nothing. Back to `start` after each. What was tapped, for the
+    caller to check that the list is not empty or short."""
+    page.goto(start)
+    _ready_offline(page)
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE_WIDTH, "the reasons widen the page"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    name = "household" if "/households/" in start else "list" if "/collect/" in start else "home"
+    page.screenshot(path=str(SHOTS / f"offline-links-{name}.png"), full_page=True)
+    controls = page.evaluate(CONTROLS_JS, [CONTROLS, None])
+    tapped = []
+    for c in controls:
+        what = f"{c['text']!r} ({c['href'] or c['key']}) on {start}"
+        if not page.evaluate(CONTROLS_JS, [CONTROLS, [c["key"], c["n"]]]):
+            raise AssertionError(f"{what} is gone after going back")
+        control = page.locator("[data-probe]")
+        greyed = control.evaluate("(el) => el.getAttribute('aria-disabled') === 'true' || el.disabled")
+        if greyed:
+            why = page.locator("[data-probe] [data-testid=needs-network], "
+                               "[data-probe] + [data-testid=needs-network]")
+            expect(why, f"{what} is greyed without a reason").to_have_text(reason)
+            expect(why).to_be_visible()
+            control.tap(force=True)  # a finger on it anyway: nothing happens
+            page.wait_for_timeout(300)
+            assert _without_hash(page.url) == _without_hash(start), f"greyed {what} navigated to {page.url}"
+            _ready_offline(page)
+        else:
+            control.tap()
+            page.wait_for_load_state()
+            assert not page.url.startswith("chrome-error:"), f"{what} opened the browser's error page"
+            expect(page.locator("header.top .brand"), f"{what} opened no page of the app").to_have_count(1)
+            if c["href"]:
+                assert _without_hash(page.url).startswith(_without_hash(c["href"])), \
+                    f"{what} went to {page.url}"
+            expect(bar(page)).to_have_attribute("data-ready", "1")
+            if _without_hash(page.url) != _without_hash(start):
+                page.go_back()
+                page.wait_for_load_state()
+            if _without_hash(page.url) != _without_hash(start):
+                page.goto(start)
+            _ready_offline(page)
+        tapped.append(f"{'greyed ' if greyed else ''}{c['text']} -> {c['href'] or c['key']}")
+    return tapped
+
+
+@pytest.mark.parametrize("username", ["off_collector", "off_links"])
+def test_offline_every_link_of_the_collector_works_or_says_it_needs_the_network(
+        live_server, browser: Browser, village, two_villages, username):
+    """Issue 14: "+ 新建住户" opened Chromium's "This site can't be reached" offline. On the
+    collector's home and households pages, every visible link and button is tapped offline."""
+    base, app = live_server.url, live_server.app
+    reason = translated(app, "zh_CN", "needs the network")
+    context, page = phone_of(browser, base, username)
+    household = f"{base}/collect/households/{two_villages['returned_id']}"
+    if username == "off_links":  # a household's page opened online: the phone keeps it
+        page.goto(household)
+        expect(bar(page)).to_have_attribute("data-ready", "1")
+    try:
+        context.set_offline(True)
+        # The finding first: the main "+ 新建住户" opens the form of the one village or the
+        # chooser of the villages, from the phone's cache.
+        page.goto(f"{base}/collect/")
+        expect(bar(page)).to_have_attribute("data-ready", "1")
+        page.get_by_test_id("new-household").tap()
+        page.wait_for_load_state()
+        assert not page.url.startswith("chrome-error:"), "+ 新建住户 opened the browser's error page"
+        if username == "off_links":
+            expect(page.get_by_test_id("choose-unit").locator("a")).to_have_count(len(LINKS_VILLAGES))
+            page.get_by_test_id("choose-unit").locator("a").first.tap()
+        expect(page.locator("#household-form[data-offline-ready]")).to_have_count(1)
+
+        listed = tap_every_control(page, f"{base}/collect/", reason)
+        home = tap_every_control(page, f"{base}/", reason)
+        for tapped in (home, listed):
+            assert any(t.startswith("+ ") and "/collect/households/new" in t for t in tapped), tapped
+            assert any(t.startswith("greyed ") for t in tapped), "offline, log out needs the network"
+        assert any("/collect/households/" in t and "/new" not in t for t in listed), "no household was tapped"
+        if username == "off_links":
+            assert any(t.endswith("#returned") for t in home + listed), home + listed
+            # The household's page kept on the phone: edit works, its history needs the network.
+            opened = tap_every_control(page, household, reason)
+            assert any(t.startswith("greyed ") and "/history/" in t for t in opened), opened
+            assert any(not t.startswith("greyed ") and t.endswith("/edit") for t in opened), opened
+        # Online again, nothing is greyed.
+        context.set_offline(False)
+        expect(page.locator("html")).to_have_attribute("data-links", "online")
+        expect(page.locator(".needs-network")).to_have_count(0)
+        expect(page.get_by_test_id("needs-network")).to_have_count(0)
+        # And the network lost again on the open page: greyed again at once, no reload needed.
+        context.set_offline(True)
+        expect(page.locator("html")).to_have_attribute("data-links", "offline")
+        logout = page.locator("form[action$='/logout'] button")
+        expect(logout).to_be_disabled()
+        expect(logout.get_by_test_id("needs-network")).to_have_text(reason)
     finally:
         context.close()

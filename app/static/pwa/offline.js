@@ -4,14 +4,16 @@
  * status bar, and syncs: the outbox is sent and the households fetched on every page load,
  * when the network comes back ("online"), when a failed send is due again (backoff, at most
  * a minute apart while something waits), and on "Sync now". After a sync it has the service
- * worker cache the pages needed offline (the list, a new-household form per unit, and the
- * form definition with its code tables, GET /api/v1/form). On the
+ * worker cache the pages needed offline (the home page, the list, a new-household form per
+ * unit and the chooser of the unit, and the form definition with its code tables,
+ * GET /api/v1/form). Offline, static/pwa/links.js greys the links that need the network. On the
  * form page it starts static/pwa/form.js, on the list page static/pwa/households.js. Tabs
  * tell each other about changes (BroadcastChannel).
  */
 import { open } from "./store.js";
 import { LoggedOut, pullAssignments, sendOutbox } from "./sync.js";
 import { StatusBar } from "./status.js";
+import { guardLinks } from "./links.js";
 
 const PAGES_CACHE = "doorstep-pages";  // as in sw.js
 const RETRY_MS = 60 * 1000;
@@ -26,7 +28,11 @@ async function warmPages(store) {
   const units = await store.getMeta("units", []);
   const formVersion = await store.getMeta("form_version");
   const refresh = formVersion !== (await store.getMeta("warm_form_version"));
-  const urls = ["/collect/", "/api/v1/form", ...units.map((u) => `/collect/households/new?unit_id=${u.id}`)];
+  const urls = ["/", "/collect/", "/api/v1/form", ...units.map((u) => `/collect/households/new?unit_id=${u.id}`)];
+  // "+ New household" opens the chooser when there is a choice (app/web/collect.py, _only_unit);
+  // else the one form, and the chooser would only redirect there.
+  const villages = units.filter((u) => u.level === "village");
+  if ((villages.length ? villages : units).length > 1) urls.push("/collect/households/new");
   const answer = await new Promise((resolve) => {
     const channel = new MessageChannel();
     channel.port1.onmessage = (e) => resolve(e.data);
@@ -38,6 +44,7 @@ async function warmPages(store) {
 
 async function main(bar) {
   const T = JSON.parse(document.getElementById("offline-i18n").textContent);
+  guardLinks(T);
   const userId = bar.dataset.user;
   const store = await open(userId);
   const channel = "BroadcastChannel" in window ? new BroadcastChannel(`doorstep-${userId}`) : null;

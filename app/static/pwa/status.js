@@ -2,7 +2,7 @@
  * how many submissions wait in the outbox, the last sync, and the ones that need the
  * collector's attention (refused as invalid, or a conflict) with the reason, each with a
  * link to open the household (a conflict, kept on the server for the leader, can be
- * dismissed). "Sync now" sends at once.
+ * dismissed). "Sync now" sends at once (offline it is greyed: it needs the network).
  */
 
 function fmt(text, values) {
@@ -44,7 +44,8 @@ export class StatusBar {
     this.list = q("attention-list");
     this.message = q("status-message");
     this.button = q("sync-now");
-    this.button.textContent = T.sync_now;
+    this.busyNow = false;
+    this.showButton();
     this.button.addEventListener("click", () => syncNow());
     this.attention.addEventListener("click", () => { this.list.hidden = !this.list.hidden; });
     this.list.addEventListener("click", async (e) => {
@@ -67,8 +68,27 @@ export class StatusBar {
   }
 
   busy(on) {
-    this.button.disabled = on;
-    this.button.textContent = on ? this.T.syncing : this.T.sync_now;
+    this.busyNow = on;
+    this.showButton();
+  }
+
+  /** "Sync now": greyed while a sync runs, and offline with the word why (as static/pwa/links.js
+   *  greys the links that need the network). */
+  showButton() {
+    const offline = !navigator.onLine;
+    this.button.disabled = this.busyNow || offline;
+    this.button.textContent = this.busyNow ? this.T.syncing : this.T.sync_now;
+    this.button.classList.toggle("needs-network", offline);
+    if (offline) {
+      this.button.setAttribute("aria-disabled", "true");
+      const why = document.createElement("span");
+      why.className = "needs-network-why";
+      why.setAttribute("data-testid", "needs-network");
+      why.textContent = this.T.needs_network;
+      this.button.append(why);
+    } else {
+      this.button.removeAttribute("aria-disabled");
+    }
   }
 
   loggedOut(on) {
@@ -83,6 +103,7 @@ export class StatusBar {
     this.root.classList.toggle("is-offline", !online);
     this.root.dataset.online = online ? "1" : "0";
     this.net.textContent = online ? T.online : T.offline;
+    this.showButton();
     const waiting = outbox.filter((i) => i.status === "waiting");
     const attention = outbox.filter((i) => i.status === "attention");
     this.root.dataset.waiting = String(waiting.length);

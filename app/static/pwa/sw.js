@@ -9,6 +9,8 @@
  * new-household form of its unit (?unit_id=) or of any unit; static/pwa/form.js then fills the
  * form from IndexedDB. Nothing else is answered from the cache: other API calls, POSTs and
  * pages outside the collector's screens go to the network as they are.
+ * Offline, static/pwa/links.js asks which links of a page the worker can answer ("answerable",
+ * by the same rules as the fetches below) and greys the others with a word why.
  */
 "use strict";
 
@@ -37,6 +39,12 @@ self.addEventListener("activate", function (event) {
 self.addEventListener("message", function (event) {
   var message = event.data || {};
   var port = event.ports[0];
+  if (message.type === "answerable") {
+    event.waitUntil(Promise.all(message.urls.map(function (href) {
+      return keptPage(new URL(href, self.location.href)).then(Boolean, function () { return false; });
+    })).then(function (answers) { if (port) port.postMessage({ answers: answers }); }));
+    return;
+  }
   if (message.type !== "warm") return;
   event.waitUntil(caches.open(PAGES_CACHE).then(function (cache) {
     return Promise.all(message.urls.map(function (url) {
@@ -58,10 +66,21 @@ function isPage(url) {
   return url.pathname === "/" || url.pathname.indexOf("/collect/") === 0;
 }
 
+/** What the worker answers for a page of the app without a network: its kept copy; for a
+ *  household's page never opened, a stand-in form (formShell); else null (the network's error). */
+function keptPage(url) {
+  if (url.origin !== self.location.origin || !isPage(url)) return Promise.resolve(null);
+  return caches.open(PAGES_CACHE).then(function (cache) {
+    return cache.match(url.href).then(function (hit) {
+      return hit || (EDIT.test(url.pathname) ? formShell(url)(cache) : null);
+    });
+  });
+}
+
 /** Network first; a good answer is kept for next time. No network, or no answer within
  *  SLOW_MS (a weak signal): the kept copy, while the network's answer still refreshes the
  *  cache when it comes. Nothing kept either: the network's answer or its error. */
-function networkFirst(request, fallback) {
+function networkFirst(request, kept) {
   var network = fetch(request).then(function (response) {
     if (response.ok && !response.redirected && response.type === "basic") {
       var copy = response.clone();
@@ -69,11 +88,6 @@ function networkFirst(request, fallback) {
     }
     return response;
   });
-  function kept() {
-    return caches.open(PAGES_CACHE).then(function (cache) {
-      return cache.match(request).then(function (hit) { return hit || (fallback ? fallback(cache) : null); });
-    });
-  }
   return new Promise(function (resolve, reject) {
     var done = false;
     function answer(response) { if (!done) { done = true; resolve(response); } }
@@ -113,8 +127,10 @@ self.addEventListener("fetch", function (event) {
       return hit || fetch(request);
     }));
   } else if (url.pathname === "/api/v1/form") {
-    event.respondWith(networkFirst(request, null));
+    event.respondWith(networkFirst(request, function () {
+      return caches.open(PAGES_CACHE).then(function (cache) { return cache.match(request); });
+    }));
   } else if (request.mode === "navigate" && isPage(url)) {
-    event.respondWith(networkFirst(request, EDIT.test(url.pathname) ? formShell(url) : null));
+    event.respondWith(networkFirst(request, function () { return keptPage(url); }));
   }
 });
