@@ -278,8 +278,27 @@ def test_a_split_names_the_other_household_on_both_sides(people, units):
     [first] = history.household_history(people.collector, n.id)
     assert first.split_from is not None and first.split_from.household == a
     # Someone who may not open the other household reads its card number without a link.
-    place = history._place_of(people.collector_b, a)
+    place = history._place_of(people.collector_b, a, n.current_version.created_at)
     assert (place.village, place.card_no, place.household) == ("多福巷社区", a.card_no, None)
+
+
+def test_a_split_names_the_old_card_after_the_old_household_moved(people, units, make_user):
+    """The old household later moves to village C with a new card: the new household's history
+    still names it as it was at the split (village A, its old card), linked to it."""
+    from app.domain import events
+
+    a, n, _son = split_son(people, units)
+    old_card = a.card_no
+    new(people.collector_c, units["C"], seq=5)  # C's card 0001 is taken: a gets 0002 there
+    transfer = events.request_transfer(people.collector, a.id, to_unit_id=units["C"].id,
+                                       occurred_on=dt.date(2026, 11, 20), today=TODAY)
+    db.session.commit()
+    events.decide_transfer(make_user("village_leader", units["C"]), transfer.id, accept=True, today=TODAY)
+    db.session.commit()
+    assert (a.village, a.card_no) == (units["C"], "0002")
+    [first] = history.household_history(people.verifier, n.id)
+    assert (first.split_from.village, first.split_from.card_no) == ("多福巷社区", old_card)
+    assert first.split_from.household is None  # a is in township T2 now, outside the verifier's area
 
 
 def test_a_transfer_names_the_villages_groups_and_cards(people, units, make_user):

@@ -190,10 +190,23 @@ class Place:
     household: Household | None = None
 
 
-def _place_of(actor: User, household: Household) -> Place:
+def _place_of(actor: User, household: Household, at: dt.datetime) -> Place:
+    """The household as it was at `at`: a transfer recorded later changed its village and card,
+    and its event keeps the ones before."""
     visible = scope.can_at(actor, "household.view", household.unit_path)
-    return Place(household.village.name, household.group.name if household.group else "", household.card_no,
-                 household if visible else None)
+    moved = db.session.scalar(
+        select(HouseholdVersion).where(HouseholdVersion.household_id == household.id,
+                                       HouseholdVersion.kind == VersionKind.transfer.value,
+                                       HouseholdVersion.created_at > at)
+        .order_by(HouseholdVersion.number).limit(1))
+    if moved is None:
+        return Place(household.village.name, household.group.name if household.group else "",
+                     household.card_no, household if visible else None)
+    before = db.session.scalar(select(HouseholdVersion.data).where(
+        HouseholdVersion.household_id == household.id, HouseholdVersion.number == moved.number - 1))
+    return Place(unit_name((moved.event or {}).get("from_village")),
+                 unit_name(_text((before or {}).get(HOUSEHOLD), GROUP_FIELD)),
+                 _text(moved.event, "from_card_no"), household if visible else None)
 
 
 def _places(actor: User, household: Household, entries: list[HistoryEntry]) -> None:
@@ -222,9 +235,9 @@ def _places(actor: User, household: Household, entries: list[HistoryEntry]) -> N
             other = db.session.get(Household, other_id) if other_id is not None else None
             if other is not None:
                 if event.get("split_from") or "from_person_ids" in event or "from_person_id" in event:
-                    e.came_from = _place_of(actor, other)
+                    e.came_from = _place_of(actor, other, e.recorded_at)
                 elif "to_person_ids" in event or "to_person_id" in event:
-                    e.went_to = _place_of(actor, other)
+                    e.went_to = _place_of(actor, other, e.recorded_at)
         previous = e
 
 
