@@ -189,7 +189,7 @@ def test_split_and_transfer_name_both_households(browser: Browser, live_server):
             create_user(None, username="split_verifier", name="郑审核", password=PASSWORD,
                         role=Role.verifier, unit=township)
         leader = db.session.scalar(select(User).where(User.username == "split_leader"))
-        h = registration.new_household(collector, unit_id=village.id, data=family("王", seq=71),
+        h = registration.new_household(collector, unit_id=village.id, data=family("王", seq=95),
                                        today=TODAY).household
         db.session.commit()
         son = h.current_version.data["members"][2]["person_id"]
