@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import re
 import uuid
 from html import unescape
 from types import SimpleNamespace
@@ -37,7 +38,7 @@ def people(units, make_user, new_client):
         leader_b=make_user("village_leader", units["B"], username="leader_b", name="村干部乙"),
         verifier=make_user("verifier", units["T1"], username="verifier_t1", name="审核员"),
     )
-    for name in ("collector", "leader"):
+    for name in ("collector", "leader", "verifier"):
         c = new_client()
         c.login(getattr(out, name).username)
         setattr(out, f"{name}_client", c)
@@ -182,6 +183,169 @@ def test_household_history_outside_the_area_is_not_found(people, units):
     assert people.collector_client.get(f"/history/households/{h.id}").status_code == 404
 
 
+# ------------------------------------------------------------------ labels (issue 14)
+
+def test_every_kind_state_and_action_has_one_label(app):
+    """app.domain.labels names every value of the enums, in Chinese, and is the only place
+    that defines those labels."""
+    from pathlib import Path
+
+    from app.domain import labels
+    from app.models import EVENT_KINDS, HouseholdState, WorkflowAction
+
+    with app.test_request_context():
+        for kind in VersionKind:
+            assert kind in labels.VERSION_KINDS, kind
+            assert labels.kind_label(kind.value) not in ("", kind.value)
+        for state in HouseholdState:
+            assert labels.state_label(state.value) not in ("", state.value)
+        for action in WorkflowAction:
+            assert labels.action_label(action.value) not in ("", action.value)
+        assert set(labels.EVENT_LABELS) == {k.value for k in EVENT_KINDS}
+        words = {k: labels.kind_label(k) for k in ("birth", "death", "split", "transfer")}
+        assert words == {"birth": "出生", "death": "死亡", "split": "分户", "transfer": "整户迁往他村"}
+        assert labels.state_label("returned") == "已退回" and labels.action_label("return") == "退回"
+        assert labels.kind_label("unknown") == "unknown"  # old data never fails a page
+    # No second copy: the labels' msgids are lazily translated nowhere else in the app
+    # ("Marriage" is also a reason for a move, app.domain.events.MOVE_REASONS).
+    root = Path(labels.__file__).resolve().parent.parent
+    msgids = set(re.findall(r'_l\("([^"]+)"\)', Path(labels.__file__).read_text())) - {"Marriage"}
+    copies = [(str(path.relative_to(root)), m) for path in root.rglob("*.py") if path.name != "labels.py"
+              for m in re.findall(r'_l\("([^"]+)"\)', path.read_text()) if m in msgids]
+    assert copies == []
+    # Nor do the templates spell out the life events' names (the household page's event menu did).
+    # (Buttons and titles that share a word with a label are not labels: "New household", "Edit",
+    # "Verified", "Return".)
+    names = (msgids | {"Split", "Merge", "Transfer to another village"}) - {
+        "New household", "Edit", "Verified", "Return"}
+    spelled = [(str(path.relative_to(root)), m) for path in (root / "templates").rglob("*.html")
+               for m in re.findall(r"""_\(["']([^"']+)["']\)""", path.read_text()) if m in names]
+    assert spelled == []
+
+
+def test_pages_name_life_event_versions_in_words(people, units):
+    """The household page's timeline, the review page and the history say 出生, 死亡, 分户,
+    never the stored codes."""
+    from app.domain import events
+
+    h = new(people.collector, units["A"])
+    record(people.collector, h, VersionKind.birth, birth, occurred_on=dt.date(2026, 11, 5))
+    record(people.collector, h, VersionKind.death, death(3), occurred_on=dt.date(2026, 11, 20))
+    son = h.current_version.data["members"][2]["person_id"]
+    events.split(people.collector, h.id, person_ids=[son], new_head=son, relationships={},
+                 occurred_on=dt.date(2026, 11, 21), base_number=h.current_number, today=TODAY)
+    db.session.commit()
+    workflow.submit(people.collector, h.id, version_number=h.current_number, strokes=SIGN)
+    db.session.commit()
+    for client, url in ((people.collector_client, f"/collect/households/{h.id}"),
+                        (people.leader_client, f"/review/households/{h.id}")):
+        page = text(client.get(url))
+        versions = page.split('data-testid="history"')[1]
+        for word in ("出生", "死亡", "分户", "新建住户"):
+            assert f"· {word}" in versions, (url, word)
+        for code in ("birth", "death", "split", "create"):
+            assert f"· {code}" not in versions, (url, code)
+        assert "已提交" in page and "提交" in versions  # the state and the workflow event in words
+    page = text(people.collector_client.get(f"/history/households/{h.id}"))
+    kinds = re.findall(r'data-testid="entry-kind">([^<]+)<', page)
+    assert kinds == ["分户", "死亡", "出生", "新建住户"]
+
+
+# ------------------------------------------------------------------ splits and transfers (issue 14)
+
+def split_son(people, units, *, registered_at: dt.datetime | None = None):
+    """Household a in village A; its son 张伟 leaves on 2026-11-10 to form household n (a split
+    recorded now, after a's registration)."""
+    from app.domain import events
+
+    a = new(people.collector, units["A"])
+    if registered_at is not None:
+        a.current_version.created_at = registered_at
+        db.session.commit()
+    son = a.current_version.data["members"][2]["person_id"]
+    result = events.split(people.collector, a.id, person_ids=[son], new_head=son, relationships={},
+                          occurred_on=dt.date(2026, 11, 10), base_number=a.current_number,
+                          submission_id=uuid.uuid4(), today=TODAY)
+    db.session.commit()
+    return a, result.other.household, son
+
+
+def test_a_split_names_the_other_household_on_both_sides(people, units):
+    a, n, _son = split_son(people, units)
+    assert n.card_no != a.card_no
+    old = text(people.collector_client.get(f"/history/households/{a.id}"))
+    assert 'data-testid="entry-split-to"' in old
+    assert f"分出新户：多福巷社区 · 户卡 {n.card_no}。" in re.sub(r"<[^>]+>", "", old)
+    assert f'<a href="/history/households/{n.id}">' in old
+    new_page = text(people.collector_client.get(f"/history/households/{n.id}"))
+    plain = re.sub(r"<[^>]+>", "", new_page)
+    assert f"分户自 多福巷社区 · 户卡 {a.card_no}。" in plain
+    assert f'<a href="/history/households/{a.id}">' in new_page
+    assert "该户首次登记" not in plain and 'data-testid="entry-split-from"' in new_page
+    [first] = history.household_history(people.collector, n.id)
+    assert first.split_from is not None and first.split_from.household == a
+    # Someone who may not open the other household reads its card number without a link.
+    place = history._place_of(people.collector_b, a, n.current_version.created_at)
+    assert (place.village, place.card_no, place.household) == ("多福巷社区", a.card_no, None)
+
+
+def test_a_split_names_the_old_card_after_the_old_household_moved(people, units, make_user):
+    """The old household later moves to village C with a new card: the new household's history
+    still names it as it was at the split (village A, its old card), linked to it."""
+    from app.domain import events
+
+    a, n, _son = split_son(people, units)
+    old_card = a.card_no
+    new(people.collector_c, units["C"], seq=5)  # C's card 0001 is taken: a gets 0002 there
+    transfer = events.request_transfer(people.collector, a.id, to_unit_id=units["C"].id,
+                                       occurred_on=dt.date(2026, 11, 20), today=TODAY)
+    db.session.commit()
+    events.decide_transfer(make_user("village_leader", units["C"]), transfer.id, accept=True, today=TODAY)
+    db.session.commit()
+    assert (a.village, a.card_no) == (units["C"], "0002")
+    [first] = history.household_history(people.verifier, n.id)
+    assert (first.split_from.village, first.split_from.card_no) == ("多福巷社区", old_card)
+    assert first.split_from.household is None  # a is in township T2 now, outside the verifier's area
+
+
+def test_a_transfer_names_the_villages_groups_and_cards(people, units, make_user):
+    """From group 第一组 of A (card 0001) to C (card 0002: C has a household already), then to B
+    (card 0001 there): each transfer names where it came from and where it went, by name."""
+    from app.domain import events
+
+    leader_c = make_user("village_leader", units["C"], username="leader_c")
+    new(people.collector_c, units["C"], seq=5)
+    data = family()
+    data["household"]["group_code"] = units["A1"].code  # as the form fills it in a group
+    h = new(people.collector, units["A1"], data=data)
+    assert (h.card_no, h.group.name) == ("0001", "第一组")
+    transfer = events.request_transfer(people.collector, h.id, to_unit_id=units["C"].id,
+                                       occurred_on=dt.date(2026, 11, 1), today=TODAY)
+    db.session.commit()
+    events.decide_transfer(leader_c, transfer.id, accept=True, today=TODAY)
+    db.session.commit()
+    first_card = h.card_no
+    assert first_card == "0002"
+    transfer = events.request_transfer(people.collector_c, h.id, to_unit_id=units["B"].id,
+                                       occurred_on=dt.date(2026, 11, 15), today=TODAY)
+    db.session.commit()
+    events.decide_transfer(people.leader_b, transfer.id, accept=True, today=TODAY)
+    db.session.commit()
+    assert h.card_no == "0001" and h.village == units["B"]
+
+    entries = history.household_history(people.verifier, h.id, "transfer")
+    assert [((e.came_from.village, e.came_from.group, e.came_from.card_no),
+             (e.went_to.village, e.went_to.group, e.went_to.card_no)) for e in entries] == [
+        (("隆福寺社区", "", "0002"), ("银闸社区", "", "0001")),
+        (("多福巷社区", "第一组", "0001"), ("隆福寺社区", "", "0002"))]
+    page = text(people.verifier_client.get(f"/history/households/{h.id}"))
+    plain = re.sub(r"<[^>]+>", "", page)
+    assert "由 多福巷社区 第一组 · 户卡 0001 迁至 隆福寺社区 · 户卡 0002。" in plain
+    assert "由 隆福寺社区 · 户卡 0002 迁至 银闸社区 · 户卡 0001。" in plain
+    assert "村民小组: 第一组 → （空）" in plain
+    assert units["A1"].code not in page  # the group by its name, never its code
+
+
 # ------------------------------------------------------------------ a person's history
 
 def moved_on(user, source: Household, index: int, to_user, to_unit, seq: int, on: dt.date) -> Household:
@@ -276,6 +440,20 @@ def test_person_history_follows_a_split_and_a_merge(people, units):
     assert steps(last["person_id"]) == expected  # the same followed backwards from the last record
 
 
+def test_person_history_puts_the_registration_before_a_split_recorded_later(people, units):
+    """Household a was registered on 20 November; a split that happened on 10 November was
+    recorded after that. Oldest first is the order of the register: the registration, then the
+    split out of a, then the split into the new household (the dates they happened are shown)."""
+    a, n, son = split_son(people, units, registered_at=shanghai(2026, 11, 20, 10, 0))
+    found = history.person_history(people.verifier, person_id=uuid.UUID(son))
+    assert [(e.household.card_no, e.kind, e.member.kind, e.member.direction) for e in found.entries] == [
+        (a.card_no, "create", "added", ""), (a.card_no, "split", "moved", "out"),
+        (n.card_no, "split", "moved", "in")]
+    page = text(people.verifier_client.get(f"/history/persons/{son}"))
+    assert re.findall(r'data-testid="step" data-kind="(\w+)"', page) == ["create", "split", "split"]
+    assert page.index("新建住户") < page.index("分户") and "2026-11-10" in page
+
+
 def test_person_history_by_id_number(people, units):
     """The same ID number in two households is one person, whatever their person_ids."""
     a = new(people.collector, units["A"], seq=1)
@@ -357,16 +535,75 @@ def test_month_list_boundaries(people, units):
         dt.date(2026, 12, 1), dt.date(2026, 12, 31), (2026, 11), (2027, 1))
 
 
-def test_month_list_only_for_the_village_leader_and_verifier(people, units):
-    with pytest.raises(Forbidden):
-        history.month_changes(people.collector, units["A"].id, 2026, 11)
-    with pytest.raises(NotFound):
-        history.month_changes(people.leader_b, units["A"].id, 2026, 11)
+def test_month_list_for_the_leader_the_verifier_and_the_village_collectors(people, units, make_user):
+    """Leaders and verifiers see the whole village; a collector the households of their own units
+    (the village, or their group of it); nobody sees another village's list."""
+    collector_a1 = make_user("collector", units["A1"], username="collector_a1", name="组采集员")
+    h = new(people.collector, units["A"])
+    in_a1 = new(people.collector, units["A1"], seq=2)
+    for target, who in ((h, people.collector), (in_a1, collector_a1)):
+        record(who, target, VersionKind.birth, birth, occurred_on=dt.date(2026, 11, 5),
+               at=shanghai(2026, 11, 6, 9, 0))
+
+    def cards(user) -> list[str]:
+        return sorted(c.household.card_no for c in history.month_changes(user, units["A"].id, 2026, 11).changes)
+
+    assert cards(people.leader) == cards(people.verifier) == cards(people.collector) == sorted(
+        [h.card_no, in_a1.card_no])
+    assert cards(collector_a1) == [in_a1.card_no]
+    assert not history.month_changes(people.leader, units["A"].id, 2026, 11).own_units_only
+    assert history.month_changes(collector_a1, units["A"].id, 2026, 11).own_units_only
+    for outsider in (people.leader_b, people.collector_b, people.collector_c):
+        with pytest.raises(NotFound):
+            history.month_changes(outsider, units["A"].id, 2026, 11)
     with pytest.raises(NotFound):
         history.month_changes(people.verifier, units["T1"].id, 2026, 11)
+    with pytest.raises(NotFound):  # a group is not a village
+        history.month_changes(collector_a1, units["A1"].id, 2026, 11)
+    clerk = make_user("clerk", units["A"], username="clerk_a")
+    with pytest.raises(Forbidden):
+        history.month_changes(clerk, units["A"].id, 2026, 11)
     assert [v.code for v in history.month_villages(people.verifier)] == [units["A"].code, units["B"].code]
-    assert history.month_villages(people.collector) == []
-    assert people.collector_client.get(f"/history/villages/{units['A'].id}/changes").status_code == 403
+    assert [v.code for v in history.month_villages(people.collector)] == [units["A"].code]
+    assert [v.code for v in history.month_villages(collector_a1)] == [units["A"].code]
+    assert history.month_villages(clerk) == []
+
+
+def test_the_collector_opens_the_month_list_of_their_households(people, units, make_user, new_client):
+    """Over HTTP: the collector's own village's changes, reached from a household's history; the
+    group's collector sees their group's households only; another village's collector gets 404."""
+    h = new(people.collector, units["A"])
+    other = new(people.collector, units["A2"], seq=2)
+    record(people.collector, h, VersionKind.birth, birth, occurred_on=dt.date(2026, 11, 5),
+           at=shanghai(2026, 11, 6, 9, 0))
+    record(people.collector, other, VersionKind.death, death(0), occurred_on=dt.date(2026, 11, 20),
+           at=shanghai(2026, 11, 21, 9, 0))
+    month_url = f"/history/villages/{units['A'].id}/changes"
+    history_page = text(people.collector_client.get(f"/history/households/{h.id}"))
+    assert f'href="{month_url}"' in history_page and 'data-testid="month-link"' in history_page
+    resp = people.collector_client.get("/history/changes")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(month_url)
+    page = text(people.collector_client.get(f"{month_url}?month=2026-11"))
+    assert page.count('data-testid="change"') == 2 and "张小宝" in page
+    assert "只有村（居）负责人" not in page and 'data-testid="own-units-only"' in page
+
+    def client_of(unit, username):
+        make_user("collector", unit, username=username)
+        c = new_client()
+        c.login(username)
+        return c
+
+    empty = text(client_of(units["A1"], "collector_a1").get(f"{month_url}?month=2026-11"))
+    assert 'data-testid="change"' not in empty and 'data-testid="own-units-only"' in empty
+    mine = text(client_of(units["A2"], "collector_a2").get(f"{month_url}?month=2026-11"))
+    assert mine.count('data-testid="change"') == 1 and 'data-kind="death"' in mine and "张小宝" not in mine
+
+    outsider = new_client()
+    outsider.login(people.collector_b.username)
+    assert outsider.get(f"{month_url}?month=2026-11").status_code == 404
+    # The leader's list is the whole village, without the collector's note.
+    whole = text(people.leader_client.get(f"{month_url}?month=2026-11"))
+    assert whole.count('data-testid="change"') == 2 and 'data-testid="own-units-only"' not in whole
 
 
 def test_month_page_with_navigation(people, units):

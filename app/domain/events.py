@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from app.domain import audit, registration, scope
 from app.domain.errors import Conflict, Invalid, NotFound
 from app.domain.household_rules import HEAD
+from app.domain.labels import EVENT_LABELS  # noqa: F401 (the events' names, kept in one place)
 from app.domain.tree import in_subtree
 from app.domain.units import unit_by_code
 from app.domain.users import unit_chain
@@ -52,13 +53,6 @@ DEATH_SOURCES = {"family": _l("Family"), "hospital": _l("Hospital"), "police": _
                  "village": _l("Village committee"), "other": _l("Other")}
 MOVE_REASONS = {"work": _l("Work"), "study": _l("Study"), "marriage": _l("Marriage"),
                 "military": _l("Military service"), "other": _l("Other")}
-EVENT_LABELS = {
-    VersionKind.birth.value: _l("Birth"), VersionKind.death.value: _l("Death"),
-    VersionKind.move_out.value: _l("Moved out"), VersionKind.move_in.value: _l("Moved in"),
-    VersionKind.marriage.value: _l("Marriage"), VersionKind.divorce.value: _l("Divorce"),
-    VersionKind.split.value: _l("Split"), VersionKind.merge.value: _l("Merge"),
-    VersionKind.transfer.value: _l("Transfer to another village"),
-}
 
 SONS_CHILD = {"1": "41", "2": "42"}
 DAUGHTERS_CHILD = {"1": "43", "2": "44"}

@@ -14,33 +14,19 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, true
 from sqlalchemy.orm import selectinload
 
 from app.domain import registration, scope
 from app.domain.errors import Forbidden, NotFound
 from app.domain.tree import in_any_subtree, is_within
+from app.domain.units import unit_by_code
 from app.extensions import db
 from app.models import (EVENT_KINDS, AdminUnit, Household, HouseholdState, HouseholdVersion, Person, Role,
                         UnitLevel, User, VersionKind, WorkflowEvent)
 from collection_forms import FormDefinition, load_form
 from collection_forms.loader import HOUSEHOLD, MEMBERS
 
-KIND_LABELS = {
-    VersionKind.create: _l("New household"),
-    VersionKind.edit: _l("Edit"),
-    VersionKind.birth: _l("Birth"),
-    VersionKind.death: _l("Death"),
-    VersionKind.move_out: _l("Moved out"),
-    VersionKind.move_in: _l("Moved in"),
-    VersionKind.marriage: _l("Marriage"),
-    VersionKind.divorce: _l("Divorce"),
-    VersionKind.split: _l("Household split"),
-    VersionKind.merge: _l("Households merged"),
-    VersionKind.transfer: _l("Household moved to another village"),
-    VersionKind.head_change: _l("Change of head"),
-}
 # Events whose named persons change household: a member they add came from elsewhere, a
 # member they cancel went elsewhere (a death or a duplicate is a cancellation, not a move).
 MOVE_KINDS = frozenset({VersionKind.move_out, VersionKind.move_in, VersionKind.marriage, VersionKind.divorce,
@@ -48,10 +34,8 @@ MOVE_KINDS = frozenset({VersionKind.move_out, VersionKind.move_in, VersionKind.m
 # Who sees a village's monthly change list (the basis of the 信息变更报告单).
 MONTH_ROLES = frozenset({Role.village_leader, Role.verifier})
 ACTIVE = ("", "active")
-
-
-def kind_label(kind: str | VersionKind) -> str:
-    return str(KIND_LABELS[VersionKind(kind)])
+# The household field that names its 村民小组 by code; a history shows the group's name.
+GROUP_FIELD = "group_code"
 
 
 # ------------------------------------------------------------------ the diff
@@ -83,6 +67,13 @@ class Diff:
         return not self.first and not self.household and not self.members
 
 
+def unit_name(code: Any) -> str:
+    """A unit's name for its stored code (a 村民小组 of the form, a village of an event): the
+    code itself when no such unit is known, "" for none."""
+    unit = unit_by_code(str(code)) if code else None
+    return unit.name if unit is not None else ("" if code is None else str(code))
+
+
 def _text(record: Mapping[str, Any] | None, name: str) -> str:
     """A stored value as text ("" when absent), as the form shows it."""
     if not isinstance(record, Mapping):
@@ -104,6 +95,8 @@ def diff(old: dict[str, Any] | None, new: dict[str, Any], form: FormDefinition, 
 
     def shown(section: str, name: str, record: dict[str, Any] | None) -> str:
         value = _text(record, name)
+        if value and section == HOUSEHOLD and name == GROUP_FIELD:
+            return unit_name(value)
         f = form.fields_of(section).get(name)
         if value and f is not None and f.code_list is not None:
             return f.code_list.label(value, lang)
@@ -112,9 +105,9 @@ def diff(old: dict[str, Any] | None, new: dict[str, Any], form: FormDefinition, 
     def changes(section: str, a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[Change]:
         out = []
         for name, f in form.fields_of(section).items():
-            before, after = shown(section, name, a), shown(section, name, b)
-            if before != after:
-                out.append(Change(f.label.get(lang, name), before, after))
+            # Stored values are compared, shown ones told: two villages' groups may share a name.
+            if _text(a, name) != _text(b, name):
+                out.append(Change(f.label.get(lang, name), shown(section, name, a), shown(section, name, b)))
         return out
 
     household = changes(HOUSEHOLD, old.get(HOUSEHOLD) or {}, new.get(HOUSEHOLD) or {})
@@ -171,10 +164,81 @@ class HistoryEntry:
     recorded_at: dt.datetime
     state: str  # the workflow state this version reached
     diff: Diff
+    # Where the household or its members came from and went to, for the events that join two
+    # households or two villages (split, merge, moves, transfer): set by household_history.
+    came_from: Place | None = None
+    went_to: Place | None = None
 
     @property
     def is_event(self) -> bool:
         return self.kind in EVENT_KINDS
+
+    @property
+    def split_from(self) -> Place | None:
+        """The household this one was split from, when this is its first version."""
+        return self.came_from if self.diff.first and self.kind == VersionKind.split.value else None
+
+
+@dataclass
+class Place:
+    """A household as a history names it: village, group and card number. `household` is
+    set only when the viewer may open that household (the card number is on the card itself,
+    DESIGN.md §6, so it is named either way)."""
+    village: str
+    group: str
+    card_no: str
+    household: Household | None = None
+
+
+def _place_of(actor: User, household: Household, at: dt.datetime) -> Place:
+    """The household as it was at `at`: a transfer recorded later changed its village and card,
+    and its event keeps the ones before."""
+    visible = scope.can_at(actor, "household.view", household.unit_path)
+    moved = db.session.scalar(
+        select(HouseholdVersion).where(HouseholdVersion.household_id == household.id,
+                                       HouseholdVersion.kind == VersionKind.transfer.value,
+                                       HouseholdVersion.created_at > at)
+        .order_by(HouseholdVersion.number).limit(1))
+    if moved is None:
+        return Place(household.village.name, household.group.name if household.group else "",
+                     household.card_no, household if visible else None)
+    before = db.session.scalar(select(HouseholdVersion.data).where(
+        HouseholdVersion.household_id == household.id, HouseholdVersion.number == moved.number - 1))
+    return Place(unit_name((moved.event or {}).get("from_village")),
+                 unit_name(_text((before or {}).get(HOUSEHOLD), GROUP_FIELD)),
+                 _text(moved.event, "from_card_no"), household if visible else None)
+
+
+def _places(actor: User, household: Household, entries: list[HistoryEntry]) -> None:
+    """Fill in came_from / went_to from each version's event. A transfer names the villages and
+    card numbers before and after (its event keeps the old ones; the new card is the one the
+    next transfer left, else today's); a two-sided event names the other household, whose
+    side of the event tells the direction: it maps the members it made (from_*) or left (to_*)."""
+    card_after: dict[int, str] = {}  # transfer version id → the card number it gave
+    card = household.card_no
+    for e in reversed(entries):
+        if e.kind == VersionKind.transfer.value:
+            card_after[e.version.id] = card
+            card = _text(e.version.event, "from_card_no") or card
+    previous: HistoryEntry | None = None
+    for e in entries:
+        event = e.version.event if isinstance(e.version.event, dict) else {}
+        if e.kind == VersionKind.transfer.value:
+            before = previous.version.data.get(HOUSEHOLD) if previous is not None else None
+            after = e.version.data.get(HOUSEHOLD)
+            e.came_from = Place(unit_name(event.get("from_village")), unit_name(_text(before, GROUP_FIELD)),
+                                _text(event, "from_card_no"))
+            e.went_to = Place(unit_name(event.get("to_village")), unit_name(_text(after, GROUP_FIELD)),
+                              card_after[e.version.id])
+        else:
+            other_id = _uuid(event.get("split_from") or event.get("other_household_id"))
+            other = db.session.get(Household, other_id) if other_id is not None else None
+            if other is not None:
+                if event.get("split_from") or "from_person_ids" in event or "from_person_id" in event:
+                    e.came_from = _place_of(actor, other, e.recorded_at)
+                elif "to_person_ids" in event or "to_person_id" in event:
+                    e.went_to = _place_of(actor, other, e.recorded_at)
+        previous = e
 
 
 def _states(household: Household, versions: list[HouseholdVersion]) -> dict[int, str]:
@@ -211,6 +275,7 @@ def household_history(actor: User, household_id: uuid.UUID, kind: str | None = N
     NotFound outside the actor's area."""
     household = registration.get_household(actor, household_id)
     entries = _entries(household, load_form(), lang)
+    _places(actor, household, entries)
     if kind:
         entries = [e for e in entries if e.kind == kind]
     return entries[::-1]
@@ -260,16 +325,30 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return None
 
 
-def _when(entry: HistoryEntry, member: MemberDiff) -> tuple[dt.date, bool, dt.datetime]:
-    """Order of a person's steps: the date it happened (else the local date it was recorded);
-    on one day, leaving a household before arriving in the next, whichever was recorded first."""
-    day = entry.occurred_on or entry.recorded_at.astimezone(registration.local_zone()).date()
-    return day, member.direction == "in", entry.recorded_at
+def _order(steps: list[tuple[uuid.UUID, HistoryEntry, MemberDiff]]) -> list[tuple]:
+    """Sort keys for a person's steps, oldest first. By the time each was recorded, not the date
+    it happened: versions of one household are recorded in their order, and a registration has
+    no date of its own, so an event registered late (a split that happened before the household
+    was first recorded) must not jump ahead of the registration it changes. The two sides of one
+    event are recorded together; its arrival is kept after its departure (a move-in is written
+    before the move-out it makes)."""
+    keys = []
+    for hid, e, m in steps:
+        at = e.recorded_at
+        if m.direction == "in":
+            event = e.version.event if isinstance(e.version.event, dict) else {}
+            other = _uuid(event.get("split_from") or event.get("other_household_id"))
+            sides = [o.recorded_at for ohid, o, om in steps if ohid == other and om.direction == "out"]
+            if sides:
+                at = max(at, min(sides, key=lambda t: abs(t - e.recorded_at)))
+        keys.append((at, m.direction == "in", e.recorded_at, e.version.number))
+    return keys
 
 
 def person_history(actor: User, person_id: uuid.UUID | None = None, id_number: str | None = None, *,
                    lang: str = "zh") -> PersonHistory:
-    """The person's steps across households, oldest first: where they were registered, born,
+    """The person's steps across households, oldest first in the order recorded (_order says
+    why not by the date of occurrence): where they were registered, born,
     married into, moved to, cancelled. One person may carry several person_ids (a move makes a
     new member in the new household); they are joined by ID number and by the links a move
     records in its event (`from_person_id`, `to_person_id`, a split's or merge's maps,
@@ -314,29 +393,24 @@ def person_history(actor: User, person_id: uuid.UUID | None = None, id_number: s
         raise NotFound(_("No such person."))
 
     form = load_form()
-    steps: list[tuple[tuple, PersonEntry]] = []
+    mine: list[tuple[uuid.UUID, HistoryEntry, MemberDiff]] = []
     name, number = "", ""
     for hid, h in households.items():
-        entries = _entries(h, form, lang)
-        mine = []
-        for e in entries:
-            for m in e.diff.members:
-                if m.person_id in ids:
-                    mine.append((e, m))
+        for e in _entries(h, form, lang):
+            mine += [(hid, e, m) for m in e.diff.members if m.person_id in ids]
             record = next((m for m in e.version.data.get(MEMBERS) or []
                            if _text(m, "person_id") in ids), None)
             if record is not None and hid in visible and e.version.number == h.current_number:
                 name, number = name or _text(record, "name"), number or _text(record, "id_number")
-        if not mine:
-            continue
-        if hid not in visible:
-            steps.append((_when(*mine[0]), PersonEntry(False)))
-            continue
-        for e, m in mine:
-            steps.append((_when(e, m),
-                          PersonEntry(True, h, e.kind, e.occurred_on, e.recorded_at, m, e.state)))
-    steps.sort(key=lambda s: s[0])
-    return PersonHistory(name, number, [s[1] for s in steps])
+    steps: list[PersonEntry] = []
+    hidden: set[uuid.UUID] = set()
+    for _key, (hid, e, m) in sorted(zip(_order(mine), mine), key=lambda s: s[0]):
+        if hid in visible:
+            steps.append(PersonEntry(True, households[hid], e.kind, e.occurred_on, e.recorded_at, m, e.state))
+        elif hid not in hidden:  # a household outside the area: once, where the person first was there
+            hidden.add(hid)
+            steps.append(PersonEntry(False))
+    return PersonHistory(name, number, steps)
 
 
 # ------------------------------------------------------------------ a village's month
@@ -362,6 +436,7 @@ class Month:
     first: dt.date
     last: dt.date
     changes: list[MonthChange]
+    own_units_only: bool = False  # a collector's list: the households of their own units
 
     @property
     def previous(self) -> tuple[int, int]:
@@ -372,23 +447,45 @@ class Month:
         return (self.year + 1, 1) if self.month == 12 else (self.year, self.month + 1)
 
 
+def _collector_paths(actor: User, village: AdminUnit) -> list[str]:
+    """Where in the village the actor collects: the village itself, or their groups of it."""
+    out = []
+    for a in scope.assignments(actor, {Role.collector}):
+        if is_within(village.path, a.unit.path):
+            out.append(village.path)
+        elif is_within(a.unit.path, village.path):
+            out.append(a.unit.path)
+    return out
+
+
 def month_villages(actor: User) -> list[AdminUnit]:
-    """The villages whose monthly change list the actor may open, in tree order."""
+    """The villages whose monthly change list the actor may open, in tree order: all of them
+    under a leader's or verifier's unit; a collector's own village (of their group)."""
     paths = [a.unit.path for a in scope.assignments(actor, MONTH_ROLES)]
+    collected = [a.unit.path if a.unit.level != UnitLevel.group.value else a.unit.parent.path
+                 for a in scope.assignments(actor, {Role.collector})]
     return list(db.session.scalars(select(AdminUnit).where(
-        AdminUnit.level == UnitLevel.village.value, in_any_subtree(AdminUnit.path, paths))
+        AdminUnit.level == UnitLevel.village.value,
+        or_(in_any_subtree(AdminUnit.path, paths), AdminUnit.path.in_(collected)))
         .order_by(AdminUnit.path)))
 
 
 def month_changes(actor: User, village_id: int, year: int, month: int, *, lang: str = "zh") -> Month:
     """The village's life events of a month, by date of occurrence (occurred_on in the month),
     and the events recorded in the month (local time) that happened earlier, marked late.
-    Only village leaders and verifiers of the village see it."""
-    village = scope.require_unit(actor, village_id)
-    if village.level != UnitLevel.village.value:
+    The village leaders and verifiers of the village see all of it; a collector (谁采集、谁负责)
+    the changes of the households of their own units there, the village or their groups, as
+    the scope lets them see those households anyway. Anyone else: NotFound outside their area,
+    else Forbidden."""
+    village = db.session.get(AdminUnit, village_id)
+    own = _collector_paths(actor, village) if village is not None else []
+    if village is None or not (own or scope.can(actor, "unit.view", village)) \
+            or village.level != UnitLevel.village.value:
         raise NotFound(_("No such village."))
-    if not any(is_within(village.path, a.unit.path) for a in scope.assignments(actor, MONTH_ROLES)):
-        raise Forbidden(_("Only the village leader and the township verifier see the changes of a month."))
+    whole = any(is_within(village.path, a.unit.path) for a in scope.assignments(actor, MONTH_ROLES))
+    if not whole and not own:
+        raise Forbidden(_("Only the village leader, the township verifier and the village's collectors "
+                          "see the changes of a month."))
     first = dt.date(year, month, 1)
     following = dt.date(year + 1, 1, 1) if month == 12 else dt.date(year, month + 1, 1)
     zone = registration.local_zone()
@@ -400,7 +497,8 @@ def month_changes(actor: User, village_id: int, year: int, month: int, *, lang: 
     versions = list(db.session.scalars(
         select(HouseholdVersion).join(Household, HouseholdVersion.household_id == Household.id)
         .where(Household.village_id == village.id,
-               HouseholdVersion.kind.in_([k.value for k in EVENT_KINDS]), or_(in_month, recorded))
+               HouseholdVersion.kind.in_([k.value for k in EVENT_KINDS]), or_(in_month, recorded),
+               true() if whole else in_any_subtree(Household.unit_path, own))
         .options(selectinload(HouseholdVersion.household), selectinload(HouseholdVersion.created_by))))
     form = load_form()
     changes = []
@@ -415,4 +513,4 @@ def month_changes(actor: User, village_id: int, year: int, month: int, *, lang: 
                                    late, entry.diff.members))
     changes.sort(key=lambda c: (c.late, c.occurred_on or dt.date.max, c.recorded_at))
     last = following - dt.timedelta(days=1)
-    return Month(village, year, month, first, last, changes)
+    return Month(village, year, month, first, last, changes, not whole)

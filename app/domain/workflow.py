@@ -31,6 +31,8 @@ from sqlalchemy.orm import aliased, selectinload
 
 from app.domain import audit, registration, scope, signatures
 from app.domain.errors import Conflict, DomainError, Forbidden, Invalid
+# The labels live in app.domain.labels; imported here for the callers that ask workflow for them.
+from app.domain.labels import action_label, state_label  # noqa: F401
 from app.domain.tree import is_within
 from app.extensions import db
 from app.models import (AdminUnit, Household, HouseholdState, HouseholdVersion, Role, Signature, User,
@@ -72,19 +74,6 @@ RETURN_REASONS = {
 }
 MAX_REASON_TEXT = 500
 
-STATE_LABELS = {
-    S.draft: _l("Draft"),
-    S.submitted: _l("Submitted"),
-    S.confirmed: _l("Confirmed"),
-    S.verified: _l("Verified"),
-    S.returned: _l("Returned"),
-}
-ACTION_LABELS = {
-    A.submit: _l("Submit"),
-    A.confirm: _l("Confirm"),
-    A.verify: _l("Verify"),
-    A.return_: _l("Return"),
-}
 # The answer to a second reviewer (or a double tap): what happened first, by whom and when.
 ALREADY = {
     A.submit: _l("Already submitted by %(name)s at %(at)s."),
@@ -107,14 +96,6 @@ CANNOT = {
     A.verify: _l("This household is now “%(state)s”: it cannot be verified."),
     A.return_: _l("This household is now “%(state)s”: it cannot be returned."),
 }
-
-
-def state_label(state: str | HouseholdState) -> str:
-    return str(STATE_LABELS[S(state)])
-
-
-def action_label(action: str | WorkflowAction) -> str:
-    return str(ACTION_LABELS[A(action)])
 
 
 def reason_label(code: str) -> str:

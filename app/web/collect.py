@@ -25,7 +25,7 @@ from flask_login import current_user
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
-from app.domain import id_numbers, registration, workflow
+from app.domain import id_numbers, labels, registration, workflow
 from app.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.models import (AdminUnit, Household, HouseholdState, HouseholdVersion, UnitLevel, User,
@@ -38,14 +38,8 @@ from collection_forms.loader import HOUSEHOLD, MEMBERS, Field, Section
 
 bp = Blueprint("collect", __name__, url_prefix="/collect")
 
-STATE_LABELS = {
-    HouseholdState.draft.value: _l("Draft"),
-    HouseholdState.submitted.value: _l("Submitted"),
-    HouseholdState.confirmed.value: _l("Confirmed"),
-    HouseholdState.verified.value: _l("Verified"),
-    HouseholdState.returned.value: _l("Returned"),
-}
-KIND_LABELS = {"create": _l("New household"), "edit": _l("Edit")}
+# The states offered by the list's filter, with their words (app.domain.labels).
+STATE_LABELS = {s.value: label for s, label in labels.HOUSEHOLD_STATES.items()}
 # Code lists longer than this get a text filter above their select (ethnicity, relationship, education).
 LONG_LIST = 12
 
@@ -90,8 +84,8 @@ def _helpers() -> dict[str, Any]:
         "id_check_text": id_check_text,
         "issue_text": lambda issue: registration.issue_text(issue, lang),
         "code_label": code_label,
-        "state_label": lambda state: str(STATE_LABELS.get(state, state)),
-        "kind_label": lambda kind: str(KIND_LABELS.get(kind, kind)),
+        "state_label": labels.state_label,
+        "kind_label": labels.kind_label,
         "mask_id": mask_id_number,
         "address": _address,
         "value_of": display_value,

@@ -1,7 +1,8 @@
 """History pages (issue 7): a household's versions with readable diffs and a kind filter, a
 person's steps across households, and a village's changes of a month for its leader and
-verifier. Read-only: each view parses the query, calls one function of app.domain.history
-and renders; anything outside the user's area is NotFound through the app's error handler.
+verifier (and its collectors, for the households of their units). Read-only: each view parses
+the query, calls one function of app.domain.history and renders; anything outside the user's
+area is NotFound through the app's error handler.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import uuid
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.domain import history, registration, workflow
+from app.domain import history, labels, registration
 from app.models import User, VersionKind
 from app.web import collect, label_language
 
@@ -28,11 +29,11 @@ def _me() -> User:
 @bp.app_context_processor
 def _change_kind_label() -> dict:
     """The kinds' labels for the household page's summary of recent changes."""
-    return {"change_kind_label": history.kind_label}
+    return {"change_kind_label": labels.kind_label}
 
 
 def _helpers() -> dict:
-    return {"kind_label": history.kind_label, "wf_state_label": workflow.state_label}
+    return {"kind_label": labels.kind_label, "wf_state_label": labels.state_label}
 
 
 @bp.route("/households/<uuid:household_id>")
@@ -43,8 +44,9 @@ def household(household_id: uuid.UUID):
     kind = kind if kind in VersionKind.__members__ else ""
     h = registration.get_household(me, household_id)
     entries = history.household_history(me, household_id, kind or None, lang=label_language())
+    month_link = any(v.id == h.village_id for v in history.month_villages(me))
     return render_template("history/household.html", h=h, entries=entries, kind=kind,
-                           kinds=list(VersionKind), **_helpers())
+                           kinds=list(VersionKind), month_link=month_link, **_helpers())
 
 
 @bp.route("/persons/<uuid:person_id>")

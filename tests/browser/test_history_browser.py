@@ -1,7 +1,8 @@
 """Issue 7's browser test on a 360 px phone in real Chromium: the collector records a birth and a
 death in a household through the life-event screens; the household's history shows both, newest
 first, with readable diffs in Chinese, and the kind filter keeps one of them; the village leader
-finds both in the month's change list."""
+finds both in the month's change list, and so does the collector (issue 14); the timeline says
+出生 and 死亡, not the stored codes."""
 from __future__ import annotations
 
 import datetime as dt
@@ -87,6 +88,11 @@ def test_birth_and_death_show_in_the_history(browser: Browser, live_server, hous
         recent = phone.get_by_test_id("recent-change")
         expect(recent).to_have_count(3)
         expect(recent.first).to_have_attribute("data-kind", "death")
+        # The timeline names the versions' kinds in words (issue 14), never the stored codes.
+        versions = phone.get_by_test_id("version")
+        expect(versions.first).to_contain_text("死亡")
+        expect(versions.nth(1)).to_contain_text("出生")
+        expect(phone.get_by_test_id("history")).not_to_contain_text("death")
         phone.get_by_test_id("history-link").click()
         phone.wait_for_url(re.compile(r".*/history/households/[0-9a-f-]{36}$"))
 
@@ -128,6 +134,15 @@ def test_birth_and_death_show_in_the_history(browser: Browser, live_server, hous
         expect(phone.get_by_test_id("step")).to_have_attribute("data-kind", "birth")
         assert page_width(phone) <= PHONE_WIDTH
         phone.screenshot(path=str(shots / "3-person.png"), full_page=True)
+
+        # The collector sees the month's changes of their own village too (issue 14).
+        phone.go_back()
+        phone.get_by_test_id("month-link").click()
+        phone.wait_for_url(re.compile(r".*/history/villages/\d+/changes$"))
+        phone.goto(f"{phone.url}?month={died:%Y-%m}")
+        expect(phone.locator("[data-testid=change][data-kind=death]").filter(has_text=card_no)).to_have_count(1)
+        expect(phone.get_by_test_id("own-units-only")).to_be_visible()
+        assert page_width(phone) <= PHONE_WIDTH
     finally:
         context.close()
 
@@ -146,5 +161,74 @@ def test_birth_and_death_show_in_the_history(browser: Browser, live_server, hous
             assert page_width(leader) <= PHONE_WIDTH
         expect(leader.get_by_test_id("date-used")).to_be_visible()
         leader.screenshot(path=str(shots / "4-month.png"), full_page=True)
+    finally:
+        context.close()
+
+
+def test_split_and_transfer_name_both_households(browser: Browser, live_server):
+    """Issue 14 on a 360 px phone: a household splits off its son and then moves to another
+    village of the township. The township verifier reads, in Chinese and without codes, where
+    each went: the new household says 分户自 with a link to the old one, the old one names the
+    new card and both villages and cards of its transfer; the son's history lists his
+    registration first."""
+    from app.domain import events, registration
+    from app.domain.units import get_or_create_unit
+    from app.domain.users import create_user
+    from app.models import AdminUnit, Role, UnitLevel, User
+
+    with live_server.app.app_context():
+        township = db.session.scalar(select(AdminUnit).where(AdminUnit.code == "110101001000"))
+        village = db.session.scalar(select(AdminUnit).where(AdminUnit.code == VILLAGE))
+        other = get_or_create_unit("110101001002", "银闸社区", UnitLevel.village, township)
+        collector = db.session.scalar(select(User).where(User.username == "split_collector"))
+        if collector is None:
+            collector = create_user(None, username="split_collector", name="钱采集", password=PASSWORD,
+                                    role=Role.collector, unit=village)
+            create_user(None, username="split_leader", name="吴村长", password=PASSWORD,
+                        role=Role.village_leader, unit=other)
+            create_user(None, username="split_verifier", name="郑审核", password=PASSWORD,
+                        role=Role.verifier, unit=township)
+        leader = db.session.scalar(select(User).where(User.username == "split_leader"))
+        h = registration.new_household(collector, unit_id=village.id, data=family("王", seq=95),
+                                       today=TODAY).household
+        db.session.commit()
+        son = h.current_version.data["members"][2]["person_id"]
+        n = events.split(collector, h.id, person_ids=[son], new_head=son, relationships={},
+                         occurred_on=TODAY - dt.timedelta(days=20), base_number=h.current_number,
+                         today=TODAY).other.household
+        db.session.commit()
+        old_card, new_card = h.card_no, n.card_no
+        transfer = events.request_transfer(collector, h.id, to_unit_id=other.id,
+                                           occurred_on=TODAY - dt.timedelta(days=5), today=TODAY)
+        db.session.commit()
+        events.decide_transfer(leader, transfer.id, accept=True, today=TODAY)
+        db.session.commit()
+        moved_card, old_id, new_id = h.card_no, str(h.id), str(n.id)
+
+    base = live_server.url
+    context, phone = phone_logged_in(browser, base, "split_verifier", timeout_ms=10_000)
+    try:
+        phone.goto(f"{base}/history/households/{new_id}")
+        came = phone.get_by_test_id("entry-split-from")
+        expect(came).to_have_text(f"分户自 多福巷社区 · 户卡 {old_card}。")
+        expect(phone.get_by_test_id("household-history")).not_to_contain_text("该户首次登记")
+        assert page_width(phone) <= PHONE_WIDTH
+        came.get_by_role("link").click()
+        phone.wait_for_url(f"{base}/history/households/{old_id}")
+        expect(phone.get_by_test_id("entry-split-to")).to_have_text(
+            f"分出新户：多福巷社区 · 户卡 {new_card}。")
+        expect(phone.get_by_test_id("entry-transfer")).to_have_text(
+            f"由 多福巷社区 · 户卡 {old_card} 迁至 银闸社区 · 户卡 {moved_card}。")
+        assert page_width(phone) <= PHONE_WIDTH
+        shots = Path(os.environ.get("HISTORY_SHOTS", "/tmp/history_shots"))
+        shots.mkdir(parents=True, exist_ok=True)
+        phone.screenshot(path=str(shots / "5-split-transfer.png"), full_page=True)
+        # The son's steps, oldest first: registered here, split off, first in the new household.
+        phone.get_by_test_id("entry-split-to").locator("..").get_by_role("link", name="王伟").click()
+        phone.wait_for_url(re.compile(r".*/history/persons/[0-9a-f-]{36}$"))
+        steps = phone.get_by_test_id("step")
+        expect(steps).to_have_count(3)
+        assert [steps.nth(i).get_attribute("data-kind") for i in range(3)] == ["create", "split", "split"]
+        assert page_width(phone) <= PHONE_WIDTH
     finally:
         context.close()
