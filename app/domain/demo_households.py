@@ -76,6 +76,11 @@ PROBLEM_ERRORS: dict[str, frozenset[str]] = {
 ALLOWED_WARNINGS = frozenset({"id.region"})
 # Warnings a problem adds when saved (registration's check against the persons already saved).
 PROBLEM_WARNINGS: dict[str, frozenset[str]] = {DUPLICATE_ID_ELSEWHERE: frozenset({"id.registered_elsewhere"})}
+# What a problem may bring with it: a child born when the head was 13 or 14 usually has a
+# mother of about the head's age, so the mother's age at that birth (collection_forms.birth_rules)
+# is refused or warned too, when the child is her youngest (the one birth the form links to her).
+PROBLEM_MAY_ADD: dict[str, frozenset[str]] = {
+    CHILD_TOO_CLOSE: frozenset({"birth.mother_too_young", "birth.mother_young"})}
 
 # Namespace of the demo's submission ids: uuid5(namespace, "<seed>:<index>").
 SUBMISSION_NAMESPACE = uuid.UUID("6f1c3a52-8d0e-4b7e-9a51-2c4d0b9e7f13")
