@@ -218,12 +218,12 @@ def act(user: User, household_id: uuid.UUID, action: str | WorkflowAction, *, ve
     for a missing signature or reason. A refusal changes nothing.
     """
     action = _action(action)
+    # The strokes are read and drawn first, before any statement (on SQLite, before the one
+    # write lock): a large signature must not hold up other collectors' saves (issue 15).
+    drawn = signatures.parse_strokes(strokes) if action != A.return_ else None
     household = registration.get_household(user, household_id)
     _refuse_without_role(user, household, action)
-    if action == A.return_:
-        reasons, drawn = _reasons(reason_codes, reason_text), None
-    else:
-        reasons, drawn = None, signatures.parse_strokes(strokes)
+    reasons = _reasons(reason_codes, reason_text) if action == A.return_ else None
     return _apply(user, household, action, version_number, drawn, reasons)
 
 
