@@ -31,8 +31,9 @@ class HouseholdDataSchema(Schema):
         unknown = RAISE
 
     household = fields.Dict(keys=fields.String(), required=True)
-    members = fields.List(fields.Dict(keys=fields.String()), required=True,
-                          validate=validate.Length(max=60))
+    # How many members a household may have is the form definition's rule (max_repeat), the
+    # same for the web form: checked with the fields (collection_forms.validate).
+    members = fields.List(fields.Dict(keys=fields.String()), required=True)
 
 
 class SubmissionSchema(Strict):
