@@ -188,7 +188,8 @@ def save_household(actor: User, household_id: uuid.UUID, *, data: dict[str, Any]
                              "Open the household again to see it; what you typed is still here.",
                              name=current.created_by.name, n=current.number,
                              at=current.created_at.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M")))
-        clean, issues = _checked(actor, data, submission_id, today, household_id=household.id, checked=checked)
+        clean, issues = _checked(actor, data, submission_id, today, household_id=household.id,
+                                 checked=checked)
         _refuse_removed_members(household, clean)
         group = _group_for(actor, household.village, household.group, clean, permission)
         with db.session.begin_nested():

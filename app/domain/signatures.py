@@ -55,6 +55,8 @@ def parse_strokes(raw: str | list[Any] | None) -> Strokes:
     when it is not a signature (empty, a dot, a scribble). The SVG is drawn here as well
     (`.svg`): call this before any lock, as every caller does.
     """
+    if isinstance(raw, Strokes) and raw.svg is not None:
+        return raw  # read and drawn already (the sync API reads them before any lock)
     if raw is None or raw == "" or raw == []:
         raise Invalid(_("Please sign."), field=FIELD)
     if isinstance(raw, str):

@@ -187,7 +187,8 @@ def submit_from_phone(actor: User, *, submission_id: uuid.UUID, household_id: uu
         raise
     household = db.session.get(Household, household_id)
     if household is None:
-        status, answer = _create(actor, submission_id, household_id, unit_id, base_version, data, drawn, checked)
+        status, answer = _create(actor, submission_id, household_id, unit_id, base_version, data, drawn,
+                                 checked)
     else:
         status, answer = _edit(actor, submission_id, household, unit_id, base_version, data, drawn, checked)
     receipt.status, receipt.answer = status, answer

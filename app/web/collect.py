@@ -246,6 +246,12 @@ def _i18n() -> dict[str, str]:
         "id_sex_mismatch": _("%(label)s does not match the sex (the number says %(number)s, the form says "
                              "%(form)s)", label="{label}", number="{number}", form="{form}"),
         "leave": _("You have changes that are not saved."),
+        "too_long": _("%(label)s is longer than %(limit)s characters (%(n)s)", label="{label}", limit="{limit}",
+                      n="{n}"),
+        "bad_chars": _("%(label)s contains control or invisible characters that are not allowed (%(chars)s); "
+                       "delete them and type it again", label="{label}", chars="{chars}"),
+        "too_many": _("%(label)s: %(n)s, more than the limit of %(limit)s", label="{label}", n="{n}",
+                      limit="{limit}"),
     }
 
 
