@@ -107,10 +107,7 @@ def check(data: Any, form: FormDefinition, today: date) -> tuple[dict[str, Any],
     household, bad = _convert(household_raw, form, HOUSEHOLD, HOUSEHOLD_WHO, household_path, issues)
     limit = form.max_members(household)
     if len(members_raw) > limit:
-        issues.append(Issue("members.count", "error", MEMBERS, field_message(
-            HOUSEHOLD_WHO, form.members_section.label,
-            {"zh": f"有{len(members_raw)}位，超过了上限{limit}位", "en": f"has {len(members_raw)} entries, "
-             f"more than the limit of {limit}"})))
+        issues.append(too_many_members(form, len(members_raw), limit))
         members_raw = members_raw[:limit]  # refused anyway: no need to check the rest
     members: list[tuple[int, dict[str, Any], dict[str, str]]] = []
     for i, raw in enumerate(members_raw):
@@ -245,6 +242,12 @@ def _check_record(values: dict[str, Any], bad: dict[str, str], not_relevant: set
             if value not in (others or set()):
                 add("field.member_ref", f, PROBLEMS["field.member_ref"])
     return own_id
+
+
+def too_many_members(form: FormDefinition, n: int, limit: int) -> Issue:
+    return Issue("members.count", "error", MEMBERS, field_message(
+        HOUSEHOLD_WHO, form.members_section.label,
+        {"zh": f"有{n}位，超过了上限{limit}位", "en": f"has {n} entries, more than the limit of {limit}"}))
 
 
 def value_problem(f: Field, raw: str) -> tuple[str, Text] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 import uuid
 
 import pytest
@@ -352,3 +353,18 @@ def test_the_web_form_is_checked_before_the_write_lock_on_an_edit(on_sqlite, zha
         resp = zhang.post_form(f"/collect/households/{h.id}/edit", {**fields(data), **tokens})
     assert resp.status_code == 302
     log.before_lock("check_form", "INSERT INTO household_version")
+
+
+def test_a_roster_longer_than_any_household_is_refused_before_its_members_are_read(zhang, units):
+    """A 4 MB body of empty members (a million) took seconds to load into the schema."""
+    before = stored()
+    data = {"household": {"household_type": "collective"}, "members": [{}] * 1_000_000}
+    started = time.monotonic()
+    resp = api(zhang, submission(units["A"].id, data))
+    assert time.monotonic() - started < 3
+    assert resp.status_code == 422
+    body = resp.get_json()
+    assert body["code"] == "E2001"
+    assert body["errors"] == [{"path": "members", "field": "members", "member": None,
+                               "message": "本户的家庭成员有1000000位，超过了上限500位"}]
+    assert stored() == before
