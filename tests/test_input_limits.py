@@ -368,3 +368,22 @@ def test_a_roster_longer_than_any_household_is_refused_before_its_members_are_re
     assert body["errors"] == [{"path": "members", "field": "members", "member": None,
                                "message": "本户的家庭成员有1000000位，超过了上限500位"}]
     assert stored() == before
+
+
+def test_a_return_reason_with_an_override_character_is_refused(zhang, units, make_user):
+    from app.domain import workflow
+    from app.domain.errors import Invalid
+    from app.models import User
+
+    assert api(zhang, submission(units["A"].id, family())).status_code == 201
+    leader = make_user("village_leader", units["A"], username="leader_a")
+    h = db.session.scalar(select(Household))
+    before = stored()
+    with pytest.raises(Invalid) as e:
+        workflow.return_household(leader, h.id, version_number=1, reason_codes=["other"],
+                                  reason_text="门牌号\u202e不对")
+    assert e.value.field == "reason_text" and "U+202E" in e.value.message and "\u202e" not in e.value.message
+    db.session.rollback()
+    assert stored() == before and db.session.get(Household, h.id).state == "submitted"
+    leader = db.session.get(User, leader.id)
+    workflow.return_household(leader, h.id, version_number=1, reason_codes=["other"], reason_text="门牌号不对")

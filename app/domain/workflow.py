@@ -37,6 +37,7 @@ from app.domain.tree import is_within
 from app.extensions import db
 from app.models import (AdminUnit, Household, HouseholdState, HouseholdVersion, Role, Signature, User,
                         WorkflowAction, WorkflowEvent, utcnow)
+from collection_forms.characters import code_points, refused_characters
 
 S, A = HouseholdState, WorkflowAction
 
@@ -305,6 +306,11 @@ def _reasons(codes: Iterable[str] | None, text: str | None) -> tuple[list[str], 
         raise Invalid(_("Explanation: say what is wrong when you choose “Other”."), field="reason_text")
     if text and len(text) > MAX_REASON_TEXT:
         raise Invalid(_("Explanation: at most %(n)d characters.", n=MAX_REASON_TEXT), field="reason_text")
+    if text and (bad := refused_characters(text, multiline=True)):
+        # The collector reads this on the form: no override may turn what it says around.
+        raise Invalid(_("Explanation: contains control or invisible characters that are not allowed "
+                        "(%(chars)s); delete them and type it again.", chars=code_points(bad)),
+                      field="reason_text")
     return [c for c in RETURN_REASONS if c in chosen], text
 
 
