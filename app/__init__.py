@@ -198,6 +198,8 @@ def _register_errors(app: Flask) -> None:
             403: _("You do not have permission to see this page."),
             404: _("This page does not exist, or you may not see it."),
             405: _("This action is not allowed here."),
+            413: _("What was sent is too large for the server, and nothing was saved. A text or "
+                   "signature may be far longer than any form needs: shorten it and send again."),
             429: _("Too many requests. Please wait a minute and try again."),
         }
         return error_page(e.code or 500, messages.get(e.code, e.description or e.name))

@@ -120,4 +120,18 @@ def from_environment() -> dict:
         # Number of proxies in front of the app that set X-Forwarded-For (0: none).
         "PROXY_COUNT": _int("PROXY_COUNT", 0),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        **request_limits(_int("MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES)),
     }
+
+
+# The largest request body taken (issue 15): a collective household of 500 members typed in
+# full on the web form is about 1.5 MB, a signature at most some 100 KB. A larger body is
+# refused with 413 before it is read (Werkzeug checks Content-Length, and a stream without
+# one stops at the limit), so nothing is parsed, checked or stored.
+DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+
+
+def request_limits(max_bytes: int) -> dict:
+    """Flask's settings for one limit: the body, and (Flask 3.1) a form's fields in memory,
+    which would otherwise refuse url-encoded forms over 500 kB on their own."""
+    return {"MAX_CONTENT_LENGTH": max_bytes, "MAX_FORM_MEMORY_SIZE": max_bytes}

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from collection_forms.code_lists import CodeList, load_code_lists
-from collection_forms.conditions import DERIVED, Condition, shape_problem, walk
+from collection_forms.conditions import DERIVED, Condition, evaluate, shape_problem, walk
 from collection_forms.errors import FormDefinitionError
 
 DEFINITIONS = Path(__file__).resolve().parent / "definitions"
@@ -24,13 +24,19 @@ HOUSEHOLD = "household"  # data key of every non-repeating section's fields
 RESERVED_MEMBER_KEYS = ("person_id",)  # carried by every member, not a form field
 
 _TOP_KEYS = {"form", "version", "title", "sections"}
-_SECTION_KEYS = {"name", "label", "repeat", "relevant", "groups", "fields"}
+_SECTION_KEYS = {"name", "label", "repeat", "relevant", "groups", "fields", "max_repeat", "max_repeat_if"}
 _GROUP_KEYS = {"name", "label", "relevant"}
 _FIELD_KEYS = {"name", "type", "label", "help", "required", "list", "codes", "max_length", "min", "max",
-               "main_item", "relevant", "group", "default"}
+               "main_item", "relevant", "group", "default", "multiline"}
 # Keys that only make sense for some types: a `list` on a date is a mistake worth reporting.
 _TYPE_KEYS = {"list": ("code",), "codes": ("code",), "max_length": ("text",), "min": ("integer",),
-              "max": ("integer",)}
+              "max": ("integer",), "multiline": ("text",)}
+# Size limits (issue 15): a text field without max_length gets this one; the other types have
+# fixed lengths as typed (a date, an ID number with spaces), longer is never a value; the
+# member roster holds at most max_repeat members unless a max_repeat_if rule says more.
+DEFAULT_TEXT_MAX_LENGTH = 100
+TYPE_MAX_LENGTH = {"code": 20, "date": 20, "integer": 12, "id_number": 40, "phone": 30, "member_ref": 64}
+DEFAULT_MAX_REPEAT = 60
 
 Text = dict[str, str]  # {"zh": ..., "en": ...}
 
@@ -53,10 +59,17 @@ class Field:
     main_item: bool = False
     group: str | None = None
     default: Any = None
+    multiline: bool = False  # text: line breaks allowed (a textarea on the page)
 
     @cached_property
     def allowed(self) -> frozenset[str]:
         return frozenset(self.codes)
+
+    @property
+    def limit(self) -> int:
+        """The most characters a value may have as typed (stripped): max_length for text (the
+        loader fills a default), a fixed length for the other types."""
+        return self.max_length if self.max_length is not None else TYPE_MAX_LENGTH.get(self.type, 100)
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "type": self.type, "label": dict(self.label),
@@ -68,6 +81,9 @@ class Field:
             out["group"] = self.group
         if self.default is not None:
             out["default"] = self.default
+        if self.multiline:
+            out["multiline"] = True
+        out["limit"] = self.limit
         for key in ("max_length", "min", "max"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
@@ -94,6 +110,10 @@ class Section:
     fields: tuple[Field, ...]
     relevant: Condition | None = None
     groups: tuple[Group, ...] = ()
+    # The member roster: at most max_repeat entries, or the `max` of the first max_repeat_if
+    # rule whose `when` (a condition on household fields) holds.
+    max_repeat: int | None = None
+    max_repeat_if: tuple[dict[str, Any], ...] = ()
 
     @property
     def data_key(self) -> str:
@@ -108,7 +128,9 @@ class Section:
                 "data_key": self.data_key, "relevant": copy.deepcopy(self.relevant),
                 "groups": [{"name": g.name, "label": dict(g.label), "relevant": copy.deepcopy(g.relevant)}
                            for g in self.groups],
-                "fields": [f.as_json() for f in self.fields]}
+                "fields": [f.as_json() for f in self.fields],
+                **({"max_repeat": self.max_repeat, "max_repeat_if": copy.deepcopy(list(self.max_repeat_if))}
+                   if self.repeat else {})}
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -155,6 +177,15 @@ class FormDefinition:
             if s.name == section and name in s.by_name:
                 return s.by_name[name]
         return self._by_key[section][name]
+
+    def max_members(self, household: Mapping[str, Any]) -> int:
+        """How many members a household with these (typed) household values may have: one rule
+        for the web form, the API and the phone (collect.js `maxMembers`)."""
+        section = self.members_section
+        for rule in section.max_repeat_if:
+            if evaluate(rule["when"], household, lambda name: False):
+                return int(rule["max"])
+        return section.max_repeat or DEFAULT_MAX_REPEAT
 
     def main_items(self) -> list[tuple[str, Field]]:
         """The 主要数据项 as (data key "household"/"members", field), in form order."""
@@ -268,6 +299,7 @@ class _Builder:
         # Conditions are checked once every field is known (a condition may name a later field).
         order = {HOUSEHOLD: self.check_conditions([s for s in sections if not s.repeat]),
                  MEMBERS: self.check_conditions([s for s in sections if s.repeat])}
+        self.check_repeat_conditions(sections)
         return FormDefinition(raw["form"], version, title, tuple(sections), self.path, self.code_lists, order)
 
     def section(self, raw: Any, seen: set[str], household_names: dict[str, str]) -> Section:
@@ -316,7 +348,55 @@ class _Builder:
             parts = [c for c in (relevant, groups[f.group].relevant if f.group else None, f.relevant) if c]
             effective = None if not parts else parts[0] if len(parts) == 1 else {"all": parts}
             fields.append(replace(f, relevant=effective))
-        return Section(name, label, repeat, tuple(fields), relevant, tuple(groups.values()))
+        max_repeat, max_repeat_if = self.repeat_limits(raw, name, repeat)
+        return Section(name, label, repeat, tuple(fields), relevant, tuple(groups.values()),
+                       max_repeat, max_repeat_if)
+
+    def repeat_limits(self, raw: Mapping[str, Any], section: str, repeat: bool,
+                      ) -> tuple[int | None, tuple[dict[str, Any], ...]]:
+        """max_repeat (a whole number) and max_repeat_if ([{when: condition, max: n}]); the
+        conditions' fields are checked once the household fields are known (build)."""
+        if not repeat:
+            for key in ("max_repeat", "max_repeat_if"):
+                if key in raw:
+                    raise self.fail(f"'{key}' applies to the repeating section only", section)
+            return None, ()
+
+        def whole(value: Any, what: str) -> int:
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise self.fail(f"{what} must be a whole number from 1, found {value!r}", section)
+            return value
+
+        max_repeat = whole(raw.get("max_repeat", DEFAULT_MAX_REPEAT), "'max_repeat'")
+        rules = raw.get("max_repeat_if") or []
+        if not isinstance(rules, list):
+            raise self.fail("'max_repeat_if' must be a list of {when, max}", section)
+        out = []
+        for rule in rules:
+            if not isinstance(rule, Mapping) or set(rule) != {"when", "max"}:
+                raise self.fail(f"'max_repeat_if': each rule is {{when: <condition>, max: <n>}}, found {rule!r}",
+                                section)
+            when = self.condition_shape(rule["when"], section, None, "max_repeat_if")
+            out.append({"when": when, "max": whole(rule["max"], "'max_repeat_if' max")})
+        return max_repeat, tuple(out)
+
+    def check_repeat_conditions(self, sections: list[Section]) -> None:
+        """max_repeat_if reads household fields (the roster's size is the household's)."""
+        scope = {f.name: f for s in sections if not s.repeat for f in s.fields}
+        for s in sections:
+            for rule in s.max_repeat_if:
+                for leaf in walk(rule["when"]):
+                    if "derived" in leaf:
+                        raise self.fail("max_repeat_if: a derived predicate describes a member; "
+                                        "name a household field", s.name)
+                    target = scope.get(leaf["field"])
+                    if target is None:
+                        raise self.fail(f"max_repeat_if: condition names unknown field {leaf['field']!r} "
+                                        "(it sees the household fields)", s.name)
+                    for op in ("equals", "in", "not_in"):
+                        for v in (leaf[op] if op != "equals" else [leaf[op]]) if op in leaf else []:
+                            if problem := self.value_problem(target, v):
+                                raise self.fail(f"max_repeat_if: condition on '{target.name}': {problem}", s.name)
 
     def field(self, raw: Any, section: str, repeat: bool, groups: Mapping[str, Group]) -> Field:
         if not isinstance(raw, Mapping) or not isinstance(raw.get("name"), str):
@@ -374,12 +454,18 @@ class _Builder:
             raise self.fail("'max_length' must be at least 1", section, name)
         if raw.get("min") is not None and raw.get("max") is not None and raw["min"] > raw["max"]:
             raise self.fail("'min' is greater than 'max'", section, name)
+        if not isinstance(raw.get("multiline", False), bool):
+            raise self.fail("'multiline' must be true or false", section, name)
+        max_length = raw.get("max_length")
+        if ftype == "text" and max_length is None:
+            max_length = DEFAULT_TEXT_MAX_LENGTH
 
         f = Field(name=name, type=ftype, label=label, section=section, required=required,
                   relevant=self.condition_shape(raw.get("relevant"), section, name, "relevant"),
                   help=help_, list_name=raw.get("list"), code_list=code_list, codes=codes,
-                  max_length=raw.get("max_length"), min=raw.get("min"), max=raw.get("max"),
-                  main_item=raw.get("main_item", False), group=group, default=raw.get("default"))
+                  max_length=max_length, min=raw.get("min"), max=raw.get("max"),
+                  main_item=raw.get("main_item", False), group=group, default=raw.get("default"),
+                  multiline=raw.get("multiline", False))
         if f.default is not None and (problem := self.value_problem(f, f.default)):
             raise self.fail(f"'default' {problem}", section, name)
         return f

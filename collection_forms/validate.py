@@ -3,8 +3,8 @@
 `check(data, form, today)` does both in one pass; `validate_household` and `normalise` are
 its two halves. Rules (ids in Issue.rule):
     field.required  field.type  field.date  field.date_range  field.integer  field.range
-    field.length  field.code  field.phone  field.member_ref  field.unknown  form.shape
-    member.person_id
+    field.length  field.chars  field.code  field.phone  field.member_ref  field.unknown  form.shape
+    member.person_id  members.count
     id.length  id.format  id.checksum  id.date  id.region (warning)
     id.birth_date_mismatch  id.sex_mismatch
 The household logic rules (one head, ages, duplicate ID numbers) live in app/domain and use
@@ -14,6 +14,11 @@ Nothing typed is lost: a value that cannot be converted (a date "1990-13-01") is
 kept as the stripped text, so that a draft saved with errors still holds what the collector
 typed. Only values of fields that are not relevant, empty values and unknown keys are dropped.
 Consumers of stored data must therefore expect such text where a household has errors.
+
+Some rules are not a draft's errors but refusals (REFUSING_RULES, issue 15): a value longer
+than its field's limit, a value with control or invisible characters (characters.py), more
+members than the form allows. Such a value is reported and not kept, and a household with
+any of them is not to be stored at all (app.domain.registration refuses it).
 """
 from __future__ import annotations
 
@@ -23,6 +28,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from collection_forms.characters import clean_text, code_points, refused_characters
 from collection_forms.conditions import derived, evaluate
 from collection_forms.id_number import EARLIEST_BIRTH, IdNumberError, IdNumberInfo, parse_id_number
 from collection_forms.issues import (
@@ -31,7 +37,11 @@ from collection_forms.issues import (
 from collection_forms.loader import HOUSEHOLD, MEMBERS, Field, FormDefinition
 from collection_forms.schema import ConversionError, convert, convert_person_id, is_empty, settle_relevance
 
-__all__ = ["check", "derived", "normalise", "validate_household", "PHONE", "PROBLEMS"]
+__all__ = ["check", "derived", "normalise", "validate_household", "PHONE", "PROBLEMS", "REFUSING_RULES"]
+
+# Rules that refuse the whole save instead of being stored with a draft (see the docstring).
+REFUSING_RULES = frozenset({"field.length", "field.chars", "members.count"})
+_REPORTED = "reported"  # a value refused in _convert: its issue is made there, with its details
 
 # Mobile 1[3-9] + 9 digits; landline 0 + area code (2-3 more digits) + 7-8 digits. Spaces and
 # hyphens anywhere are allowed when typed (138 1234 5678, 0559-1234567).
@@ -80,7 +90,8 @@ def check(data: Any, form: FormDefinition, today: date) -> tuple[dict[str, Any],
     for key in data:
         if key not in (HOUSEHOLD, MEMBERS):
             issues.append(Issue("field.unknown", "error", str(key), field_message(
-                HOUSEHOLD_WHO, None, {"zh": f"的数据含有未知项“{key}”，已忽略", "en": f"unknown item {key!r} ignored"})))
+                HOUSEHOLD_WHO, None, {"zh": f"的数据含有未知项“{_key(key)}”，已忽略",
+                                      "en": f"unknown item {_key(key)!r} ignored"})))
     household_raw = data.get(HOUSEHOLD)
     household_raw = {} if household_raw is None else household_raw
     if not isinstance(household_raw, Mapping):
@@ -92,14 +103,18 @@ def check(data: Any, form: FormDefinition, today: date) -> tuple[dict[str, Any],
         shape(MEMBERS, "家庭成员应为列表", "members must be a list")
         members_raw = []
 
-    # 1. Types, per record.
+    # 1. Types, per record; then the size of the roster, which may depend on the household type.
     household, bad = _convert(household_raw, form, HOUSEHOLD, HOUSEHOLD_WHO, household_path, issues)
+    limit = form.max_members(household)
+    if len(members_raw) > limit:
+        issues.append(too_many_members(form, len(members_raw), limit))
+        members_raw = members_raw[:limit]  # refused anyway: no need to check the rest
     members: list[tuple[int, dict[str, Any], dict[str, str]]] = []
     for i, raw in enumerate(members_raw):
         if not isinstance(raw, Mapping):
             shape(member_path(i), f"第{i + 1}位成员的数据应为对象", f"member {i + 1} must be an object")
             continue
-        values, member_bad = _convert(raw, form, MEMBERS, member_who(i, raw),
+        values, member_bad = _convert(raw, form, MEMBERS, member_who(i, _shown(raw, form)),
                                       lambda name, i=i: member_path(i, name), issues)
         members.append((i, values, member_bad))
 
@@ -146,6 +161,12 @@ def _convert(raw: Mapping[str, Any], form: FormDefinition, key: str, who: Text, 
         if is_empty(value):
             continue
         f = fields_.get(name)
+        if f is not None and isinstance(value, str) and (problem := value_problem(f, value)):
+            # Refused, so not kept: a 5 MB note or a hidden override character is never stored.
+            rule, text = problem
+            issues.append(Issue(rule, "error", path(name), field_message(who, f.label, text)))
+            bad[name] = _REPORTED
+            continue
         try:
             if f is not None:
                 values[name] = convert(f, value)
@@ -153,7 +174,8 @@ def _convert(raw: Mapping[str, Any], form: FormDefinition, key: str, who: Text, 
                 values[name] = convert_person_id(value)
             else:
                 issues.append(Issue("field.unknown", "error", path(name), field_message(
-                    who, None, {"zh": f"的数据含有未知项“{name}”，已忽略", "en": f"unknown item {name!r} ignored"})))
+                    who, None, {"zh": f"的数据含有未知项“{_key(name)}”，已忽略",
+                                "en": f"unknown item {_key(name)!r} ignored"})))
         except ConversionError as e:
             if isinstance(value, str):
                 values[name] = value.strip()  # keep what was typed
@@ -179,18 +201,15 @@ def _check_record(values: dict[str, Any], bad: dict[str, str], not_relevant: set
             continue
         value = values.get(f.name)
         if f.name in bad:
-            add(bad[f.name], f, PROBLEMS.get(bad[f.name], PROBLEMS["field.type"]))
+            if bad[f.name] != _REPORTED:
+                add(bad[f.name], f, PROBLEMS.get(bad[f.name], PROBLEMS["field.type"]))
             continue
         if value is None:
             if f.required is True or (isinstance(f.required, Mapping) and evaluate(
                     f.required, values, lambda name: bool(derived(values, today)[name]))):
                 add("field.required", f, PROBLEMS["field.required"])
             continue
-        if f.type == "text":
-            if f.max_length is not None and len(value) > f.max_length:
-                add("field.length", f, {"zh": f"超过{f.max_length}个字（现为{len(value)}个字）",
-                                        "en": f"is longer than {f.max_length} characters ({len(value)})"})
-        elif f.type == "code":
+        if f.type == "code":
             if value not in f.allowed:
                 add("field.code", f, {"zh": f"{PROBLEMS['field.code']['zh']}（{value}）",
                                       "en": f"{PROBLEMS['field.code']['en']} ({value})"})
@@ -223,6 +242,43 @@ def _check_record(values: dict[str, Any], bad: dict[str, str], not_relevant: set
             if value not in (others or set()):
                 add("field.member_ref", f, PROBLEMS["field.member_ref"])
     return own_id
+
+
+def too_many_members(form: FormDefinition, n: int, limit: int) -> Issue:
+    return Issue("members.count", "error", MEMBERS, field_message(
+        HOUSEHOLD_WHO, form.members_section.label,
+        {"zh": f"有{n}位，超过了上限{limit}位", "en": f"has {n} entries, more than the limit of {limit}"}))
+
+
+def value_problem(f: Field, raw: str) -> tuple[str, Text] | None:
+    """(rule, problem) when a typed value is refused outright: longer than the field's limit
+    (counted stripped, in characters as Python counts them), or holding a refused character.
+    The length comes first: a value too long is not read any further."""
+    text = raw.strip()
+    if len(text) > f.limit:
+        return "field.length", {"zh": f"超过{f.limit}个字（现为{len(text)}个字）",
+                                "en": f"is longer than {f.limit} characters ({len(text)})"}
+    chars = refused_characters(text, multiline=f.multiline)
+    if chars:
+        return "field.chars", {"zh": f"含有不允许的控制字符或不可见字符（{code_points(chars)}），请删除后重新填写",
+                               "en": f"contains control or invisible characters that are not allowed "
+                                     f"({code_points(chars)}); delete them and type it again"}
+    return None
+
+
+def _key(key: Any) -> str:
+    """An unknown key as a message may repeat it: short, and without refused characters."""
+    return clean_text(str(key))[0][:40]
+
+
+def _shown(raw: Mapping[str, Any], form: FormDefinition) -> Mapping[str, Any]:
+    """A member as messages may name it: without a name that is itself refused (a message
+    must not carry a right-to-left override, nor repeat 5 MB)."""
+    name = raw.get("name")
+    f = form.fields_of(MEMBERS).get("name")
+    if isinstance(name, str) and f is not None and value_problem(f, name):
+        return {}
+    return raw
 
 
 def _check_id_consistency(values: Mapping[str, Any], bad: Mapping[str, str], info: IdNumberInfo | None,

@@ -24,6 +24,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
 
 from app import create_app
+from app.config import DEFAULT_MAX_REQUEST_BYTES, request_limits
 from app.extensions import db
 
 # Print jobs run at once, in the test's thread, instead of waiting for a queue consumer
@@ -56,6 +57,7 @@ def base_config(database_uri: str, **extra) -> dict:
         "LOGIN_FAILURES_PER_ADDRESS": 20,
         "PROXY_COUNT": 0,
         "WTF_CSRF_TIME_LIMIT": None,
+        **request_limits(DEFAULT_MAX_REQUEST_BYTES),
         **FAST_ARGON2,
         **extra,
     }

@@ -94,13 +94,20 @@ def register_errors(blp) -> None:
     def csrf_error(e: CSRFError):
         return answer("E1004")
 
+    @blp.errorhandler(413)
+    def too_large(e: HTTPException):
+        # Ahead of the app's own 413 page (handlers by status come before handlers by class).
+        db.session.rollback()
+        return answer("E2008")
+
     @blp.errorhandler(HTTPException)
     def http_error(e: HTTPException):
         db.session.rollback()
         if e.code == 422:  # webargs: the request's shape
             messages = (getattr(e, "data", None) or {}).get("messages", {})
             return answer("E2001", None, from_marshmallow(messages))
-        code = {400: "E2001", 401: "E1001", 403: "E1002", 404: "E1003", 405: "E1005", 429: "E1006"}.get(e.code)
+        code = {400: "E2001", 401: "E1001", 403: "E1002", 404: "E1003", 405: "E1005", 413: "E2008",
+                429: "E1006"}.get(e.code)
         if code is None:
             return answer("E9000")
         return answer(code, None if code != "E2001" else _("The request could not be read as JSON."))

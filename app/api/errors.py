@@ -18,7 +18,7 @@ from flask_babel import get_locale
 
 from app.domain import sync
 from app.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from app.domain.registration import issue_text
+from app.domain.registration import InvalidForm, issue_text
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ CATALOGUE: dict[str, Entry] = {
     "E2005": Entry(409, _l("The server has no such version of this household.")),
     "E2006": Entry(422, _l("The sync cursor is not valid; download everything again.")),
     "E2007": Entry(409, _l("This was changed by someone else at the same moment. Try again.")),
+    "E2008": Entry(413, _l("The request is too large for the server.")),
     "E9000": Entry(500, _l("Server error. Please try again later.")),
 }
 # Not an error, but in the same numbering for the phone: a submission kept as a conflict (202).
@@ -79,7 +80,7 @@ def error_item(path: str | None, message: str) -> dict[str, Any]:
 def from_domain(e: DomainError) -> tuple[str, str, list[dict[str, Any]] | None]:
     """(code, message, errors) for a refusal of the domain."""
     errors = [error_item(e.field, e.message)] if e.field else None
-    if isinstance(e, sync.InvalidSubmission):
+    if isinstance(e, (sync.InvalidSubmission, InvalidForm)):
         locale = str(get_locale() or "zh_CN")
         return "E2001", e.message, [error_item(i.get("path"), issue_text(i, locale)) for i in e.issues]
     if isinstance(e, sync.BadCursor):

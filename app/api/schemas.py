@@ -3,7 +3,13 @@ document. What a household's form may hold is checked by collection_forms (field
 with messages in Chinese and English), not here."""
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from typing import Any
+
+from flask_babel import get_locale
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from collection_forms import load_form
+from collection_forms.validate import too_many_members
 
 
 class Strict(Schema):
@@ -24,6 +30,22 @@ class ApiErrorSchema(Schema):
     errors = fields.List(fields.Nested(ApiErrorItemSchema))
 
 
+class Roster(fields.List):
+    """The member list. How many members a household may have is the form definition's rule
+    (max_repeat, by household type), checked with the fields as on the web form; a list
+    longer than any household may be is refused here before its members are read (a 4 MB
+    body of empty members took seconds to load)."""
+
+    def _deserialize(self, value: Any, attr, data, **kwargs):
+        form = load_form()
+        section = form.members_section
+        most = max([section.max_repeat or 0] + [rule["max"] for rule in section.max_repeat_if])
+        if isinstance(value, list) and len(value) > most:
+            lang = "zh" if str(get_locale() or "zh").startswith("zh") else "en"
+            raise ValidationError(too_many_members(form, len(value), most).message[lang])
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class HouseholdDataSchema(Schema):
     """The whole form: {"household": {...}, "members": [{...}, ...]}; more keys are refused."""
 
@@ -31,8 +53,9 @@ class HouseholdDataSchema(Schema):
         unknown = RAISE
 
     household = fields.Dict(keys=fields.String(), required=True)
-    members = fields.List(fields.Dict(keys=fields.String()), required=True,
-                          validate=validate.Length(max=60))
+    # How many members a household may have is the form definition's rule (max_repeat), the
+    # same for the web form: checked with the fields (collection_forms.validate).
+    members = Roster(fields.Dict(keys=fields.String()), required=True)
 
 
 class SubmissionSchema(Strict):

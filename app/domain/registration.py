@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from pypinyin import Style, lazy_pinyin
 from sqlalchemy import and_, bindparam, exists, func, or_, select
@@ -36,6 +37,7 @@ from app.models import (AdminUnit, CardCounter, Household, HouseholdState, House
                         User, VersionKind, utcnow)
 from collection_forms import check, load_form
 from collection_forms.conditions import as_date
+from collection_forms.validate import REFUSING_RULES
 
 MAX_CARD_NO = 9999
 
@@ -46,6 +48,24 @@ class SaveResult:
     version: HouseholdVersion
     issues: list[dict[str, Any]]
     created: bool  # False: the same submission was replayed; the earlier result is returned
+
+
+class InvalidForm(Invalid):
+    """The form cannot be stored at all, not even as a draft (a value over its length, a
+    refused character, too many members): nothing was saved. `issues` name each field."""
+
+    def __init__(self, message: str, issues: list[dict[str, Any]]):
+        first = issues[0].get("path") if issues else None
+        super().__init__(message, field=first)
+        self.issues = issues
+
+
+@dataclass(frozen=True)
+class CheckedForm:
+    """A form checked without the database (field checks and household rules), before any
+    lock is taken (issue 15): what a save stores, with the issues found so far."""
+    clean: dict[str, Any]
+    issues: list[dict[str, Any]]
 
 
 @dataclass
@@ -99,13 +119,32 @@ def edit_units(actor: User) -> list[AdminUnit]:
 # ------------------------------------------------------------------ saving
 
 
+def check_form(data: Any, submission_id: uuid.UUID | None = None, on: dt.date | None = None) -> CheckedForm:
+    """The field checks and household rules of a form, without the database: called first
+    by every save, so that the work a large form costs is done before the first statement
+    (on SQLite, before the one write lock). InvalidForm when the form cannot be stored."""
+    clean, field_issues = check(_with_person_ids(data, submission_id), load_form(), on or today())
+    refused = [i.as_dict() for i in field_issues if i.rule in REFUSING_RULES]
+    if refused:
+        locale = str(get_locale() or "zh_CN")
+        problems = "；".join(issue_text(i, locale) for i in refused[:3])
+        more = len(refused) - 3
+        raise InvalidForm(_("Nothing was saved: %(problems)s", problems=problems)
+                          + (" " + _("(and %(n)d more)", n=more) if more > 0 else ""), refused)
+    issues = [i.as_dict() for i in field_issues] + [i.as_dict() for i in check_household_rules(clean)]
+    return CheckedForm(clean, issues)
+
+
 def new_household(actor: User, *, unit_id: int, data: dict[str, Any],
                   submission_id: uuid.UUID | None = None, today: dt.date | None = None,
                   household_id: uuid.UUID | None = None, kind: VersionKind = VersionKind.create,
-                  occurred_on: dt.date | None = None, event: dict[str, Any] | None = None) -> SaveResult:
+                  occurred_on: dt.date | None = None, event: dict[str, Any] | None = None,
+                  checked: CheckedForm | None = None) -> SaveResult:
     """A new household in a village or group. `household_id`: the id the phone app made for
     it offline (the sync API), so that its later edits name the same household. `kind`,
-    `occurred_on`, `event`: a household born of a life event (a split, app.domain.events)."""
+    `occurred_on`, `event`: a household born of a life event (a split, app.domain.events).
+    `checked`: the form as check_form(data, submission_id, today) answered it already."""
+    checked = checked or check_form(data, submission_id, today)
     unit = db.session.get(AdminUnit, unit_id)
     if unit is None or unit.level not in (UnitLevel.village.value, UnitLevel.group.value) \
             or not scope.can_at(actor, "household.edit", unit.path):
@@ -115,7 +154,7 @@ def new_household(actor: User, *, unit_id: int, data: dict[str, Any],
 
     def write() -> SaveResult:
         with reads_first():  # SQLite: checked before the write lock is taken
-            clean, issues = _checked(actor, data, submission_id, today, household_id=None)
+            clean, issues = _checked(actor, data, submission_id, today, household_id=None, checked=checked)
             chosen = _group_for(actor, village, group, clean)
         with db.session.begin_nested():
             household = Household(id=household_id or uuid.uuid4(), village=village, group=chosen,
@@ -131,9 +170,12 @@ def new_household(actor: User, *, unit_id: int, data: dict[str, Any],
 
 def save_household(actor: User, household_id: uuid.UUID, *, data: dict[str, Any], base_number: int,
                    submission_id: uuid.UUID | None = None, today: dt.date | None = None,
-                   kind: VersionKind = VersionKind.edit, permission: str = "household.edit") -> SaveResult:
+                   kind: VersionKind = VersionKind.edit, permission: str = "household.edit",
+                   checked: CheckedForm | None = None) -> SaveResult:
     """A new version of the household. `permission`: what the actor must hold there; a
-    village leader resolving a sync conflict saves with "household.resolve" (app.domain.sync)."""
+    village leader resolving a sync conflict saves with "household.resolve" (app.domain.sync).
+    `checked`: the form as check_form(data, submission_id, today) answered it already."""
+    checked = checked or check_form(data, submission_id, today)  # before any lock
     household = get_household(actor, household_id, permission)
 
     def write() -> SaveResult:
@@ -146,7 +188,8 @@ def save_household(actor: User, household_id: uuid.UUID, *, data: dict[str, Any]
                              "Open the household again to see it; what you typed is still here.",
                              name=current.created_by.name, n=current.number,
                              at=current.created_at.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M")))
-        clean, issues = _checked(actor, data, submission_id, today, household_id=household.id)
+        clean, issues = _checked(actor, data, submission_id, today, household_id=household.id,
+                                 checked=checked)
         _refuse_removed_members(household, clean)
         group = _group_for(actor, household.village, household.group, clean, permission)
         with db.session.begin_nested():
@@ -221,13 +264,10 @@ def _with_person_ids(data: dict[str, Any], submission_id: uuid.UUID | None) -> d
 
 
 def _checked(actor: User, data: dict[str, Any], submission_id, on: dt.date | None,
-             household_id: uuid.UUID | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    on = on or today()
-    clean, field_issues = check(_with_person_ids(data, submission_id), load_form(), on)
-    issues = [i.as_dict() for i in field_issues]
-    issues += [i.as_dict() for i in check_household_rules(clean)]
-    issues += _elsewhere(actor, clean, household_id)
-    return clean, issues
+             household_id: uuid.UUID | None, checked: CheckedForm | None = None,
+             ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    checked = checked or check_form(data, submission_id, on)
+    return checked.clean, checked.issues + _elsewhere(actor, checked.clean, household_id)
 
 
 def _refuse_removed_members(household: Household, clean: dict[str, Any]) -> None:

@@ -164,6 +164,10 @@ def submit_from_phone(actor: User, *, submission_id: uuid.UUID, household_id: uu
     (field "signature") 422, SubmissionReused / HouseholdElsewhere / BaseAhead 409, NotFound
     404 for a household or unit outside the actor's scope.
     """
+    # The costly work first, before any statement (on SQLite, before the one write lock):
+    # the strokes read and drawn, the form checked. A form that cannot be stored is refused here.
+    drawn = signatures.parse_strokes(strokes)
+    checked = registration.check_form(data, submission_id)
     digest = body_hash(household_id=household_id, unit_id=unit_id, base_version=base_version,
                        data=data, strokes=strokes)
     earlier = _receipt(submission_id, actor, digest)
@@ -181,12 +185,12 @@ def submit_from_phone(actor: User, *, submission_id: uuid.UUID, household_id: uu
         if earlier:
             return earlier
         raise
-    drawn = signatures.parse_strokes(strokes)
     household = db.session.get(Household, household_id)
     if household is None:
-        status, answer = _create(actor, submission_id, household_id, unit_id, base_version, data, drawn)
+        status, answer = _create(actor, submission_id, household_id, unit_id, base_version, data, drawn,
+                                 checked)
     else:
-        status, answer = _edit(actor, submission_id, household, unit_id, base_version, data, drawn)
+        status, answer = _edit(actor, submission_id, household, unit_id, base_version, data, drawn, checked)
     receipt.status, receipt.answer = status, answer
     db.session.flush()
     return Outcome(status, answer, replayed=False)
@@ -204,14 +208,15 @@ def _receipt(submission_id: uuid.UUID, actor: User, digest: str) -> Outcome | No
 
 
 def _create(actor: User, submission_id: uuid.UUID, household_id: uuid.UUID, unit_id: int | None,
-            base_version: int, data: dict[str, Any], drawn: signatures.Strokes) -> tuple[int, dict[str, Any]]:
+            base_version: int, data: dict[str, Any], drawn: signatures.Strokes,
+            checked: registration.CheckedForm) -> tuple[int, dict[str, Any]]:
     if base_version != 0:
         raise NotFound(_("No such household."))
     if unit_id is None:
         raise Invalid(_("Choose the village or group of the new household."), field="unit_id")
     try:
         result = registration.new_household(actor, unit_id=unit_id, data=data, submission_id=submission_id,
-                                             household_id=household_id)
+                                             household_id=household_id, checked=checked)
     except IntegrityError:
         # Another submission made a household with this id at the same moment.
         raise HouseholdElsewhere(_("This household number is already used by another household."),
@@ -221,7 +226,8 @@ def _create(actor: User, submission_id: uuid.UUID, household_id: uuid.UUID, unit
 
 
 def _edit(actor: User, submission_id: uuid.UUID, household: Household, unit_id: int | None, base_version: int,
-          data: dict[str, Any], drawn: signatures.Strokes) -> tuple[int, dict[str, Any]]:
+          data: dict[str, Any], drawn: signatures.Strokes,
+          checked: registration.CheckedForm) -> tuple[int, dict[str, Any]]:
     if not scope.can_at(actor, "household.edit", household.unit_path):
         raise NotFound(_("No such household."))
     if unit_id is not None and unit_id not in (household.village_id, household.group_id):
@@ -234,9 +240,9 @@ def _edit(actor: User, submission_id: uuid.UUID, household: Household, unit_id: 
         raise BaseAhead(_("The household has no version %(n)d on the server.", n=base_version),
                         field="base_version")
     if base_version < household.current_number:
-        return 202, _keep_conflict(actor, submission_id, household, base_version, data, drawn)
+        return 202, _keep_conflict(actor, submission_id, household, base_version, data, drawn, checked)
     result = registration.save_household(actor, household.id, data=data, base_number=base_version,
-                                         submission_id=submission_id)
+                                         submission_id=submission_id, checked=checked)
     _refuse_errors(result.issues)
     return 201, _submitted(actor, household, result.version, drawn)
 
@@ -256,8 +262,10 @@ def _submitted(actor: User, household: Household, version: HouseholdVersion,
 
 
 def _keep_conflict(actor: User, submission_id: uuid.UUID, household: Household, base_version: int,
-                   data: dict[str, Any], drawn: signatures.Strokes) -> dict[str, Any]:
-    clean, issues = registration._checked(actor, data, submission_id, None, household_id=household.id)
+                   data: dict[str, Any], drawn: signatures.Strokes,
+                   checked: registration.CheckedForm) -> dict[str, Any]:
+    clean, issues = registration._checked(actor, data, submission_id, None, household_id=household.id,
+                                          checked=checked)
     _refuse_errors(issues)
     conflict = HouseholdConflict(
         household_id=household.id, submission_id=submission_id, base_number=base_version,

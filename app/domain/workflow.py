@@ -37,6 +37,7 @@ from app.domain.tree import is_within
 from app.extensions import db
 from app.models import (AdminUnit, Household, HouseholdState, HouseholdVersion, Role, Signature, User,
                         WorkflowAction, WorkflowEvent, utcnow)
+from collection_forms.characters import code_points, refused_characters
 
 S, A = HouseholdState, WorkflowAction
 
@@ -218,12 +219,12 @@ def act(user: User, household_id: uuid.UUID, action: str | WorkflowAction, *, ve
     for a missing signature or reason. A refusal changes nothing.
     """
     action = _action(action)
+    # The strokes are read and drawn first, before any statement (on SQLite, before the one
+    # write lock): a large signature must not hold up other collectors' saves (issue 15).
+    drawn = signatures.parse_strokes(strokes) if action != A.return_ else None
     household = registration.get_household(user, household_id)
     _refuse_without_role(user, household, action)
-    if action == A.return_:
-        reasons, drawn = _reasons(reason_codes, reason_text), None
-    else:
-        reasons, drawn = None, signatures.parse_strokes(strokes)
+    reasons = _reasons(reason_codes, reason_text) if action == A.return_ else None
     return _apply(user, household, action, version_number, drawn, reasons)
 
 
@@ -305,6 +306,11 @@ def _reasons(codes: Iterable[str] | None, text: str | None) -> tuple[list[str], 
         raise Invalid(_("Explanation: say what is wrong when you choose “Other”."), field="reason_text")
     if text and len(text) > MAX_REASON_TEXT:
         raise Invalid(_("Explanation: at most %(n)d characters.", n=MAX_REASON_TEXT), field="reason_text")
+    if text and (bad := refused_characters(text, multiline=True)):
+        # The collector reads this on the form: no override may turn what it says around.
+        raise Invalid(_("Explanation: contains control or invisible characters that are not allowed "
+                        "(%(chars)s); delete them and type it again.", chars=code_points(bad)),
+                      field="reason_text")
     return [c for c in RETURN_REASONS if c in chosen], text
 
 

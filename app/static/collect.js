@@ -143,6 +143,65 @@
     return { number: number, birth_date: birth, sex: (+number[16]) % 2 ? "1" : "2" };
   }
 
+  // characters.py: control (Cc), format (Cf), surrogate (Cs), line and paragraph separator
+  // characters are refused in every value; a multi-line field keeps tab, LF and CR. (Without
+  // Unicode property escapes, an old browser gets the ranges that matter most; the server
+  // checks everything anyway.)
+  var REFUSED = (function () {
+    try { return new RegExp("^[\\p{Cc}\\p{Cf}\\p{Cs}\\p{Zl}\\p{Zp}]$", "u"); } catch (e) {
+      return new RegExp("^(?:[\\u0000-\\u001f\\u007f-\\u009f\\u00ad\\u200b-\\u200f\\u2028-\\u202e" +
+                        "\\u2060-\\u2064\\u2066-\\u206f\\ufeff]|[\\ud800-\\udfff])$");
+    }
+  })();
+  var MULTILINE_KEPT = "\t\n\r";
+  // Python's str.strip(): what it strips (JavaScript's trim() also strips U+FEFF, which is refused).
+  var PY_SPACE = "\t\n\u000b\u000c\r\u001c\u001d\u001e\u001f \u0085\u00a0\u1680\u2000\u2001\u2002\u2003" +
+    "\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000";
+
+  function pyStrip(text) {
+    var chars = Array.from(text), a = 0, b = chars.length;
+    while (a < b && PY_SPACE.indexOf(chars[a]) >= 0) a++;
+    while (b > a && PY_SPACE.indexOf(chars[b - 1]) >= 0) b--;
+    return chars.slice(a, b);
+  }
+
+  /** characters.refused_characters: the distinct refused characters, in order. */
+  function badCharacters(text, multiline) {
+    var found = [];
+    Array.from(String(text)).forEach(function (c) {
+      if (multiline && MULTILINE_KEPT.indexOf(c) >= 0) return;
+      if (REFUSED.test(c) && found.indexOf(c) < 0) found.push(c);
+    });
+    return found;
+  }
+
+  /** characters.code_points: "U+0000、U+202E". */
+  function codePoints(chars) {
+    return chars.map(function (c) {
+      return "U+" + pad(c.codePointAt(0).toString(16).toUpperCase(), 4);
+    }).join("、");
+  }
+
+  /** validate.value_problem: {rule: "field.length", limit, n} or {rule: "field.chars", chars}, or null. */
+  function valueProblem(field, raw) {
+    if (typeof raw !== "string") return null;
+    var chars = pyStrip(raw);
+    var limit = field.limit || 100;
+    if (chars.length > limit) return { rule: "field.length", limit: limit, n: chars.length };
+    var bad = badCharacters(chars.join(""), Boolean(field.multiline));
+    return bad.length ? { rule: "field.chars", chars: codePoints(bad) } : null;
+  }
+
+  /** FormDefinition.max_members: the roster's limit for these (typed) household values. */
+  function maxMembers(definition, household) {
+    var section = definition.sections.filter(function (s) { return s.repeat; })[0];
+    var rules = section.max_repeat_if || [];
+    for (var i = 0; i < rules.length; i++) {
+      if (evaluate(rules[i].when, household, function () { return false; })) return rules[i].max;
+    }
+    return section.max_repeat || 60;
+  }
+
   function todayLocal() {
     var now = new Date();
     return { y: now.getFullYear(), m: now.getMonth() + 1, d: now.getDate() };
@@ -152,7 +211,8 @@
 
   window.DoorstepCollect = {
     asDate: asDate, ageOn: ageOn, derived: derived, evaluate: evaluate, typed: typed,
-    settleRelevance: settleRelevance, parseIdNumber: parseIdNumber, checkCharacter: checkCharacter
+    settleRelevance: settleRelevance, parseIdNumber: parseIdNumber, checkCharacter: checkCharacter,
+    badCharacters: badCharacters, codePoints: codePoints, valueProblem: valueProblem, maxMembers: maxMembers
   };
 
   // ------------------------------------------------------------ the form
@@ -237,6 +297,15 @@
       if (text && isError !== false) el.setAttribute("aria-invalid", "true");
       else el.removeAttribute("aria-invalid");
     }
+  }
+
+  /** A refused value's message (too long, refused characters), or "". */
+  function valueMessage(f, raw) {
+    var problem = valueProblem(f, raw);
+    if (!problem) return "";
+    return problem.rule === "field.length"
+      ? fmt(T.too_long, { label: label(f), limit: problem.limit, n: problem.n })
+      : fmt(T.bad_chars, { label: label(f), chars: problem.chars });
   }
 
   function idProblem(f, result) {
@@ -489,6 +558,7 @@
     var name = el.name.slice(scope.prefix.length);
     var f = FIELDS[scope.key][name];
     if (f && f.type === "id_number") checkId(scope, name, final);
+    else if (f && w && w.querySelector("[data-check]")) showCheck(w, valueMessage(f, el.value));
     if (scope.key === "members" && (name === "birth_date" || name === "sex")) checkId(scope, "id_number", true);
     applyRelevance(scope);
     if (name === "name") { refreshMembers(); buildNav(); }

@@ -26,7 +26,7 @@ from markupsafe import Markup
 
 from app.domain import id_numbers, labels, registration, workflow
 from app.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
-from app.extensions import db
+from app.extensions import db, reads_first
 from app.models import (AdminUnit, Household, HouseholdState, HouseholdVersion, UnitLevel, User,
                         WorkflowAction, WorkflowEvent)
 from app.web import label_language
@@ -246,6 +246,12 @@ def _i18n() -> dict[str, str]:
         "id_sex_mismatch": _("%(label)s does not match the sex (the number says %(number)s, the form says "
                              "%(form)s)", label="{label}", number="{number}", form="{form}"),
         "leave": _("You have changes that are not saved."),
+        "too_long": _("%(label)s is longer than %(limit)s characters (%(n)s)", label="{label}", limit="{limit}",
+                      n="{n}"),
+        "bad_chars": _("%(label)s contains control or invisible characters that are not allowed (%(chars)s); "
+                       "delete them and type it again", label="{label}", chars="{chars}"),
+        "too_many": _("%(label)s: %(n)s, more than the limit of %(limit)s", label="{label}", n="{n}",
+                      limit="{limit}"),
     }
 
 
@@ -346,6 +352,14 @@ def new_household_url(units: list[AdminUnit]) -> str:
     return url_for("collect.new_household", unit_id=only.id if only else None)
 
 
+def _refusal_issues(e: DomainError) -> dict[str, Any]:
+    """A refused form (registration.InvalidForm) shows each of its issues next to its field;
+    another refusal, its message next to the one field it names."""
+    if isinstance(e, registration.InvalidForm):
+        return {"issues": e.issues}
+    return {"issues": [], "message_field": e.field}
+
+
 def _wants_new_card() -> bool:
     return request.form.get("action") == "add_member"
 
@@ -369,8 +383,8 @@ def new_household():
             unit = next((u for u in registration.edit_units(me) if u.id == unit_id), None)
             if unit is None:
                 raise NotFound(_("You may not register households in this unit.")) from e
-            return _render_form(h=None, unit=unit, data=data, issues=[], base_number=None, status=e.status,
-                                message=e.message, message_field=e.field)
+            return _render_form(h=None, unit=unit, data=data, base_number=None, status=e.status,
+                                message=e.message, **_refusal_issues(e))
         return _commit_saved(result)
     units = registration.edit_units(me)
     if not units:
@@ -397,15 +411,17 @@ def new_household():
 @bp.route("/households/<uuid:household_id>/edit", methods=["GET", "POST"])
 def edit(household_id: uuid.UUID):
     me = _me()
-    # Outside the collector's area: 404; a village leader who may only look: 403.
-    h = registration.get_household(me, household_id, "household.edit")
+    # Outside the collector's area: 404; a village leader who may only look: 403. Read without
+    # the write lock (SQLite): the save checks the form before it takes that (issue 15).
+    with reads_first():
+        h = registration.get_household(me, household_id, "household.edit")
+        known = [str(p.id) for p in h.persons]
     if request.method == "GET":
         version = h.current_version
         data = version.data if version else {HOUSEHOLD: {}, MEMBERS: []}
         return _render_form(h=h, unit=h.village, data=data, issues=version.issues if version else [],
                             base_number=h.current_number,
                             add_card=bool(request.args.get("add_member")))
-    known = [str(p.id) for p in h.persons]
     base = request.form.get("base_number", type=int)
     if _wants_new_card():
         data = parse_form(request.form, _form(), known_person_ids=known, keep_blank=True)
@@ -427,7 +443,7 @@ def edit(household_id: uuid.UUID):
     except Invalid as e:
         db.session.rollback()
         h = registration.get_household(me, household_id, "household.edit")
-        return _render_form(h=h, unit=h.village, data=data, issues=[], base_number=base, status=e.status,
-                            message=e.message, message_field=e.field)
+        return _render_form(h=h, unit=h.village, data=data, base_number=base, status=e.status,
+                            message=e.message, **_refusal_issues(e))
     return _commit_saved(result, was)
 
