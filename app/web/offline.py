@@ -74,6 +74,7 @@ def manifest() -> Response:
                    "type": "image/svg+xml", "purpose": "any"}],
     })
     resp.mimetype = "application/manifest+json"
+    resp.headers["Cache-Control"] = "no-cache"  # its names follow the language: revalidated each time
     return resp
 
 
