@@ -17,7 +17,10 @@ from app import CACHEABLE_ENDPOINTS
 from app.domain.users import grant_role
 from app.extensions import db
 from app.models import AdminUnit, Role, User
-from tests.test_security import _fill, _rules, matrix  # noqa: F401 (matrix is a fixture)
+from tests import test_security
+from tests.test_security import _fill, _rules
+
+matrix = test_security.matrix  # the scope matrix's fixture: village B's objects, one per URL parameter
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "app" / "templates"
 
@@ -42,7 +45,7 @@ def assert_secure_headers(resp, what: str, endpoint: str | None) -> None:
 
 
 @pytest.fixture
-def everyone(matrix, make_user):  # noqa: F811 (the fixture imported above)
+def everyone(matrix, make_user):
     """Someone who may open village B's objects in every role that opens a page."""
     units = matrix["units"]
     user = make_user("sysadmin", units["province"], username="all_roles")
