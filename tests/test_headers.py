@@ -125,3 +125,9 @@ def test_templates_have_nothing_inline_that_the_policy_blocks():
                 line = text.count("\n", 0, m.start()) + 1
                 found.append(f"{path.relative_to(TEMPLATES)}:{line}: {what}")
     assert found == [], "move these into app/static (a .css or .js file):\n" + "\n".join(found)
+
+
+def test_https_answers_ask_browsers_to_stay_on_https(client):
+    assert "Strict-Transport-Security" not in client.get("/login").headers  # plain HTTP: a LAN test server
+    resp = client.get("/login", base_url="https://doorstep.example")
+    assert resp.headers["Strict-Transport-Security"] == "max-age=31536000"
