@@ -128,6 +128,7 @@ def create_app(config: dict | None = None) -> Flask:
     _register_blueprints(app)
     _register_errors(app)
     _register_template_helpers(app)
+    _register_security_headers(app)
 
     from app.cli import register_cli
     register_cli(app)
@@ -214,3 +215,44 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.globals["role_label"] = scope.role_label
     app.jinja_env.globals["LOCALES"] = LOCALES
     app.jinja_env.globals["get_locale"] = get_locale
+
+
+# Scripts and styles only from our own files: the templates carry no inline script (the
+# <script type="application/json"> blocks are data, which a CSP does not run or block) and no
+# style attribute or <style> element, so neither needs 'unsafe-inline'. Setting a style from
+# a script (el.style.width) is CSSOM, which style-src does not govern.
+CONTENT_SECURITY_POLICY = "; ".join((
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    "connect-src 'self'",
+    "worker-src 'self'",
+    "manifest-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+))
+# Answers without personal data that a browser may keep (each sets its own Cache-Control): the
+# static files and the phone app's shell. Everything else, pages, API answers, PDFs and
+# redirects alike, is "no-store": phones and PCs are shared. The service worker still keeps its
+# copies of the collector's pages: the Cache API ignores Cache-Control (static/pwa/sw.js), and
+# logging out clears them (static/pwa/offline.js).
+CACHEABLE_ENDPOINTS = frozenset({"static", "offline.service_worker", "offline.manifest", "api.form"})
+
+
+def _register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def security_headers(response):
+        headers = response.headers
+        headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        headers["X-Frame-Options"] = "DENY"  # frame-ancestors for browsers without CSP 2
+        headers["X-Content-Type-Options"] = "nosniff"
+        headers["Referrer-Policy"] = "same-origin"  # card URLs carry their tag; never sent to other sites
+        if request.is_secure:
+            headers["Strict-Transport-Security"] = "max-age=31536000"
+        if request.endpoint not in CACHEABLE_ENDPOINTS or "Cache-Control" not in headers:
+            headers["Cache-Control"] = "no-store"
+            headers.pop("Expires", None)
+        return response

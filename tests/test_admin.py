@@ -348,7 +348,8 @@ def test_deactivating_ends_the_users_sessions(county_admin, new_client, units, m
         select(func.count()).select_from(UserSession).where(UserSession.user_id == target.id,
                                                             UserSession.ended_at.is_(None))) == 0
     entry = audits("user.deactivate")[-1]
-    assert entry.object_id == str(target.id) and entry.details == {"username": "zhang", "sessions_ended": 1}
+    assert entry.object_id == str(target.id) and entry.details == {"username": "zhang", "sessions_ended": 1,
+                                                                   "devices_revoked": 0}
     assert phone.post_form("/login", {"username": "zhang", "password": PASSWORD}).status_code == 401
     assert 'data-testid="inactive"' in county_admin.get("/admin/users").get_data(as_text=True)
 

@@ -286,6 +286,26 @@ def test_a_deactivated_users_token_stops_working(phone):
     assert phone.call("GET", "/api/v1/form").status_code == 401
 
 
+def test_a_deactivated_users_tokens_stay_revoked_after_reactivation(phone, units, make_user, new_client):
+    """Deactivation revokes the tokens for good: a phone lost before it must not sync again
+    once the user is let back in (issue 15, item 10); the user issues a new token."""
+    make_user("county_admin", units["county"], username="admin")
+    admin = new_client()
+    admin.login("admin")
+    assert phone.call("GET", "/api/v1/assignments").status_code == 200
+    assert admin.post_form(f"/admin/users/{phone.collector.id}/deactivate").status_code == 302
+    assert phone.call("GET", "/api/v1/assignments").status_code == 401
+    assert admin.post_form(f"/admin/users/{phone.collector.id}/reactivate").status_code == 302
+    resp = phone.call("GET", "/api/v1/assignments")
+    assert resp.status_code == 401 and resp.get_json()["code"] == "E1001"
+    db.session.expire_all()
+    device = db.session.scalar(select(DeviceToken).where(DeviceToken.user_id == phone.collector.id))
+    assert device.revoked_at is not None and device.revoked_by.username == "admin"
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "user.deactivate")).one()
+    assert entry.details["devices_revoked"] == 1
+    assert phone.call("GET", "/api/v1/assignments", token_=token_for(phone.collector)).status_code == 200
+
+
 def test_session_posts_need_the_csrf_header(phone, units, new_client):
     c = new_client()
     c.login("collector_a")

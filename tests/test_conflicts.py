@@ -75,7 +75,7 @@ def test_the_leader_sees_the_conflict_side_by_side(conflict):
     assert 'data-testid="conflicts-link"' in queue and "1" in queue
     page = unescape(conflict.leader.get(f"/conflicts/{conflict.id}").get_data(as_text=True))
     assert "门牌号" in page and "2号" in page and "3号" in page
-    assert f'name="pick:household.door_no"' in page
+    assert 'name="pick:household.door_no"' in page
     assert f'name="pick:members.{conflict.son}.name"' in page and "张威" in page
     assert f'name="pick:members.{conflict.baby["person_id"]}"' in page
     assert 'data-testid="keep-mine"' in page and 'data-testid="keep-theirs"' in page

@@ -12,7 +12,7 @@ from app.domain import registration as reg
 from app.domain.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.models import AuditEntry, Household, HouseholdVersion, Person
-from tests.support.households import TODAY, family, id_number, member
+from tests.support.households import TODAY, family, member
 
 
 @pytest.fixture

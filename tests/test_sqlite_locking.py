@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, func, select, update
 
 from app.extensions import db
 from app.models import UserSession, utcnow
@@ -193,3 +193,82 @@ def test_a_book_being_rendered_does_not_hold_the_write_lock(sqlite_path, app, cl
 def _run_in_app(app, fn, *args):
     with app.app_context():
         fn(*args)
+
+
+def _write_lock_is_free(path: str) -> bool:
+    probe = sqlite3.connect(path, isolation_level=None, timeout=0)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.rollback()
+        return True
+    except sqlite3.OperationalError:  # "database is locked": another connection holds it
+        return False
+    finally:
+        probe.close()
+
+
+@pytest.mark.parametrize("password", ["wrong password", "correct horse battery"])
+def test_login_checks_the_password_before_taking_the_write_lock(sqlite_path, client, units, make_user,
+                                                                 monkeypatch, password):
+    """argon2 takes a tenth of a second or more: under the write lock, twelve wrong passwords at
+    once held every collector's save for seconds (issue 15, item 11). The check runs with the
+    lock free; the failure or the session is then written under it."""
+    from app.domain import auth
+
+    make_user("collector", units["A"], username="zhang")
+    token = client.csrf_token()
+    db.session.commit()
+    db.session.remove()
+    statements: list[str] = []
+    checks: list[tuple[int, bool]] = []
+    real = auth.check_password
+
+    def seen(_conn, _cursor, statement, *_args):
+        statements.append(" ".join(statement.split())[:80])
+
+    def check(*args):
+        checks.append((len(statements), _write_lock_is_free(sqlite_path)))
+        return real(*args)
+
+    monkeypatch.setattr(auth, "check_password", check)
+    event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        resp = client.post("/login", data={"username": "zhang", "password": password, "csrf_token": token})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", seen)
+    assert resp.status_code == (401 if password.startswith("wrong") else 302)
+    [(at, free)] = checks
+    assert free, "the write lock was held during the password check"
+    assert "BEGIN IMMEDIATE" not in statements[:at] and "BEGIN IMMEDIATE" in statements[at:]
+    # The count of recent failures is read again under the lock (below), and the answer written there.
+    after = statements[statements.index("BEGIN IMMEDIATE", at) + 1:]
+    assert "FROM login_failure" in after[0]
+
+
+def test_parallel_wrong_passwords_still_stop_at_the_limit(sqlite_path, app, client, new_client, units,
+                                                          make_user):
+    """Checked outside the lock, side by side: the failures are counted again under it, so eight
+    wrong passwords at once record five failures (the limit) and the rest are throttled."""
+    from app.models import LoginFailure
+
+    make_user("collector", units["A"], username="zhang")
+    clients = [new_client() for _ in range(8)]
+    tokens = [c.csrf_token() for c in clients]
+    db.session.commit()
+    db.session.remove()
+    answers: list[int] = []
+    start = threading.Barrier(len(clients))
+
+    def attempt(c, token):
+        start.wait()
+        answers.append(c.post("/login", data={"username": "zhang", "password": "wrong password",
+                                              "csrf_token": token}).status_code)
+
+    threads = [threading.Thread(target=attempt, args=pair) for pair in zip(clients, tokens)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(answers) == [401] * 5 + [429] * 3
+    assert db.session.scalar(select(func.count()).select_from(LoginFailure)) == 5
+    assert client.post_form("/login", {"username": "zhang", "password": "correct horse battery"}).status_code == 429

@@ -72,7 +72,7 @@ def form():
     """The household form definition and the code tables (cacheable: ETag is the version)."""
     version = f"{sync.form_version()}-{sync.code_tables_version()}"
     if request.if_none_match.contains(version):
-        return "", 304, {"ETag": f'"{version}"'}
+        return "", 304, {"ETag": f'"{version}"', "Cache-Control": "private, no-cache"}
     lists = load_code_lists()
     body = {"version": sync.form_version(), "code_tables_version": sync.code_tables_version(),
             "definition": load_form().as_json(),

@@ -47,7 +47,7 @@ NAME_SEED = 2021
 HOUSEHOLD_SEED = 2021
 DEMO_HOUSEHOLDS = 2000
 # Easy to read aloud and type on a phone: no 0/o, 1/l/i.
-PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # noqa: S105 (the letters, not a password)
 PASSWORD_LENGTH = 12
 
 _DIGITS = "零一二三四五六七八九"

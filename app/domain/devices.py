@@ -86,6 +86,15 @@ def revoke(actor: User, device_id: int) -> DeviceToken:
     return device
 
 
+def revoke_all(actor: User | None, owner: User) -> int:
+    """Revoke every live token of `owner` (a deactivated user): for good, so that reactivating
+    the user later does not bring a lost phone's token back. The number revoked."""
+    result = db.session.execute(
+        update(DeviceToken).where(DeviceToken.user_id == owner.id, DeviceToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoked_by_id=actor.id if actor is not None else None))
+    return result.rowcount or 0
+
+
 def authenticate(token: str | None) -> User | None:
     """The active user holding this live token, or None (unknown, revoked, user deactivated)."""
     if not token or not token.startswith(PREFIX) or len(token) > 100:

@@ -20,7 +20,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from app.domain import audit, scope
+from app.domain import audit, devices, scope
 from app.domain.auth import end_all_sessions, normalise_username
 from app.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.domain.passwords import MIN_PASSWORD_LENGTH, hash_password
@@ -378,7 +378,8 @@ class StatusChange:
 
 
 def deactivate_user(actor: User | None, user_id: int) -> StatusChange:
-    """The user can no longer log in, and every open session of theirs ends now."""
+    """The user can no longer log in, every open session of theirs ends now, and their device
+    tokens are revoked for good (a reactivated user issues new ones)."""
     user = get_managed_user(actor, user_id)
     if actor is not None and actor.id == user.id:
         raise Forbidden(_("You cannot deactivate yourself."))
@@ -386,8 +387,9 @@ def deactivate_user(actor: User | None, user_id: int) -> StatusChange:
         return StatusChange(user, False)
     user.active = False
     ended = end_all_sessions(user)
+    revoked = devices.revoke_all(actor, user)
     audit.record("user.deactivate", actor=actor, object_type="user", object_id=user.id,
-                 details={"username": user.username, "sessions_ended": ended})
+                 details={"username": user.username, "sessions_ended": ended, "devices_revoked": revoked})
     return StatusChange(user, True, ended)
 
 

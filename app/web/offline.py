@@ -74,6 +74,7 @@ def manifest() -> Response:
                    "type": "image/svg+xml", "purpose": "any"}],
     })
     resp.mimetype = "application/manifest+json"
+    resp.headers["Cache-Control"] = "no-cache"  # its names follow the language: revalidated each time
     return resp
 
 
@@ -128,5 +129,9 @@ def _i18n() -> dict[str, str]:
         "draft": _("draft on this phone"), "in_outbox": _("in the outbox"),
         "waiting_send": _("This household has a submission waiting to be sent; what you submit now is sent "
                           "after it."),
+        "logout_unsent": _("%(n)s submissions are not yet accepted by the server. They stay on this phone and "
+                           "are shown again, and sent, when you log in again.", n="{n}"),
+        "logout_drafts": _("%(n)s unsigned drafts are deleted from this phone.", n="{n}"),
+        "logout_anyway": _("Log out anyway?"),
     }
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 from werkzeug.serving import make_server
 
 from app import create_app
@@ -80,6 +80,41 @@ def live_server(tmp_path_factory) -> Iterator[LiveServer]:
         db.engine.dispose()
 
 
+# Every page of every context made by the `browser` fixture reports Content-Security-Policy
+# violations (issue 15): our own pages must cause none, so a test that saw one fails at its end.
+CSP_LISTENER = """addEventListener("securitypolicyviolation", (e) => {
+  if (window.__cspViolation) window.__cspViolation({directive: e.effectiveDirective, blocked: e.blockedURI,
+    source: e.sourceFile, line: e.lineNumber, sample: e.sample, page: location.href});
+});"""
+
+
+class CspWatchedBrowser:
+    """The Browser, whose new contexts collect CSP violations into `violations`."""
+
+    def __init__(self, browser: Browser):
+        self._browser = browser
+        self.violations: list[dict] = []
+
+    def __getattr__(self, name: str):
+        return getattr(self._browser, name)
+
+    def new_context(self, **kwargs) -> BrowserContext:
+        context = self._browser.new_context(**kwargs)
+        context.expose_binding("__cspViolation", lambda _source, v: self.violations.append(v))
+        context.add_init_script(CSP_LISTENER)
+        return context
+
+
+@pytest.fixture(autouse=True)
+def no_csp_violations(request):
+    yield
+    if "browser" not in request.fixturenames or not os.path.exists(CHROMIUM):
+        return  # no browser, or none could start (the test was skipped)
+    watched = request.getfixturevalue("browser")
+    found, watched.violations[:] = list(watched.violations), []
+    assert found == [], f"the Content-Security-Policy blocked something on our own pages: {found}"
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     if not os.path.exists(CHROMIUM):
@@ -90,7 +125,7 @@ def browser() -> Iterator[Browser]:
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
+        yield CspWatchedBrowser(b)  # type: ignore[misc] (a Browser for every use in the tests)
         b.close()
 
 

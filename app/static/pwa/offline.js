@@ -52,6 +52,7 @@ async function main(bar) {
   let running = null;
   let queued = null;  // a sync asked for while one ran: {force}
   let retry = null;
+  let closing = false;  // logging out: the phone's data is being cleared
 
   /** The next try of what waits (sync.js's backoff), or a minute while offline or stuck. */
   async function scheduleRetry() {
@@ -63,6 +64,7 @@ async function main(bar) {
   }
 
   function sync({ force = false } = {}) {
+    if (closing) return Promise.resolve();
     if (running) {
       // Asked while a sync runs (the network just came back during one that failed): run again after.
       queued = { force: force || Boolean(queued && queued.force) };
@@ -113,16 +115,50 @@ async function main(bar) {
     sessionStorage.removeItem("doorstep-posted");
     await store.delete("drafts", posted);
   }
-  // Logging out: the cached pages (lists, forms with households in them) go, so that the next
-  // person on this phone never sees them offline. Drafts and the outbox stay in this user's
-  // own database, to be sent at their next login.
+  // Logging out (issue 15): what is sent goes first, then the phone forgets the collector's
+  // data: the cached pages (lists, forms with households in them), the households, the drafts
+  // and the sync state, so that the next person on this phone never sees them, online or off.
+  // The outbox stays, in this user's own database, and is sent at their next login: the phone
+  // is shared, so logging out is never refused (the server may be out of reach, the collector
+  // may have to hand the phone over), but what would be lost or left behind is said first.
   const logout = document.querySelector("form[action$='/logout']");
   if (logout) {
+    let leaving = null;  // a second tap while the first is busy does nothing
     logout.addEventListener("submit", (e) => {
-      if (logout.dataset.cleared !== undefined || !("caches" in window)) return;
+      if (logout.dataset.cleared !== undefined) return;
       e.preventDefault();
-      caches.delete(PAGES_CACHE).finally(() => { logout.dataset.cleared = ""; logout.requestSubmit(); });
+      if (leaving) return;
+      // Something failed on the way: the pages still go, and the logout is never held up.
+      leaving = leave().catch(() => ("caches" in window ? caches.delete(PAGES_CACHE) : null)
+        .then(() => true, () => true));
+      leaving.then((go) => {
+        leaving = null;
+        if (!go) return;
+        logout.dataset.cleared = "";
+        logout.requestSubmit();
+      });
     });
+  }
+
+  async function leave() {
+    if (running) await running.catch(() => {});
+    if (navigator.onLine) await sendOutbox(store, userId, { force: true }).catch(() => {});
+    const unsent = (await store.all("outbox")).length;
+    const drafts = (await store.all("drafts")).length;
+    const lines = [];
+    if (unsent) lines.push(T.logout_unsent.replace("{n}", unsent));
+    if (drafts) lines.push(T.logout_drafts.replace("{n}", drafts));
+    if (lines.length && !window.confirm([...lines, T.logout_anyway].join("\n"))) return false;
+    closing = true;  // no sync refills the phone between here and the logout
+    clearTimeout(retry);
+    await store.transaction(["households", "drafts", "meta"], "readwrite", (s) => {
+      s.households.clear();
+      s.drafts.clear();
+      s.meta.clear();
+    });
+    if ("caches" in window) await caches.delete(PAGES_CACHE);
+    if (channel) channel.postMessage("changed");
+    return true;
   }
   let refreshList = null;
   if (form && window.DoorstepCollect && window.DoorstepCollect.form) {
