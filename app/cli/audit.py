@@ -1,4 +1,5 @@
-"""`flask audit verify|head|mark`: check the keyed chain, print the head to keep elsewhere, start the keyed part after an upgrade."""
+"""`flask audit verify|head|mark`: check the keyed chain and the versions' content hashes,
+print the head to keep elsewhere, start the keyed part after an upgrade."""
 from __future__ import annotations
 
 import sys
@@ -6,7 +7,7 @@ import sys
 import click
 from flask.cli import AppGroup
 
-from app.domain import audit
+from app.domain import audit, signatures
 from app.domain.keyed_chain import Anchor
 from app.extensions import db
 
@@ -25,7 +26,8 @@ def _anchor(_ctx, _param, values: tuple[str, ...]) -> list[Anchor]:
               help="A head printed earlier by `flask audit head` (may be given more than once): "
                    "the chain must still reach it with the same hash.")
 def verify(anchors: list[Anchor]) -> None:
-    """Check every entry's link and keyed hash in order, and the anchored heads."""
+    """Check every entry's link and keyed hash in order, the anchored heads, and that each
+    household version's data still has its content hash (and each signature signs it)."""
     report = audit.verify_chain(anchors)
     failed = False
     if report.ok:
@@ -41,6 +43,15 @@ def verify(anchors: list[Anchor]) -> None:
     else:
         click.echo(f"audit chain BROKEN: {report.reason} ({report.checked} entries checked)", err=True)
         failed = True
+    content = signatures.check_content()
+    if content.ok:
+        click.echo(f"content hashes intact: {content.versions} versions, {content.signatures} signatures")
+    else:
+        failed = True
+        for problem in content.problems:
+            click.echo(f"content hash MISMATCH: {problem}", err=True)
+        if content.more:
+            click.echo(f"... and {content.more} more", err=True)
     if failed:
         sys.exit(1)
 

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.domain.errors import Invalid
+from app.domain.errors import Conflict, Invalid
+from app.domain.registration import content_hash
 from app.extensions import db
 from app.models import HouseholdVersion, Role, Signature, User, WorkflowAction, WorkflowEvent, utcnow
 
@@ -100,7 +102,9 @@ def render_svg(strokes: Strokes) -> str:
 
 
 def sign(version: HouseholdVersion, signer: User, role: Role, strokes: Strokes) -> Signature:
-    """A signature of `signer` as `role` on the version's content (flushed, not committed)."""
+    """A signature of `signer` as `role` on the version's content (flushed, not committed).
+    Refused when the version's data no longer has its content hash."""
+    require_intact(version)
     signature = Signature(version_id=version.id, signer_id=signer.id, role=Role(role).value,
                           content_hash=version.content_hash, strokes_svg=render_svg(strokes),
                           signed_at=utcnow())
@@ -112,6 +116,63 @@ def sign(version: HouseholdVersion, signer: User, role: Role, strokes: Strokes) 
 def signature_counts(signature: Signature, version: HouseholdVersion) -> bool:
     """A signature counts only for the content it signed."""
     return signature.content_hash == version.content_hash
+
+
+def intact(version: HouseholdVersion) -> bool:
+    """The version's data still has the content hash it was saved with: the stored column is
+    what signatures sign, so data changed behind the application's back must not pass under it."""
+    return content_hash(version.data) == version.content_hash
+
+
+def require_intact(version: HouseholdVersion) -> None:
+    """Conflict (409) when the version's data was changed after it was saved (signing and
+    printing refuse it; `flask audit verify` reports it)."""
+    if not intact(version):
+        raise Conflict(_("Version %(n)d of household %(card_no)s was changed in the database after it was "
+                         "saved: its data no longer matches its content hash. It cannot be signed or printed; "
+                         "tell the system administrator.", n=version.number, card_no=version.household.card_no))
+
+
+@dataclass
+class ContentReport:
+    versions: int = 0
+    signatures: int = 0
+    problems: list[str] = field(default_factory=list)
+    more: int = 0  # problems beyond those listed
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def check_content(limit: int = 50) -> ContentReport:
+    """Recompute every version's content hash from its data, and check that every signature
+    signs its version's hash; at most `limit` problems are listed, the rest counted."""
+    report = ContentReport()
+
+    def problem(text: str) -> None:
+        if len(report.problems) < limit:
+            report.problems.append(text)
+        else:
+            report.more += 1
+
+    rows = db.session.execute(select(HouseholdVersion.id, HouseholdVersion.household_id, HouseholdVersion.number,
+                                     HouseholdVersion.data, HouseholdVersion.content_hash)
+                              .order_by(HouseholdVersion.id).execution_options(yield_per=500))
+    for row in rows:
+        report.versions += 1
+        if content_hash(row.data) != row.content_hash:
+            problem(f"version {row.id} (household {row.household_id}, number {row.number}): its data does not "
+                    "match its content hash")
+    rows = db.session.execute(select(Signature.id, Signature.version_id, Signature.content_hash,
+                                     HouseholdVersion.content_hash.label("version_hash"))
+                              .join(HouseholdVersion, Signature.version_id == HouseholdVersion.id)
+                              .order_by(Signature.id).execution_options(yield_per=1000))
+    for row in rows:
+        report.signatures += 1
+        if row.content_hash != row.version_hash:
+            problem(f"signature {row.id} signs a content hash other than its version {row.version_id}'s")
+    return report
 
 
 def signatures_for(version: HouseholdVersion) -> dict[str, Signature]:
