@@ -124,3 +124,18 @@ def test_a_two_sided_event_still_completes_its_version(app, units, submitted):
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(HouseholdVersion, version_id).event == {**event, "note": "added"}
+
+
+def test_test_set_up_lifts_the_guard_for_one_transaction_only(app, submitted):
+    """tests.support.history.history_writable, used by tests that backdate history."""
+    from tests.support.history import history_writable
+
+    h, *_ = submitted
+    version = db.session.get(HouseholdVersion, h.current_version_id)
+    with history_writable():
+        version.created_at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(HouseholdVersion, h.current_version_id).created_at.year == 2026
+    _refused(update(HouseholdVersion).where(HouseholdVersion.id == h.current_version_id).values(number=5))
+    _refused("DELETE FROM signature")
