@@ -41,8 +41,13 @@ _INSERT = insert(AuditEntry.__table__)
 
 
 def key_ring(config: Any = None) -> KeyRing:
-    """The chain keys of the app's settings (AUDIT_KEYS, AUDIT_ALGORITHM)."""
+    """The chain keys of the app's settings (AUDIT_KEYS, AUDIT_ALGORITHM). A test or bench
+    configuration made without them gets what the environment would give (app.config)."""
     config = current_app.config if config is None else config
+    if not config.get("AUDIT_KEYS"):
+        from app import config as settings
+
+        config["AUDIT_KEYS"] = settings.audit_keys(settings._instance_path())
     return KeyRing(config["AUDIT_KEYS"], config.get("AUDIT_ALGORITHM") or keyed_chain.DEFAULT_ALGORITHM)
 
 
