@@ -128,3 +128,31 @@ def test_verify_reports_tampered_versions_and_signatures(app, db_name, people, u
     result = runner.invoke(args=["audit", "verify"])
     signature_id = db.session.scalar(select(Signature.id))
     assert f"signature {signature_id} signs a content hash other than its version" in result.output
+
+
+def test_data_and_hashes_rewritten_together_differ_from_the_keyed_chain(app, db_name, people, units):
+    """An attacker who rewrites the data and recomputes the content hash (plain SHA-256) of the
+    version and of its signature: the rows agree with each other, not with the audit log."""
+    h = _household(people, units)
+    workflow.transition(people.collector, h.id, WorkflowAction.submit, version_number=1, strokes=SIGN)
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert "(1 and 1 of them as the audit log recorded them)" in result.output
+
+    version_id = h.current_version_id
+    _tamper(db_name, version_id)
+    forged = reg.content_hash(db.session.get(HouseholdVersion, version_id).data)
+    if db_name == "postgresql":
+        db.session.execute(text("SET LOCAL session_replication_role = replica"))
+    else:
+        db.session.execute(text("DROP TRIGGER signature_no_update"))
+    db.session.execute(update(HouseholdVersion).where(HouseholdVersion.id == version_id)
+                       .values(content_hash=forged))
+    db.session.execute(update(Signature).values(content_hash=forged))
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert result.exit_code == 1
+    assert (f"version {version_id} (household {h.id}, number 1): its content hash is not the one the audit "
+            "log recorded when it was saved") in result.output
+    assert "its content hash is not the one the audit log recorded when it was signed" in result.output
+    assert "does not match its content hash" not in result.output  # the rows agree with each other

@@ -45,7 +45,9 @@ def verify(anchors: list[Anchor]) -> None:
         failed = True
     content = signatures.check_content()
     if content.ok:
-        click.echo(f"content hashes intact: {content.versions} versions, {content.signatures} signatures")
+        click.echo(f"content hashes intact: {content.versions} versions, {content.signatures} signatures "
+                   f"({content.versions_in_chain} and {content.signatures_in_chain} of them as the audit "
+                   "log recorded them)")
     else:
         failed = True
         for problem in content.problems:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from app.domain.errors import Conflict, Invalid
 from app.domain.registration import content_hash
 from app.extensions import db
-from app.models import HouseholdVersion, Role, Signature, User, WorkflowAction, WorkflowEvent, utcnow
+from app.models import AuditEntry, HouseholdVersion, Role, Signature, User, WorkflowAction, WorkflowEvent, utcnow
 
 BOX_WIDTH, BOX_HEIGHT = 1000, 400
 MAX_STROKES, MAX_POINTS = 50, 2000  # per signature, per stroke
@@ -133,10 +133,20 @@ def require_intact(version: HouseholdVersion) -> None:
                          "tell the system administrator.", n=version.number, card_no=version.household.card_no))
 
 
+# Audit entries that record a version's content hash (app.domain.registration) and a
+# signature's (app.domain.workflow): written in the keyed chain, so they stand when the
+# tables' rows are rewritten together with their hashes.
+_VERSION_ACTIONS = ("household.create", "household.edit", "household.event")
+_SIGNING_ACTIONS = ("household.submit", "household.confirm", "household.verify")
+
+
 @dataclass
 class ContentReport:
     versions: int = 0
     signatures: int = 0
+    # How many of them the audit chain records a hash for (older versions were recorded without).
+    versions_in_chain: int = 0
+    signatures_in_chain: int = 0
     problems: list[str] = field(default_factory=list)
     more: int = 0  # problems beyond those listed
 
@@ -145,10 +155,31 @@ class ContentReport:
         return not self.problems
 
 
+def _hashes_in_chain() -> tuple[dict[tuple[str, int], str], dict[int, str]]:
+    """{(household id, version number): hash} and {signature id: hash} as the audit log recorded them."""
+    versions: dict[tuple[str, int], str] = {}
+    signed: dict[int, str] = {}
+    rows = db.session.execute(select(AuditEntry.action, AuditEntry.object_id, AuditEntry.details)
+                              .where(AuditEntry.action.in_(_VERSION_ACTIONS + _SIGNING_ACTIONS))
+                              .order_by(AuditEntry.id).execution_options(yield_per=1000))
+    for action, object_id, details in rows:
+        recorded = (details or {}).get("content_hash")
+        if not recorded:
+            continue
+        if action in _VERSION_ACTIONS and details.get("version") is not None:
+            versions[(str(object_id), int(details["version"]))] = recorded
+        elif action in _SIGNING_ACTIONS and details.get("signature_id") is not None:
+            signed[int(details["signature_id"])] = recorded
+    return versions, signed
+
+
 def check_content(limit: int = 50) -> ContentReport:
-    """Recompute every version's content hash from its data, and check that every signature
-    signs its version's hash; at most `limit` problems are listed, the rest counted."""
+    """Recompute every version's content hash from its data, check that every signature signs
+    its version's hash, and that both are the hashes the audit log recorded when the version
+    was saved and signed (run it after the chain verified). At most `limit` problems are
+    listed, the rest counted."""
     report = ContentReport()
+    in_chain, signed_in_chain = _hashes_in_chain()
 
     def problem(text: str) -> None:
         if len(report.problems) < limit:
@@ -164,6 +195,12 @@ def check_content(limit: int = 50) -> ContentReport:
         if content_hash(row.data) != row.content_hash:
             problem(f"version {row.id} (household {row.household_id}, number {row.number}): its data does not "
                     "match its content hash")
+        recorded = in_chain.get((str(row.household_id), row.number))
+        if recorded is not None:
+            report.versions_in_chain += 1
+            if recorded != row.content_hash:
+                problem(f"version {row.id} (household {row.household_id}, number {row.number}): its content "
+                        "hash is not the one the audit log recorded when it was saved")
     rows = db.session.execute(select(Signature.id, Signature.version_id, Signature.content_hash,
                                      HouseholdVersion.content_hash.label("version_hash"))
                               .join(HouseholdVersion, Signature.version_id == HouseholdVersion.id)
@@ -172,6 +209,12 @@ def check_content(limit: int = 50) -> ContentReport:
         report.signatures += 1
         if row.content_hash != row.version_hash:
             problem(f"signature {row.id} signs a content hash other than its version {row.version_id}'s")
+        recorded = signed_in_chain.get(row.id)
+        if recorded is not None:
+            report.signatures_in_chain += 1
+            if recorded != row.content_hash:
+                problem(f"signature {row.id}: its content hash is not the one the audit log recorded when "
+                        "it was signed")
     return report
 
 
