@@ -67,14 +67,37 @@ def card_keys(instance: Path) -> dict[str, str]:
     key removed from the list is revoked (its cards no longer verify). Without the setting,
     one key "1" is generated once into instance/card_key_1.
     """
-    setting = os.environ.get("CARD_KEYS", "").strip()
+    return _keys("CARD_KEYS", instance, "card_key_1")
+
+
+def audit_keys(instance: Path) -> dict[str, str]:
+    """The keys of the audit chain's HMAC, {key id: secret}; the first one signs new entries.
+
+    AUDIT_KEYS="2:<secret>,1:<secret>": rotation adds a key in front and KEEPS the older ones,
+    as the entries they signed are verified with them (app.domain.keyed_chain). The key must
+    not be readable by whoever can write to the database: set it in the environment (or a
+    secret store), not in the database's folder. Without the setting, one key "1" is generated
+    once into instance/audit_key_1, which protects only where the database is elsewhere.
+    """
+    return _keys("AUDIT_KEYS", instance, "audit_key_1")
+
+
+def audit_algorithm() -> str:
+    """AUDIT_ALGORITHM: hmac-sha256 (default) or hmac-sm3 (国密 SM3). Checked at start-up."""
+    from app.domain.keyed_chain import DEFAULT_ALGORITHM, check_algorithm
+
+    return check_algorithm(os.environ.get("AUDIT_ALGORITHM", "").strip() or DEFAULT_ALGORITHM)
+
+
+def _keys(name: str, instance: Path, default_file: str) -> dict[str, str]:
+    setting = os.environ.get(name, "").strip()
     if not setting:
-        return {"1": load_or_create_secret_key(instance, "card_key_1")}
+        return {"1": load_or_create_secret_key(instance, default_file)}
     keys: dict[str, str] = {}
     for item in setting.split(","):
         key_id, _, secret = item.strip().partition(":")
         if not re.fullmatch(r"[a-z0-9]{1,4}", key_id) or len(secret) < 32:
-            raise ValueError("CARD_KEYS: each item is '<id>:<secret>', the id 1-4 lower-case letters "
+            raise ValueError(f"{name}: each item is '<id>:<secret>', the id 1-4 lower-case letters "
                              "or digits, the secret at least 32 characters")
         keys[key_id] = secret
     return keys
@@ -94,6 +117,9 @@ def from_environment() -> dict:
         "SECRET_KEY": os.environ.get("SECRET_KEY") or load_or_create_secret_key(instance),
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
         "CARD_KEYS": card_keys(instance),
+        # The audit chain's HMAC keys (newest first) and algorithm (app.domain.audit).
+        "AUDIT_KEYS": audit_keys(instance),
+        "AUDIT_ALGORITHM": audit_algorithm(),
         # Households a printed book holds (DESIGN.md §7).
         "BOOK_SIZE": _int("BOOK_SIZE", 100),
         # PDF books and print jobs are written here, and deleted after PRINT_KEEP_DAYS: they

@@ -4,6 +4,7 @@ from __future__ import annotations
 import http.client
 import os
 import re
+import secrets
 import signal
 import socket
 import subprocess
@@ -18,6 +19,9 @@ import psycopg
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("DOORSTEP_TEST_PG", "postgresql://root@127.0.0.1:5432/test")
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+# One audit chain key for the run, in the environment: the servers started here and this
+# process's own checks (app.domain.audit.key_ring) sign and verify with the same key.
+os.environ.setdefault("AUDIT_KEYS", "1:" + secrets.token_hex(32))
 
 
 def scratch_databases(prefix: str, *, skip_sqlite: bool = False,

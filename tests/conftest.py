@@ -45,6 +45,8 @@ def base_config(database_uri: str, **extra) -> dict:
         "SECRET_KEY": "test-" + uuid.uuid4().hex,
         "BASE_URL": "http://testserver",
         "CARD_KEYS": {"1": "test-card-key-one-" + "1" * 32},
+        "AUDIT_KEYS": {"1": "test-audit-key-one-" + "1" * 32},
+        "AUDIT_ALGORITHM": "hmac-sha256",
         "BOOK_SIZE": 100,
         "PRINT_PATH": tempfile.mkdtemp(prefix="doorstep-prints-"),
         "PRINT_KEEP_DAYS": 7,

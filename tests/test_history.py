@@ -23,6 +23,7 @@ from app.domain.errors import Forbidden, NotFound
 from app.extensions import db
 from app.models import Household, HouseholdVersion, VersionKind
 from tests.support.households import TODAY, family, member
+from tests.support.history import history_writable
 
 SIGN = [[[100, 100], [400, 130], [700, 100]], [[250, 60], [260, 200], [240, 330]]]
 UTC = dt.timezone.utc
@@ -58,9 +59,10 @@ def record(user, h: Household, kind: VersionKind, change, *, occurred_on: dt.dat
     change(data)
     version = reg.save_household(user, h.id, data=data, base_number=h.current_number, today=TODAY,
                                  kind=kind).version
-    version.occurred_on, version.event = occurred_on, event
-    if at is not None:
-        version.created_at = at
+    with history_writable():
+        version.occurred_on, version.event = occurred_on, event
+        if at is not None:
+            version.created_at = at
     db.session.commit()
     return version
 
@@ -260,7 +262,8 @@ def split_son(people, units, *, registered_at: dt.datetime | None = None):
 
     a = new(people.collector, units["A"])
     if registered_at is not None:
-        a.current_version.created_at = registered_at
+        with history_writable():
+            a.current_version.created_at = registered_at
         db.session.commit()
     son = a.current_version.data["members"][2]["person_id"]
     result = events.split(people.collector, a.id, person_ids=[son], new_head=son, relationships={},

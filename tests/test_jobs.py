@@ -34,7 +34,8 @@ def real_queue(app, tmp_path, monkeypatch):
     monkeypatch.setattr(huey, "storage", SqliteStorage(name="doorstep", filename=str(tmp_path / "tasks.sqlite")))
     env = {**os.environ, "DOORSTEP_INSTANCE": str(tmp_path), "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
            "PRINT_PATH": app.config["PRINT_PATH"], "BASE_URL": app.config["BASE_URL"],
-           "CARD_KEYS": ",".join(f"{k}:{v}" for k, v in app.config["CARD_KEYS"].items()), "REDIS_URL": ""}
+           "CARD_KEYS": ",".join(f"{k}:{v}" for k, v in app.config["CARD_KEYS"].items()), "REDIS_URL": "",
+           "AUDIT_KEYS": ",".join(f"{k}:{v}" for k, v in app.config["AUDIT_KEYS"].items())}
     consumer = subprocess.Popen([str(ROOT / ".venv" / "bin" / "huey_consumer"), "app.jobs.huey", "--workers", "1"],
                                 cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)

@@ -67,3 +67,34 @@ def test_card_counter_goes_on_from_the_numbers_given(empty_db):
         assert h.card_no == "0004"
         db.session.remove()
         db.engine.dispose()
+
+
+def test_unkeyed_audit_entries_are_kept_and_sealed_by_the_keyed_chain(empty_db):
+    """0011 keys the chain: entries written before it keep their plain SHA-256 hashes, the
+    first action after it writes the marker onto them, and verify checks both parts."""
+    import datetime as dt
+
+    from sqlalchemy import text
+
+    from app.domain import audit
+
+    app = create_app(base_config(empty_db))
+    with app.app_context():
+        upgrade(revision="0010")
+        prev, at = audit.GENESIS_HASH, dt.datetime(2026, 11, 1, 8, 0, tzinfo=dt.timezone.utc)
+        with db.engine.begin() as conn:
+            for i in range(3):  # as the unkeyed chain of 0010 wrote them
+                h = audit.entry_hash(prev, at, None, "test.legacy", None, None, {"i": i})
+                conn.execute(text("INSERT INTO audit_entry (at, actor_id, action, object_type, object_id, "
+                                  "details, prev_hash, hash) VALUES (:at, NULL, 'test.legacy', NULL, NULL, "
+                                  ":details, :prev, :hash)"),
+                             {"at": at.replace(tzinfo=None), "details": '{"i": %d}' % i, "prev": prev, "hash": h})
+                prev = h
+        upgrade()
+        assert not audit.verify_chain().ok  # no keyed part yet
+        audit.record("test.after_upgrade")
+        db.session.commit()
+        report = audit.verify_chain()
+        assert report.ok and (report.unkeyed, report.keyed) == (3, 2)
+        db.session.remove()
+        db.engine.dispose()

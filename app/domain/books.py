@@ -27,7 +27,7 @@ from sqlalchemy.orm import selectinload
 import printing
 from app.domain import audit, cards, registration, scope
 from app.domain.errors import Invalid, NotFound
-from app.domain.signatures import signatures_for
+from app.domain.signatures import require_intact, signatures_for
 from app.extensions import db
 from app.domain.household_rules import HEAD
 from app.models import (AdminUnit, BookSlot, Household, HouseholdState, HouseholdVersion, UnitLevel, User,
@@ -335,6 +335,17 @@ def moved_card_data(slot: BookSlot, moved: MovedOut, *, today: dt.date | None = 
                                          to_card_no=moved.to_card_no))
 
 
+def require_printable(slots: list[BookSlot]) -> None:
+    """Conflict when a card of these slots would print a version whose data was changed
+    behind the application's back (checked again as each card is rendered)."""
+    _load_for_cards([s.household_id for s in slots])
+    moved = moved_out(slots)
+    for slot in slots:
+        version = moved[slot.id].version if slot.id in moved else slot.household.current_version
+        if version is not None:
+            require_intact(version)
+
+
 def slot_cards(slots: list[BookSlot], *, today: dt.date | None = None) -> list[printing.Card]:
     """The page of each slot: the household's card, or its old page when it moved away."""
     _load_for_cards([s.household_id for s in slots])
@@ -347,6 +358,8 @@ def _card(village: AdminUnit, card_no: str, version: HouseholdVersion | None, ad
           household_type: str | None, head_name: str, verified: bool, slot: BookSlot | None,
           today: dt.date | None, moved: printing.TransferredOut | None = None) -> printing.Card:
     config = current_app.config
+    if version is not None:
+        require_intact(version)  # what is printed is what was signed, or nothing is printed
     data = version.data if version else {}
     members = data.get("members", [])
     # Active members first, in roster order; cancelled ones after, so the living household reads first.

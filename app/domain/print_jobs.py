@@ -57,6 +57,10 @@ def request_job(actor: User, village: AdminUnit, kind: PrintJobKind, *, book_no:
         slot = books.slot_for_card(village, card_no.zfill(4))
         household_id, book_no = slot.household_id, slot.book_no
     total = len(books.book_numbers(village)) if kind == PrintJobKind.village else 1
+    # Refused at once, not as a failed job later: a card whose data no longer has its hash.
+    books.require_printable(
+        [slot] if kind == PrintJobKind.card else books.changed_slots(village, book_no)
+        if kind == PrintJobKind.changed else books.slots_of(village, book_no))
     job = PrintJob(kind=kind.value, village_id=village.id, book_no=book_no, household_id=household_id,
                    page_size=page_size, state=PrintJobState.queued.value, total_steps=max(total, 1),
                    requested_by_id=actor.id if actor else None, created_at=utcnow())

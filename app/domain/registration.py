@@ -371,8 +371,10 @@ def _add_version(actor: User, household: Household, kind: VersionKind, clean: di
         _set(household, {**cached, "current_version_id": version.id})
         _update_persons(household, rows)
     action = "create" if number == 1 else "event" if event is not None else "edit"
+    # The content hash goes into the keyed chain: data and hash rewritten together in the
+    # database still differ from it (app.domain.signatures.check_content).
     details = {"card_no": household.card_no, "village": household.village.code, "version": number,
-               "kind": kind.value, "complete": complete,
+               "content_hash": version.content_hash, "kind": kind.value, "complete": complete,
                "errors": sum(1 for i in issues if i["level"] == "error"),
                "warnings": sum(1 for i in issues if i["level"] == "warning")}
     if event is not None:

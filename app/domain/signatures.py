@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.domain.errors import Invalid
+from app.domain.errors import Conflict, Invalid
+from app.domain.registration import content_hash
 from app.extensions import db
-from app.models import HouseholdVersion, Role, Signature, User, WorkflowAction, WorkflowEvent, utcnow
+from app.models import AuditEntry, HouseholdVersion, Role, Signature, User, WorkflowAction, WorkflowEvent, utcnow
 
 BOX_WIDTH, BOX_HEIGHT = 1000, 400
 MAX_STROKES, MAX_POINTS = 50, 2000  # per signature, per stroke
@@ -126,7 +128,9 @@ def _draw(strokes: list[list[Point]]) -> str:
 
 
 def sign(version: HouseholdVersion, signer: User, role: Role, strokes: Strokes) -> Signature:
-    """A signature of `signer` as `role` on the version's content (flushed, not committed)."""
+    """A signature of `signer` as `role` on the version's content (flushed, not committed).
+    Refused when the version's data no longer has its content hash."""
+    require_intact(version)
     signature = Signature(version_id=version.id, signer_id=signer.id, role=Role(role).value,
                           content_hash=version.content_hash, strokes_svg=render_svg(strokes),
                           signed_at=utcnow())
@@ -138,6 +142,106 @@ def sign(version: HouseholdVersion, signer: User, role: Role, strokes: Strokes) 
 def signature_counts(signature: Signature, version: HouseholdVersion) -> bool:
     """A signature counts only for the content it signed."""
     return signature.content_hash == version.content_hash
+
+
+def intact(version: HouseholdVersion) -> bool:
+    """The version's data still has the content hash it was saved with: the stored column is
+    what signatures sign, so data changed behind the application's back must not pass under it."""
+    return content_hash(version.data) == version.content_hash
+
+
+def require_intact(version: HouseholdVersion) -> None:
+    """Conflict (409) when the version's data was changed after it was saved (signing and
+    printing refuse it; `flask audit verify` reports it)."""
+    if not intact(version):
+        raise Conflict(_("Version %(n)d of household %(card_no)s was changed in the database after it was "
+                         "saved: its data no longer matches its content hash. It cannot be signed or printed; "
+                         "tell the system administrator.", n=version.number, card_no=version.household.card_no))
+
+
+# Audit entries that record a version's content hash (app.domain.registration) and a
+# signature's (app.domain.workflow): written in the keyed chain, so they stand when the
+# tables' rows are rewritten together with their hashes.
+_VERSION_ACTIONS = ("household.create", "household.edit", "household.event")
+_SIGNING_ACTIONS = ("household.submit", "household.confirm", "household.verify")
+
+
+@dataclass
+class ContentReport:
+    versions: int = 0
+    signatures: int = 0
+    # How many of them the audit chain records a hash for (older versions were recorded without).
+    versions_in_chain: int = 0
+    signatures_in_chain: int = 0
+    problems: list[str] = field(default_factory=list)
+    more: int = 0  # problems beyond those listed
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _hashes_in_chain() -> tuple[dict[tuple[str, int], str], dict[int, str]]:
+    """{(household id, version number): hash} and {signature id: hash} as the audit log recorded them."""
+    versions: dict[tuple[str, int], str] = {}
+    signed: dict[int, str] = {}
+    rows = db.session.execute(select(AuditEntry.action, AuditEntry.object_id, AuditEntry.details)
+                              .where(AuditEntry.action.in_(_VERSION_ACTIONS + _SIGNING_ACTIONS))
+                              .order_by(AuditEntry.id).execution_options(yield_per=1000))
+    for action, object_id, details in rows:
+        recorded = (details or {}).get("content_hash")
+        if not recorded:
+            continue
+        if action in _VERSION_ACTIONS and details.get("version") is not None:
+            versions[(str(object_id), int(details["version"]))] = recorded
+        elif action in _SIGNING_ACTIONS and details.get("signature_id") is not None:
+            signed[int(details["signature_id"])] = recorded
+    return versions, signed
+
+
+def check_content(limit: int = 50) -> ContentReport:
+    """Recompute every version's content hash from its data, check that every signature signs
+    its version's hash, and that both are the hashes the audit log recorded when the version
+    was saved and signed (run it after the chain verified). At most `limit` problems are
+    listed, the rest counted."""
+    report = ContentReport()
+    in_chain, signed_in_chain = _hashes_in_chain()
+
+    def problem(text: str) -> None:
+        if len(report.problems) < limit:
+            report.problems.append(text)
+        else:
+            report.more += 1
+
+    rows = db.session.execute(select(HouseholdVersion.id, HouseholdVersion.household_id, HouseholdVersion.number,
+                                     HouseholdVersion.data, HouseholdVersion.content_hash)
+                              .order_by(HouseholdVersion.id).execution_options(yield_per=500))
+    for row in rows:
+        report.versions += 1
+        if content_hash(row.data) != row.content_hash:
+            problem(f"version {row.id} (household {row.household_id}, number {row.number}): its data does not "
+                    "match its content hash")
+        recorded = in_chain.get((str(row.household_id), row.number))
+        if recorded is not None:
+            report.versions_in_chain += 1
+            if recorded != row.content_hash:
+                problem(f"version {row.id} (household {row.household_id}, number {row.number}): its content "
+                        "hash is not the one the audit log recorded when it was saved")
+    rows = db.session.execute(select(Signature.id, Signature.version_id, Signature.content_hash,
+                                     HouseholdVersion.content_hash.label("version_hash"))
+                              .join(HouseholdVersion, Signature.version_id == HouseholdVersion.id)
+                              .order_by(Signature.id).execution_options(yield_per=1000))
+    for row in rows:
+        report.signatures += 1
+        if row.content_hash != row.version_hash:
+            problem(f"signature {row.id} signs a content hash other than its version {row.version_id}'s")
+        recorded = signed_in_chain.get(row.id)
+        if recorded is not None:
+            report.signatures_in_chain += 1
+            if recorded != row.content_hash:
+                problem(f"signature {row.id}: its content hash is not the one the audit log recorded when "
+                        "it was signed")
+    return report
 
 
 def signatures_for(version: HouseholdVersion) -> dict[str, Signature]:

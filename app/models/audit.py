@@ -1,4 +1,4 @@
-"""The append-only, hash-chained audit log."""
+"""The append-only, hash-chained audit log (app.domain.audit, app.domain.keyed_chain)."""
 from __future__ import annotations
 
 import datetime as dt
@@ -22,7 +22,11 @@ class AuditEntry(Base):
     object_id: Mapped[str | None] = mapped_column(String(64))
     details: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     prev_hash: Mapped[str] = mapped_column(String(64))
+    # Keyed entries: an HMAC (64 hex digits) with the key of this id and this algorithm.
+    # Both NULL in the entries written before the chain was keyed (plain SHA-256).
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str | None] = mapped_column(String(4))
+    algorithm: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (
         Index("ix_audit_entry_object", "object_type", "object_id"),
