@@ -80,7 +80,7 @@ def _postgresql_upgrade():
                 RETURN NEW;
             END IF;
             RAISE EXCEPTION '{_message("household_version")}' USING ERRCODE = 'insufficient_privilege';
-        END $$""")
+        END $$""")  # noqa: S608 (constant names of this file, no input)
     for table in TABLES:
         function = "household_version_refuse_change" if table == "household_version" else "history_refuse_change"
         op.execute(f"""CREATE TRIGGER {table}_no_update_delete BEFORE UPDATE OR DELETE ON {table}
@@ -114,7 +114,7 @@ def _sqlite_upgrade():
                   AND NOT EXISTS (SELECT 1 FROM json_each(OLD.event) AS o
                                   WHERE json_type(NEW.event, o.fullkey) IS NOT o.type
                                      OR json_extract(NEW.event, o.fullkey) IS NOT json_extract(OLD.event, o.fullkey)))
-        BEGIN SELECT RAISE(ABORT, '{_message("household_version")}'); END""")
+        BEGIN SELECT RAISE(ABORT, '{_message("household_version")}'); END""")  # noqa: S608 (constant names of this file, no input)
 
 
 def _sqlite_downgrade():
