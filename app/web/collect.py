@@ -29,6 +29,7 @@ from app.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFoun
 from app.extensions import db
 from app.models import (AdminUnit, Household, HouseholdState, HouseholdVersion, UnitLevel, User,
                         WorkflowAction, WorkflowEvent)
+from app.routing import db_int
 from app.web import label_language
 from app.web.forms_data import (GENERAL, display_value, field_key, household_name, issues_by_field,
                                 mask_id_number, member_name, parse_form)
@@ -107,9 +108,9 @@ def index():
     q = request.args.get("q", "").strip()
     state = request.args.get("state", "")
     state = state if state in STATE_LABELS else ""
-    unit_id = request.args.get("unit_id", type=int)
+    unit_id = request.args.get("unit_id", type=db_int)
     result = registration.search_households(me, q=q, unit_id=unit_id, state=state or None,
-                                            page=request.args.get("page", 1, type=int))
+                                            page=request.args.get("page", 1, type=db_int))
     units = registration.edit_units(me)
     # Returned households come first, with their latest reason (only collectors fix them).
     returned = workflow.returned_for_collector(me) if units else []
@@ -353,7 +354,7 @@ def _wants_new_card() -> bool:
 @bp.route("/households/new", methods=["GET", "POST"])
 def new_household():
     me = _me()
-    unit_id = request.args.get("unit_id", type=int)
+    unit_id = request.args.get("unit_id", type=db_int)
     if request.method == "POST" and unit_id is not None and not _wants_new_card():
         # The save itself: the domain checks the unit and the scope, so the list of the
         # user's units is only read again if the form has to be shown again.
