@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from pypinyin import Style, lazy_pinyin
 from sqlalchemy import and_, bindparam, exists, func, or_, select
@@ -225,9 +226,21 @@ def _checked(actor: User, data: dict[str, Any], submission_id, on: dt.date | Non
     on = on or today()
     clean, field_issues = check(_with_person_ids(data, submission_id), load_form(), on)
     issues = [i.as_dict() for i in field_issues]
+    _refuse_bad_person_ids(issues)
     issues += [i.as_dict() for i in check_household_rules(clean)]
     issues += _elsewhere(actor, clean, household_id)
     return clean, issues
+
+
+def _refuse_bad_person_ids(issues: list[dict[str, Any]]) -> None:
+    """A member's person_id is the key of their Person row: one that is not a UUID, or that two
+    members carry, cannot be stored even in a draft (it failed as NOT NULL or a duplicate key).
+    Only a form or a phone that changed the hidden id sends one, so it is refused, not kept."""
+    bad = next((i for i in issues if i["rule"] == "member.person_id" and i["level"] == "error"), None)
+    if bad is not None:
+        problem = issue_text(bad, str(get_locale() or "zh_CN"))
+        raise Invalid(_("%(problem)s. The form was changed outside this site: open the household again.",
+                        problem=problem), field=bad["path"])
 
 
 def _refuse_removed_members(household: Household, clean: dict[str, Any]) -> None:

@@ -263,7 +263,7 @@ def _render_form(*, h: Household | None, unit: AdminUnit, data: dict[str, Any], 
     # Every card carries a person_id from the start, so that a spouse can be chosen among
     # members not saved yet; the domain keeps these ids for life.
     for m in members:
-        if not display_value(m, "person_id"):
+        if not _is_uuid(display_value(m, "person_id")):  # missing, or a changed one refused by the save
             m["person_id"] = str(uuid.uuid4())
     open_card = None
     if add_card:  # "add member": one more empty card, opened first
@@ -288,6 +288,14 @@ def _render_form(*, h: Household | None, unit: AdminUnit, data: dict[str, Any], 
         open_card=open_card, long_list=LONG_LIST, today=registration.today().isoformat(),
         definition_json=_definition_json(form.name, form.version), i18n=_i18n(),
     ), status
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _saved_message(result: registration.SaveResult, was: str | None = None) -> tuple[str, str]:
