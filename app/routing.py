@@ -22,7 +22,7 @@ BIGINT_MAX = 2**63 - 1
 class DatabaseIntConverter(IntegerConverter):
     """werkzeug's `int` with an upper bound: a longer number does not match the route (404)."""
 
-    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):  # noqa: A002 - werkzeug's names
+    def __init__(self, map, fixed_digits=0, min=None, max=None, signed=False):  # noqa: A002 - werkzeug's
         bounded = DB_INT_MAX if max is None else max if max < BIGINT_MAX else BIGINT_MAX
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=bounded, signed=signed)
 

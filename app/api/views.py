@@ -17,7 +17,8 @@ from app.extensions import db
 from app.models import DeviceToken, Household
 from collection_forms import load_code_lists, load_form
 
-blp = SyncBlueprint("api", __name__, url_prefix="/api/v1", description="Sync between the phone app and the server")
+blp = SyncBlueprint("api", __name__, url_prefix="/api/v1",
+                    description="Sync between the phone app and the server")
 blp.before_request(authenticate)
 register_errors(blp)
 

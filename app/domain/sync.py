@@ -100,7 +100,8 @@ def parse_cursor(cursor: str | None) -> int:
     # ASCII digits only (str.isdigit() also takes "²", which int() refuses), and a number an
     # audit entry id can be (BIGINT; SQLite refuses a larger one with OverflowError).
     digits = cursor[len(CURSOR_PREFIX):]
-    if not cursor.startswith(CURSOR_PREFIX) or not _CURSOR_DIGITS.fullmatch(digits) or int(digits) > 2**63 - 1:
+    if not cursor.startswith(CURSOR_PREFIX) or not _CURSOR_DIGITS.fullmatch(digits) \
+            or int(digits) > 2**63 - 1:
         raise BadCursor(_("The sync cursor is not one this server gave; download everything again."),
                         field="cursor")
     return int(digits)
