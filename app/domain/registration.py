@@ -117,6 +117,7 @@ def new_household(actor: User, *, unit_id: int, data: dict[str, Any],
     def write() -> SaveResult:
         with reads_first():  # SQLite: checked before the write lock is taken
             clean, issues = _checked(actor, data, submission_id, today, household_id=None)
+            _refuse_bad_person_ids(issues)
             chosen = _group_for(actor, village, group, clean)
         with db.session.begin_nested():
             household = Household(id=household_id or uuid.uuid4(), village=village, group=chosen,
@@ -148,6 +149,7 @@ def save_household(actor: User, household_id: uuid.UUID, *, data: dict[str, Any]
                              name=current.created_by.name, n=current.number,
                              at=current.created_at.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M")))
         clean, issues = _checked(actor, data, submission_id, today, household_id=household.id)
+        _refuse_bad_person_ids(issues)
         _refuse_removed_members(household, clean)
         group = _group_for(actor, household.village, household.group, clean, permission)
         with db.session.begin_nested():
@@ -226,7 +228,6 @@ def _checked(actor: User, data: dict[str, Any], submission_id, on: dt.date | Non
     on = on or today()
     clean, field_issues = check(_with_person_ids(data, submission_id), load_form(), on)
     issues = [i.as_dict() for i in field_issues]
-    _refuse_bad_person_ids(issues)
     issues += [i.as_dict() for i in check_household_rules(clean)]
     issues += _elsewhere(actor, clean, household_id)
     return clean, issues
@@ -235,7 +236,9 @@ def _checked(actor: User, data: dict[str, Any], submission_id, on: dt.date | Non
 def _refuse_bad_person_ids(issues: list[dict[str, Any]]) -> None:
     """A member's person_id is the key of their Person row: one that is not a UUID, or that two
     members carry, cannot be stored even in a draft (it failed as NOT NULL or a duplicate key).
-    Only a form or a phone that changed the hidden id sends one, so it is refused, not kept."""
+    Only a form or a phone that changed the hidden id sends one, so it is refused, not kept.
+    Saves only: a life event's members are the server's, and a replayed birth meets its own
+    child's id here on the way to its earlier answer (app.domain.events)."""
     bad = next((i for i in issues if i["rule"] == "member.person_id" and i["level"] == "error"), None)
     if bad is not None:
         problem = issue_text(bad, str(get_locale() or "zh_CN"))
