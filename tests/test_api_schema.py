@@ -36,6 +36,7 @@ def test_no_input_makes_the_server_fail(app, units, make_user):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, headers=headers)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) == 6
+    figures = {"requests": 0, "5xx": 0}
     for operation in operations:
         fixed = {"device_id": spare_id} if "{device_id}" in operation.path else None
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
@@ -44,6 +45,8 @@ def test_no_input_makes_the_server_fail(app, units, make_user):
             @given(case=operation.as_strategy(mode, path_parameters=fixed))
             def check(case):
                 response = case.call(headers=headers)
+                figures["requests"] += 1
+                figures["5xx"] += response.status_code >= 500
                 assert response.status_code < 500, (case.as_curl_command(), response.text)
                 if response.status_code >= 400:
                     body = response.json()
@@ -52,6 +55,7 @@ def test_no_input_makes_the_server_fail(app, units, make_user):
                     assert CATALOGUE[body["code"]].status == response.status_code, body
 
             check()
+    print(f"\nschemathesis: {figures['requests']} requests, {figures['5xx']} 5xx")
 
 
 BODY_EXAMPLES = 30  # per operation with a JSON body
