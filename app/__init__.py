@@ -23,6 +23,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import config as config_module
 from app.domain.errors import DomainError
 from app.extensions import babel, csrf, db, login_manager, migrate, reads_first, request_only_reads
+from app.routing import DatabaseIntConverter
 
 LOCALES = ("zh_CN", "en")
 
@@ -119,6 +120,8 @@ def create_app(config: dict | None = None) -> Flask:
         n = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
+    # Before any route is added: every <int:...> is bounded by the database's integers (app/routing.py).
+    app.url_map.converters["int"] = DatabaseIntConverter
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
                      render_as_batch=True, compare_type=True)
@@ -175,6 +178,9 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_errors(app: Flask) -> None:
+    from app.api import PREFIX as API_PREFIX
+    from app.api import http_answer
+
     def wants_json() -> bool:
         return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
@@ -195,6 +201,8 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
+        if request.path.startswith(f"{API_PREFIX}/"):  # no route matched: still the API's catalogue
+            return http_answer(e)
         messages = {
             403: _("You do not have permission to see this page."),
             404: _("This page does not exist, or you may not see it."),

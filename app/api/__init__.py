@@ -103,17 +103,23 @@ def register_errors(blp) -> None:
     @blp.errorhandler(HTTPException)
     def http_error(e: HTTPException):
         db.session.rollback()
-        if e.code == 422:  # webargs: the request's shape
-            messages = (getattr(e, "data", None) or {}).get("messages", {})
-            return answer("E2001", None, from_marshmallow(messages))
-        code = {400: "E2001", 401: "E1001", 403: "E1002", 404: "E1003", 405: "E1005", 413: "E2008",
-                429: "E1006"}.get(e.code)
-        if code is None:
-            return answer("E9000")
-        return answer(code, None if code != "E2001" else _("The request could not be read as JSON."))
+        return http_answer(e)
 
     @blp.errorhandler(Exception)
     def server_error(e: Exception):
         db.session.rollback()
         current_app.logger.exception("sync API error")
         return answer("E9000")
+
+
+def http_answer(e: HTTPException):
+    """An HTTP error as the catalogue's answer: the blueprint's own, and the app's for a path
+    under /api/v1 that matched no route (a number past 64 bits, app/routing.py)."""
+    if e.code == 422:  # webargs: the request's shape
+        messages = (getattr(e, "data", None) or {}).get("messages", {})
+        return answer("E2001", None, from_marshmallow(messages))
+    code = {400: "E2001", 401: "E1001", 403: "E1002", 404: "E1003", 405: "E1005", 413: "E2008",
+            429: "E1006"}.get(e.code)
+    if code is None:
+        return answer("E9000")
+    return answer(code, None if code != "E2001" else _("The request could not be read as JSON."))

@@ -6,9 +6,9 @@ from typing import Any
 from flask import g, request
 from flask_babel import gettext as _
 from flask_login import current_user
-from flask_smorest import Blueprint
 
 from app.api import authenticate, register_errors
+from app.api.body import SyncBlueprint
 from app.api.errors import ApiError
 from app.api.schemas import (ApiErrorSchema, AssignmentsSchema, CursorSchema, DeviceIssueSchema, DeviceSchema,
                              FormSchema, IssuedDeviceSchema, SubmissionAnswerSchema, SubmissionSchema)
@@ -17,7 +17,8 @@ from app.extensions import db
 from app.models import DeviceToken, Household
 from collection_forms import load_code_lists, load_form
 
-blp = Blueprint("api", __name__, url_prefix="/api/v1", description="Sync between the phone app and the server")
+blp = SyncBlueprint("api", __name__, url_prefix="/api/v1",
+                    description="Sync between the phone app and the server")
 blp.before_request(authenticate)
 register_errors(blp)
 

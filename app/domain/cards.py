@@ -164,6 +164,12 @@ def read_card_code(keys: dict[str, str], code: str) -> CardRef | None:
     return CardRef(match["village"], match["card"], key_id)
 
 
+def _printable(text: str) -> str:
+    """A junk code as it can be stored and read: control and other unprintable characters as
+    \\uXXXX (PostgreSQL's JSON refuses NUL, "a\\x00b" from /c/a%00b failed the scan with a 500)."""
+    return "".join(c if c.isprintable() else f"\\u{ord(c):04x}" for c in text)
+
+
 def scan(actor: User | None, keys: dict[str, str], code: str, address: str) -> ScanResult:
     """A card was scanned (its /c/ URL opened) by `actor` (None: not signed in).
 
@@ -177,7 +183,8 @@ def scan(actor: User | None, keys: dict[str, str], code: str, address: str) -> S
     card = read_card_code(keys, code)
     if card is None:
         audit.record("card.scan", actor=actor, details={
-            "outcome": ScanOutcome.invalid.value, "code": code[:AUDIT_CODE_LENGTH], "address": address})
+            "outcome": ScanOutcome.invalid.value, "code": _printable(code[:AUDIT_CODE_LENGTH]),
+            "address": address})
         return ScanResult(ScanOutcome.invalid)
     village = db.session.scalar(select(AdminUnit).where(AdminUnit.code == card.village_code,
                                                         AdminUnit.level == UnitLevel.village.value))

@@ -155,6 +155,7 @@ def new_household(actor: User, *, unit_id: int, data: dict[str, Any],
     def write() -> SaveResult:
         with reads_first():  # SQLite: checked before the write lock is taken
             clean, issues = _checked(actor, data, submission_id, today, household_id=None, checked=checked)
+            _refuse_bad_person_ids(issues)
             chosen = _group_for(actor, village, group, clean)
         with db.session.begin_nested():
             household = Household(id=household_id or uuid.uuid4(), village=village, group=chosen,
@@ -190,6 +191,7 @@ def save_household(actor: User, household_id: uuid.UUID, *, data: dict[str, Any]
                              at=current.created_at.astimezone(local_zone()).strftime("%Y-%m-%d %H:%M")))
         clean, issues = _checked(actor, data, submission_id, today, household_id=household.id,
                                  checked=checked)
+        _refuse_bad_person_ids(issues)
         _refuse_removed_members(household, clean)
         group = _group_for(actor, household.village, household.group, clean, permission)
         with db.session.begin_nested():
@@ -268,6 +270,19 @@ def _checked(actor: User, data: dict[str, Any], submission_id, on: dt.date | Non
              ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     checked = checked or check_form(data, submission_id, on)
     return checked.clean, checked.issues + _elsewhere(actor, checked.clean, household_id)
+
+
+def _refuse_bad_person_ids(issues: list[dict[str, Any]]) -> None:
+    """A member's person_id is the key of their Person row: one that is not a UUID, or that two
+    members carry, cannot be stored even in a draft (it failed as NOT NULL or a duplicate key).
+    Only a form or a phone that changed the hidden id sends one, so it is refused, not kept.
+    Saves only: a life event's members are the server's, and a replayed birth meets its own
+    child's id here on the way to its earlier answer (app.domain.events)."""
+    bad = next((i for i in issues if i["rule"] == "member.person_id" and i["level"] == "error"), None)
+    if bad is not None:
+        problem = issue_text(bad, str(get_locale() or "zh_CN"))
+        raise Invalid(_("%(problem)s. The form was changed outside this site: open the household again.",
+                        problem=problem), field=bad["path"])
 
 
 def _refuse_removed_members(household: Household, clean: dict[str, Any]) -> None:

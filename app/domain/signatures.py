@@ -66,7 +66,7 @@ def parse_strokes(raw: str | list[Any] | None) -> Strokes:
             raise _too_big()
         try:
             raw = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             raise _unreadable() from None
     if not isinstance(raw, list):
         raise _unreadable()

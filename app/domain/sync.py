@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from functools import lru_cache
@@ -38,6 +39,7 @@ from app.models import (CONFLICT_TRANSITIONS, AdminUnit, AuditEntry, ConflictRes
 from collection_forms import load_code_lists, load_form
 
 CURSOR_PREFIX = "a"
+_CURSOR_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 # ------------------------------------------------------------------ refusals with their own codes
@@ -95,10 +97,14 @@ def code_tables_version() -> str:
 def parse_cursor(cursor: str | None) -> int:
     if not cursor:
         return 0
-    if not cursor.startswith(CURSOR_PREFIX) or not cursor[1:].isdigit() or len(cursor) > 20:
+    # ASCII digits only (str.isdigit() also takes "²", which int() refuses), and a number an
+    # audit entry id can be (BIGINT; SQLite refuses a larger one with OverflowError).
+    digits = cursor[len(CURSOR_PREFIX):]
+    if not cursor.startswith(CURSOR_PREFIX) or not _CURSOR_DIGITS.fullmatch(digits) \
+            or int(digits) > 2**63 - 1:
         raise BadCursor(_("The sync cursor is not one this server gave; download everything again."),
                         field="cursor")
-    return int(cursor[1:])
+    return int(digits)
 
 
 def assignments(actor: User, cursor: str | None) -> Assignments:

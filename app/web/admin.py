@@ -15,6 +15,7 @@ from app.domain import users as domain
 from app.domain.errors import DomainError
 from app.extensions import db
 from app.models import User
+from app.routing import db_int
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -39,7 +40,7 @@ def _picker(endpoint: str, default_role: str = "", **url_args):
     """The unit drill-down from the query string (?role=&at=&find=); GET only, so nothing typed is lost."""
     return {
         "data": domain.unit_picker(_me(), request.args.get("role", default_role),
-                                   request.args.get("at", type=int), request.args.get("find", "")),
+                                   request.args.get("at", type=db_int), request.args.get("find", "")),
         "endpoint": endpoint,
         "url_args": url_args,
     }
@@ -56,7 +57,7 @@ def _common() -> dict:
 @bp.route("/users")
 def users():
     q = request.args.get("q", "").strip()
-    result = domain.list_users(_me(), q=q, page=request.args.get("page", 1, type=int))
+    result = domain.list_users(_me(), q=q, page=request.args.get("page", 1, type=db_int))
     return render_template("admin/users.html", result=result, q=q)
 
 

@@ -11,6 +11,7 @@ from app.domain.errors import Invalid
 from app.extensions import db
 from app.jobs import run_print_job
 from app.models import AdminUnit, Household, PrintJob, PrintJobKind, PrintJobState, UnitLevel
+from app.routing import db_int
 from app.web import writes_on_get
 
 bp = Blueprint("books", __name__, url_prefix="/print")
@@ -63,7 +64,7 @@ def new_job(unit_id: int):
         kind = PrintJobKind.village.value
     try:
         job = print_jobs.request_job(current_user, unit, PrintJobKind(kind),
-                                     book_no=request.args.get("book_no", type=int),
+                                     book_no=request.args.get("book_no", type=db_int),
                                      card_no=(form.get("card_no") or "").strip(),
                                      page_size=form.get("page_size", "A4"))
     except Invalid as error:

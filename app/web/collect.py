@@ -29,6 +29,7 @@ from app.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFoun
 from app.extensions import db, reads_first
 from app.models import (AdminUnit, Household, HouseholdState, HouseholdVersion, UnitLevel, User,
                         WorkflowAction, WorkflowEvent)
+from app.routing import db_int
 from app.web import label_language
 from app.web.forms_data import (GENERAL, display_value, field_key, household_name, issues_by_field,
                                 mask_id_number, member_name, parse_form)
@@ -107,9 +108,9 @@ def index():
     q = request.args.get("q", "").strip()
     state = request.args.get("state", "")
     state = state if state in STATE_LABELS else ""
-    unit_id = request.args.get("unit_id", type=int)
+    unit_id = request.args.get("unit_id", type=db_int)
     result = registration.search_households(me, q=q, unit_id=unit_id, state=state or None,
-                                            page=request.args.get("page", 1, type=int))
+                                            page=request.args.get("page", 1, type=db_int))
     units = registration.edit_units(me)
     # Returned households come first, with their latest reason (only collectors fix them).
     returned = workflow.returned_for_collector(me) if units else []
@@ -268,7 +269,7 @@ def _render_form(*, h: Household | None, unit: AdminUnit, data: dict[str, Any], 
     # Every card carries a person_id from the start, so that a spouse can be chosen among
     # members not saved yet; the domain keeps these ids for life.
     for m in members:
-        if not display_value(m, "person_id"):
+        if not _is_uuid(display_value(m, "person_id")):  # missing, or a changed one refused by the save
             m["person_id"] = str(uuid.uuid4())
     open_card = None
     if add_card:  # "add member": one more empty card, opened first
@@ -293,6 +294,14 @@ def _render_form(*, h: Household | None, unit: AdminUnit, data: dict[str, Any], 
         open_card=open_card, long_list=LONG_LIST, today=registration.today().isoformat(),
         definition_json=_definition_json(form.name, form.version), i18n=_i18n(),
     ), status
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _saved_message(result: registration.SaveResult, was: str | None = None) -> tuple[str, str]:
@@ -367,7 +376,7 @@ def _wants_new_card() -> bool:
 @bp.route("/households/new", methods=["GET", "POST"])
 def new_household():
     me = _me()
-    unit_id = request.args.get("unit_id", type=int)
+    unit_id = request.args.get("unit_id", type=db_int)
     if request.method == "POST" and unit_id is not None and not _wants_new_card():
         # The save itself: the domain checks the unit and the scope, so the list of the
         # user's units is only read again if the form has to be shown again.

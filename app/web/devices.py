@@ -13,6 +13,7 @@ from app.domain import devices
 from app.domain.errors import DomainError, NotFound
 from app.extensions import db
 from app.models import User
+from app.routing import db_int
 
 bp = Blueprint("devices", __name__, url_prefix="/devices")
 
@@ -23,7 +24,7 @@ def _me() -> User:
 
 def _render(issued: str | None = None, message: str | None = None, status: int = 200, name: str = ""):
     me = _me()
-    user_id = request.args.get("user_id", type=int)
+    user_id = request.args.get("user_id", type=db_int)
     listed = [d for d in devices.list_devices(me) if user_id is None or d.user_id == user_id]
     return render_template("devices/index.html", devices=listed, me=me, issued=issued, message=message,
                            name=name, user_id=user_id), status
@@ -57,4 +58,4 @@ def revoke(device_id: int):
         raise
     db.session.commit()
     flash(_("Device “%(name)s” revoked: it can no longer sync.", name=device.name), "success")
-    return redirect(url_for("devices.index", user_id=request.args.get("user_id", type=int)))
+    return redirect(url_for("devices.index", user_id=request.args.get("user_id", type=db_int)))

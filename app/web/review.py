@@ -23,6 +23,7 @@ from app.domain.errors import DomainError, Invalid, NotFound
 from app.domain.history import diff
 from app.extensions import db
 from app.models import Household, HouseholdVersion, Role, User, WorkflowAction
+from app.routing import db_int
 from app.web import collect, label_language
 from collection_forms import load_form
 
@@ -51,15 +52,15 @@ def _queue_page(role: Role, *, message: str | None = None, pad_error: str | None
                 chosen: set[str] | None = None):
     """The queue under the filters sent (GET, or the bulk verify form's hidden copies of them)."""
     me = _me()
-    village_id = request.values.get("village_id", type=int)
-    collector_id = request.values.get("collector_id", type=int)
+    village_id = request.values.get("village_id", type=db_int)
+    collector_id = request.values.get("collector_id", type=db_int)
     card_text = request.values.get("card_no", "").strip()
     try:
         card_no = workflow.parse_card_no(card_text)
     except Invalid as e:  # shown, and the queue without that filter
         card_no, message, status = None, message or e.message, e.status if status == 200 else status
     finder = workflow.leader_queue if role == Role.village_leader else workflow.verifier_queue
-    queue = finder(me, village_id, page=request.args.get("page", 1, type=int), collector_id=collector_id,
+    queue = finder(me, village_id, page=request.args.get("page", 1, type=db_int), collector_id=collector_id,
                    card_no=card_no)
     # The filters as GET parameters, for the pager and the village links (None ones left out).
     filters = {k: v for k, v in (("village_id", village_id), ("collector_id", collector_id),
