@@ -5,7 +5,6 @@ import json
 import math
 import random
 import re
-import time
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -123,21 +122,20 @@ def test_a_signature_over_the_total_points_is_refused_before_its_points_are_read
     and draw; the total is counted first, so the refusal costs almost nothing."""
     message = gettext(TOO_BIG, strokes=sig.MAX_STROKES, points=sig.MAX_POINTS, total=sig.MAX_TOTAL_POINTS)
     biggest = _zigzag(sig.MAX_STROKES, sig.MAX_POINTS)
-    started = time.perf_counter()
     _refused(biggest, message)
-    assert time.perf_counter() - started < 0.1
+    # Counted before any point is read: a point that cannot be read at all, past the limit,
+    # still gets the size answer, not the unreadable-point one. (Speed is for bench/, not here.)
+    biggest[-1][-1] = ["x", None]
+    _refused(biggest, message)
     one_more = _zigzag(sig.MAX_TOTAL_POINTS // sig.MAX_POINTS, sig.MAX_POINTS) + [[[5, 5], [9, 9]]]
     _refused(one_more, message)
     _refused(json.dumps(one_more), message)
 
 
-def test_the_largest_accepted_signature_is_quick_to_read_and_render(ctx):
+def test_the_largest_accepted_signature_is_read_and_rendered(ctx):
     raw = _zigzag(sig.MAX_TOTAL_POINTS // sig.MAX_POINTS, sig.MAX_POINTS)
     assert sum(map(len, raw)) == sig.MAX_TOTAL_POINTS
-    started = time.perf_counter()
     strokes = sig.parse_strokes(json.dumps(raw))
-    elapsed = time.perf_counter() - started
-    assert elapsed < 2.0, f"{elapsed:.2f} s"  # was 3.6 s for the largest before (issue 15)
     # Drawn while parsing (before any lock); render_svg hands that drawing out.
     assert strokes.svg is not None and sig.render_svg(strokes) is strokes.svg
     assert strokes.svg == sig.render_svg([list(s) for s in strokes])
