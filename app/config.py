@@ -60,21 +60,22 @@ def load_or_create_secret_key(instance: Path, name: str = "secret_key") -> str:
     return key
 
 
-def card_keys(instance: Path) -> dict[str, str]:
+def card_keys(instance: Path, name: str = "CARD_KEYS", file_prefix: str = "card_key") -> dict[str, str]:
     """The keys that sign card QR codes, {key id: secret}; the first one signs new cards.
 
     CARD_KEYS="2:<secret>,1:<secret>" in the environment; rotation adds a key in front, and a
     key removed from the list is revoked (its cards no longer verify). Without the setting,
-    one key "1" is generated once into instance/card_key_1.
+    one key "1" is generated once into instance/card_key_1. The access log's keys
+    (ACCESS_LOG_KEYS, instance/access_log_key_1) are read the same way.
     """
-    setting = os.environ.get("CARD_KEYS", "").strip()
+    setting = os.environ.get(name, "").strip()
     if not setting:
-        return {"1": load_or_create_secret_key(instance, "card_key_1")}
+        return {"1": load_or_create_secret_key(instance, f"{file_prefix}_1")}
     keys: dict[str, str] = {}
     for item in setting.split(","):
         key_id, _, secret = item.strip().partition(":")
         if not re.fullmatch(r"[a-z0-9]{1,4}", key_id) or len(secret) < 32:
-            raise ValueError("CARD_KEYS: each item is '<id>:<secret>', the id 1-4 lower-case letters "
+            raise ValueError(f"{name}: each item is '<id>:<secret>', the id 1-4 lower-case letters "
                              "or digits, the secret at least 32 characters")
         keys[key_id] = secret
     return keys
@@ -94,6 +95,16 @@ def from_environment() -> dict:
         "SECRET_KEY": os.environ.get("SECRET_KEY") or load_or_create_secret_key(instance),
         "BASE_URL": os.environ.get("BASE_URL", "http://127.0.0.1:5000"),
         "CARD_KEYS": card_keys(instance),
+        # The access log's batches are HMAC-chained with these keys, kept outside the database
+        # like the card keys; the first one signs new batches, older ones still verify.
+        # TODO(issue 15 merge): one key source with the change audit chain's keyed HMAC.
+        "ACCESS_LOG_KEYS": card_keys(instance, "ACCESS_LOG_KEYS", "access_log_key"),
+        # Buffered access entries are appended at least this often (and at exit).
+        "ACCESS_LOG_FLUSH_SECONDS": float(os.environ.get("ACCESS_LOG_FLUSH_SECONDS", 2)),
+        # Anonymous card scans per address and minute; more are refused (429) and counted.
+        "CARD_SCANS_PER_MINUTE": _int("CARD_SCANS_PER_MINUTE", 30),
+        # "ID number registered elsewhere" lookups per user and hour; more are not looked up.
+        "ID_LOOKUPS_PER_HOUR": _int("ID_LOOKUPS_PER_HOUR", 120),
         # Households a printed book holds (DESIGN.md §7).
         "BOOK_SIZE": _int("BOOK_SIZE", 100),
         # PDF books and print jobs are written here, and deleted after PRINT_KEEP_DAYS: they

@@ -1,13 +1,14 @@
-"""Command-line groups: `flask units`, `flask users`, `flask audit`, `flask demo`, `flask print`."""
+"""Command-line groups: `flask units`, `flask users`, `flask audit`, `flask access`, `flask demo`, `flask print`."""
 from __future__ import annotations
 
 from flask import Flask
 
 
 def register_cli(app: Flask) -> None:
-    from app.cli import audit, demo, printing, units, users
+    from app.cli import access, audit, demo, printing, units, users
 
     app.cli.add_command(audit.audit_cli)
+    app.cli.add_command(access.access_cli)
     app.cli.add_command(units.units_cli)
     app.cli.add_command(users.users_cli)
     app.cli.add_command(demo.demo_cli)
