@@ -514,3 +514,30 @@ def test_the_search_page_pages_and_fits_a_phone(app, world):
     assert "page=2" in first and "user=zhang" in first
     second = officer.get("/security/logs?user=zhang&page=2").get_data(as_text=True)
     assert second.count('data-testid="log-row"') == 2
+
+
+# ---------------------------------------------------------------- anonymous card scans (item 2's last part)
+
+
+def test_anonymous_junk_scans_are_throttled_per_address_and_counted_not_logged(app, new_client, units, make_user):
+    app.extensions["access_log"].card_scans = access_log.Throttle(3, 60)
+    audit_before = db.session.scalar(select(func.count()).select_from(AuditEntry))
+    scanner = new_client()
+    answers = [scanner.get(f"/c/junk-{n}").status_code for n in range(5)]
+    assert answers == [404, 404, 404, 429, 429]
+    refused = scanner.get("/c/junk-9")
+    assert refused.status_code == 429 and "请求过于频繁" in refused.get_data(as_text=True)
+    other = new_client()  # another address is not held back
+    assert other.get("/c/junk-x", environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code == 404
+    flush()
+    from app.models import ScanCount
+    counts = {(r.address, r.outcome): r.count for r in db.session.scalars(select(ScanCount))}
+    assert counts == {("127.0.0.1", "invalid"): 3, ("127.0.0.1", "throttled"): 3, ("10.0.0.9", "invalid"): 1}
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == audit_before
+    assert db.session.scalar(select(func.count()).select_from(AccessEntry)) == 0
+    # A signed-in user is accountable by name: not throttled by the anonymous limit, audited.
+    make_user("collector", units["A"], username="zhang")
+    scanner.login("zhang")
+    assert scanner.get("/c/junk-10").status_code == 404
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.action == "card.scan")) == 1
