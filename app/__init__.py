@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
+import hmac
 import os
 import sqlite3
 from functools import lru_cache
@@ -116,6 +118,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(config_module.from_environment() if not (config or {}).get("TESTING") else {})
     if config:
         app.config.update(config)
+    _access_log_defaults(app)
     if app.config.get("PROXY_COUNT"):
         n = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
@@ -128,6 +131,8 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     _init_login(app)
+    from app.web import init_access_logging
+    init_access_logging(app)
     _register_blueprints(app)
     _register_errors(app)
     _register_template_helpers(app)
@@ -136,6 +141,21 @@ def create_app(config: dict | None = None) -> Flask:
     from app.cli import register_cli
     register_cli(app)
     return app
+
+
+def _access_log_defaults(app: Flask) -> None:
+    """Settings of the access log for a config given whole (tests, scripts); from_environment()
+    sets them all in production."""
+    if not app.config.get("ACCESS_LOG_KEYS") and app.config.get("AUDIT_KEYS"):
+        app.config["ACCESS_LOG_KEYS"] = app.config["AUDIT_KEYS"]  # one key source for both logs
+    if not app.config.get("ACCESS_LOG_KEYS"):
+        # No audit keys either (a bare config): a key derived from SECRET_KEY, which is kept
+        # outside the database as well.
+        derived = hmac.new(str(app.config.get("SECRET_KEY", "")).encode(), b"access-log", hashlib.sha256)
+        app.config["ACCESS_LOG_KEYS"] = {"1": derived.hexdigest()}
+    app.config.setdefault("ACCESS_LOG_FLUSH_SECONDS", 2)
+    app.config.setdefault("CARD_SCANS_PER_MINUTE", 30)
+    app.config.setdefault("ID_LOOKUPS_PER_HOUR", 120)
 
 
 def _init_login(app: Flask) -> None:
@@ -169,10 +189,10 @@ def _init_login(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.api import init_api
     from app.web import (admin, auth, books, cards, collect, conflicts, devices, events, history, home, offline,
-                         review, units)
+                         review, security, units)
 
     for bp in (auth.bp, home.bp, units.bp, admin.bp, collect.bp, review.bp, cards.bp, books.bp,
-               conflicts.bp, devices.bp, offline.bp, history.bp, events.bp):
+               conflicts.bp, devices.bp, offline.bp, history.bp, events.bp, security.bp):
         app.register_blueprint(bp)
     init_api(app)
 

@@ -60,12 +60,13 @@ def load_or_create_secret_key(instance: Path, name: str = "secret_key") -> str:
     return key
 
 
-def card_keys(instance: Path) -> dict[str, str]:
+def card_keys(instance: Path, name: str = "CARD_KEYS", file_prefix: str = "card_key") -> dict[str, str]:
     """The keys that sign card QR codes, {key id: secret}; the first one signs new cards.
 
     CARD_KEYS="2:<secret>,1:<secret>" in the environment; rotation adds a key in front, and a
     key removed from the list is revoked (its cards no longer verify). Without the setting,
-    one key "1" is generated once into instance/card_key_1.
+    one key "1" is generated once into instance/card_key_1. The access log's keys
+    (ACCESS_LOG_KEYS, instance/access_log_key_1) are read the same way.
     """
     return _keys("CARD_KEYS", instance, "card_key_1")
 
@@ -120,6 +121,16 @@ def from_environment() -> dict:
         # The audit chain's HMAC keys (newest first) and algorithm (app.domain.audit).
         "AUDIT_KEYS": audit_keys(instance),
         "AUDIT_ALGORITHM": audit_algorithm(),
+        # The access log's batches are HMAC-chained with these keys, kept outside the database
+        # like the card keys; the first one signs new batches, older ones still verify.
+        # One key source with the change audit chain (AUDIT_KEYS, rotated the same way).
+        "ACCESS_LOG_KEYS": audit_keys(instance),
+        # Buffered access entries are appended at least this often (and at exit).
+        "ACCESS_LOG_FLUSH_SECONDS": float(os.environ.get("ACCESS_LOG_FLUSH_SECONDS", 2)),
+        # Anonymous card scans per address and minute; more are refused (429) and counted.
+        "CARD_SCANS_PER_MINUTE": _int("CARD_SCANS_PER_MINUTE", 30),
+        # "ID number registered elsewhere" lookups per user and hour; more are not looked up.
+        "ID_LOOKUPS_PER_HOUR": _int("ID_LOOKUPS_PER_HOUR", 120),
         # Households a printed book holds (DESIGN.md §7).
         "BOOK_SIZE": _int("BOOK_SIZE", 100),
         # PDF books and print jobs are written here, and deleted after PRINT_KEEP_DAYS: they

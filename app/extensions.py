@@ -42,7 +42,8 @@ def request_only_reads() -> bool:
     if not has_request_context() or request.method not in ("GET", "HEAD"):
         return False
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
-    return not getattr(view, "writes_on_get", False)
+    writes = getattr(view, "writes_on_get", False)
+    return not (writes() if callable(writes) else writes)  # a predicate: writes for some requests only
 
 
 @contextmanager

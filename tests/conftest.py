@@ -60,6 +60,8 @@ def base_config(database_uri: str, **extra) -> dict:
         "PROXY_COUNT": 0,
         "WTF_CSRF_TIME_LIMIT": None,
         **request_limits(DEFAULT_MAX_REQUEST_BYTES),
+        # No flusher thread: each test's database is its own; tests flush the access log themselves.
+        "ACCESS_LOG_FLUSH_SECONDS": 0,
         **FAST_ARGON2,
         **extra,
     }

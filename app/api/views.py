@@ -14,6 +14,7 @@ from app.api.schemas import (ApiErrorSchema, AssignmentsSchema, CursorSchema, De
                              FormSchema, IssuedDeviceSchema, SubmissionAnswerSchema, SubmissionSchema)
 from app.domain import devices, sync, workflow
 from app.extensions import db
+from app.web import shows_personal_data, viewed
 from app.models import DeviceToken, Household
 from collection_forms import load_code_lists, load_form
 
@@ -42,9 +43,12 @@ def _errors(*statuses: int):
 @blp.response(200, AssignmentsSchema)
 @_errors(401, 422)
 @blp.doc(security=SECURITY)
+@shows_personal_data("household_list")
 def assignments(args: dict[str, Any]):
     """The households of my units changed since the cursor (all without one)."""
     result = sync.assignments(current_user, args.get("cursor"))
+    viewed(count=len(result.households), persons=sum(h.member_count or 0 for h in result.households),
+           cursor=args.get("cursor"))
     return {"cursor": result.cursor, "form_version": sync.form_version(),
             "code_tables_version": sync.code_tables_version(),
             "units": [{"id": u.id, "code": u.code, "name": u.name, "level": u.level, "parent_id": u.parent_id}
@@ -124,6 +128,7 @@ def issue_device(args: dict[str, Any]):
 @blp.response(200, DeviceSchema(many=True))
 @_errors(401)
 @blp.doc(security=SECURITY)
+@shows_personal_data("device_list")
 def list_devices():
     """My devices, and those of the users I manage."""
     return [_device(d) for d in devices.list_devices(current_user)]

@@ -1,14 +1,15 @@
-"""Command-line groups: `flask units`, `flask users`, `flask audit`, `flask demo`, `flask print`;
-`flask backup` and `flask restore`."""
+"""Command-line groups: `flask units`, `flask users`, `flask audit`, `flask access`, `flask demo`,
+`flask print`; `flask backup` and `flask restore`."""
 from __future__ import annotations
 
 from flask import Flask
 
 
 def register_cli(app: Flask) -> None:
-    from app.cli import audit, backup, demo, printing, units, users
+    from app.cli import access, audit, backup, demo, printing, units, users
 
     app.cli.add_command(audit.audit_cli)
+    app.cli.add_command(access.access_cli)
     app.cli.add_command(units.units_cli)
     app.cli.add_command(users.users_cli)
     app.cli.add_command(demo.demo_cli)

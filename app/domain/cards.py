@@ -178,10 +178,14 @@ def scan(actor: User | None, keys: dict[str, str], code: str, address: str) -> S
     stays hidden from anyone outside its area; invalid else. The old card of a household that
     moved to another village is `moved` for a user who may see the household now (with it,
     to open) or who may see the households of the village it left (where it went, no more);
-    valid for anyone else. One audit entry per scan.
+    valid for anyone else. One audit entry per scan of a signed-in user; anonymous scans are
+    counted by the caller instead (per day, address and outcome: app.access_log), so that a
+    scanner of junk codes cannot flood the audit log.
     """
     card = read_card_code(keys, code)
     if card is None:
+        if actor is None:
+            return ScanResult(ScanOutcome.invalid)
         audit.record("card.scan", actor=actor, details={
             "outcome": ScanOutcome.invalid.value, "code": _printable(code[:AUDIT_CODE_LENGTH]),
             "address": address})
@@ -199,6 +203,8 @@ def scan(actor: User | None, keys: dict[str, str], code: str, address: str) -> S
     opened = (actor is not None and household is not None
               and scope.can_at(actor, "household.view", household.unit_path))
     outcome = ScanOutcome.opened if opened else ScanOutcome.valid
+    if actor is None:
+        return ScanResult(outcome, card, village.name if village else None)
     # The household is named only when opened: the entry then reads as "who opened it".
     audit.record("card.scan", actor=actor, object_type="household" if opened else None,
                  object_id=household.id if opened else None,

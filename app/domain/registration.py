@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
+from app import access_log
 from app.domain import audit, scope
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.household_rules import HEAD, check_household_rules
@@ -497,8 +498,17 @@ def _elsewhere(actor: User, clean: dict[str, Any], household_id: uuid.UUID | Non
             numbers.setdefault(n, i)
     if not ids and not numbers:
         return []
+    limited = bool(numbers) and not _may_look_up(actor)
+    looked_up = {} if limited else numbers
     rows = db.session.execute(_HELD_ELSEWHERE if household_id is None else _HELD_BY_OTHERS,
-                              {"ids": list(ids), "numbers": list(numbers), "household_id": household_id}).all()
+                              {"ids": list(ids), "numbers": list(looked_up), "household_id": household_id}).all()
+    if numbers:
+        # Whether a number is registered anywhere is itself personal data: each lookup is
+        # logged, with the numbers masked and what was found (issue 15 item 13).
+        found = [row for row in rows if row.status == "active" and row.id_number in looked_up]
+        access_log.record("id_lookup", actor_id=actor.id, object_id=household_id, details={
+            "numbers": sorted(_masked(n) for n in numbers), "found": len(found),
+            "where": sorted(f"{row.name} {row.card_no}" for row in found), "limited": limited})
     if any(row.id in ids for row in rows):
         raise Invalid(_("A member of this form belongs to another household; a person moves "
                         "between households only through a move."), field="members")
@@ -518,7 +528,26 @@ def _elsewhere(actor: User, clean: dict[str, Any], household_id: uuid.UUID | Non
                                    "en": f"Member {i + 1} ({who}): the ID number is registered {where_en}"
                                    if where_en == "elsewhere" else
                                    f"Member {i + 1} ({who}): the ID number is registered in {where_en}"}})
+    if limited:
+        limit = current_app.config["ID_LOOKUPS_PER_HOUR"]
+        issues.append({"rule": "id.lookup_limited", "level": "warning", "path": "members",
+                       "message": {"zh": f"身份证号码未与其他户核对：您在一小时内已核对超过{limit}次。"
+                                         "请稍后再次保存本户，届时将重新核对。",
+                                   "en": f"The ID numbers were not checked against other households: you made "
+                                         f"more than {limit} checks within an hour. Save this household again "
+                                         "later to have them checked."}})
     return issues
+
+
+def _may_look_up(actor: User) -> bool:
+    """Under the per-user limit of "registered elsewhere" lookups in the last hour? The limit
+    keeps the warning useful to a collector while making it a slow oracle for anyone probing."""
+    return access_log.under_limit(actor.id, "id_lookup", dt.timedelta(hours=1),
+                                  current_app.config["ID_LOOKUPS_PER_HOUR"])
+
+
+def _masked(number: str) -> str:
+    return number[:4] + "*" * (len(number) - 8) + number[-4:]
 
 
 # ------------------------------------------------------------------ reading

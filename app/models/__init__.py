@@ -1,4 +1,5 @@
 """All models, imported here so that Alembic and the app see one metadata."""
+from app.models.access import AccessBatch, AccessEntry, ScanCount
 from app.models.audit import AuditEntry
 from app.models.base import Base, utcnow
 from app.models.households import EVENT_KINDS, CardCounter, Household, HouseholdState, HouseholdVersion, Person, VersionKind
@@ -10,6 +11,7 @@ from app.models.users import LoginFailure, Role, RoleAssignment, User, UserSessi
 from app.models.workflow import Signature, WorkflowAction, WorkflowEvent
 
 __all__ = [
+    "AccessBatch", "AccessEntry", "ScanCount",
     "AdminUnit", "AuditEntry", "Base", "BookSlot", "CardCounter", "JOB_TRANSITIONS", "PrintJob", "PrintJobKind", "PrintJobState", "Household", "HouseholdState", "HouseholdVersion",
     "Person", "VersionKind", "EVENT_KINDS", "LEVEL_ORDER", "LoginFailure", "Role",
     "RoleAssignment", "Signature", "UnitLevel", "User", "UserSession", "WorkflowAction",

@@ -16,6 +16,7 @@ from app.domain.errors import DomainError
 from app.extensions import db
 from app.models import User
 from app.routing import db_int
+from app.web import shows_personal_data, viewed
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -55,9 +56,11 @@ def _common() -> dict:
 # ------------------------------------------------------------------ list
 
 @bp.route("/users")
+@shows_personal_data("user_list")  # staff names and phone numbers
 def users():
     q = request.args.get("q", "").strip()
     result = domain.list_users(_me(), q=q, page=request.args.get("page", 1, type=db_int))
+    viewed(count=result.total, q=q)
     return render_template("admin/users.html", result=result, q=q)
 
 
@@ -99,6 +102,7 @@ def _render_user(target: User, grant_form: dict[str, str], errors: dict[str, str
 
 
 @bp.route("/users/<int:user_id>")
+@shows_personal_data("user", "user_id")
 def user(user_id: int):
     target = domain.get_managed_user(_me(), user_id)
     grant_form = {"role": request.args.get("role", ""), "unit": request.args.get("unit", "")}

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.jobs import run_print_job
 from app.models import AdminUnit, Household, PrintJob, PrintJobKind, PrintJobState, UnitLevel
 from app.routing import db_int
-from app.web import writes_on_get
+from app.web import shows_personal_data, writes_on_get
 
 bp = Blueprint("books", __name__, url_prefix="/print")
 
@@ -48,6 +48,7 @@ def index():
 
 
 @bp.route("/villages/<int:unit_id>")
+@shows_personal_data("village_books", "unit_id")  # moved-out households by head name
 def village(unit_id: int):
     unit = books.require_village(current_user, unit_id)
     return render_template("books/village.html", village=unit, books=books.books_of(unit),
@@ -85,6 +86,7 @@ def job(job_id: int):
 
 
 @bp.route("/jobs/<int:job_id>/files/<int:index>")
+@shows_personal_data("print_file", "job_id")
 @writes_on_get  # each download of personal data is audited
 def download(job_id: int, index: int):
     path, name = print_jobs.job_file(current_user, job_id, index)

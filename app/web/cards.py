@@ -1,7 +1,8 @@
 """The household card's QR code (DESIGN.md §6) and the "scan card" page.
 
 GET /c/<code> is what a printed card's QR code opens, from any phone's camera app. It is
-public (anyone may hold a card) and audited (so it writes on GET): a signed-in user whose
+public (anyone may hold a card); a signed-in user's scan is audited (so it writes on GET),
+anonymous scans are throttled per address and counted per day (app.access_log). A signed-in user whose
 area holds the household lands on its page; anyone else learns only "valid card of <village>,
 number <card no>" or "not a valid card". The old card of a household that moved to another
 village says so, where it went and its new card number, to a user of either place.
@@ -15,16 +16,17 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from app import access_log
 from app.domain import cards, registration
 from app.domain.cards import ScanOutcome
 from app.domain.errors import DomainError
 from app.extensions import db
 from app.models import AdminUnit
-from app.web import client_address, public, writes_on_get
+from app.web import client_address, public
 
 bp = Blueprint("cards", __name__, url_prefix="/c")
 
@@ -75,14 +77,29 @@ def _scan_page(error: DomainError | None = None) -> str:
         })
 
 
+def _signed_in() -> bool:
+    # From the session cookie alone: asked when a transaction begins, before the user is loaded.
+    return "_user_id" in session
+
+
 @bp.route("/<path:code>")
 @public
-@writes_on_get
 def card(code: str):
     """A card's QR code was scanned: open the household, or say what the card is."""
     actor = current_user._get_current_object() if current_user.is_authenticated else None
-    result = cards.scan(actor, current_app.config["CARD_KEYS"], code, client_address())
-    db.session.commit()
+    address = client_address()
+    access = access_log.current()
+    if actor is None:
+        # Anonymous scans are throttled per address and counted, never written one row each.
+        if not access.card_scans.allow(address):
+            access.count_scan(registration.today(), address, "throttled")
+            abort(429)
+        result = cards.scan(None, current_app.config["CARD_KEYS"], code, address)
+        access.count_scan(registration.today(), address, result.outcome.value)
+        db.session.rollback()  # nothing was written: end the read
+    else:
+        result = cards.scan(actor, current_app.config["CARD_KEYS"], code, address)
+        db.session.commit()
     if result.outcome is ScanOutcome.opened:
         return redirect(_household_url(result.household_id, result.can_edit))
     if result.outcome is ScanOutcome.invalid:
@@ -96,3 +113,6 @@ def card(code: str):
     return render_template("cards/valid.html", card=result.card,
                            village=result.village_name or result.card.village_code,
                            login_url=url_for("auth.login", next=url_for(".card", code=code)))
+
+
+card.writes_on_get = _signed_in  # a signed-in user's scan is audited; an anonymous one writes nothing here

@@ -30,7 +30,7 @@ from app.extensions import db, reads_first
 from app.models import (AdminUnit, Household, HouseholdState, HouseholdVersion, UnitLevel, User,
                         WorkflowAction, WorkflowEvent)
 from app.routing import db_int
-from app.web import label_language
+from app.web import label_language, shows_personal_data, viewed
 from app.web.forms_data import (GENERAL, display_value, field_key, household_name, issues_by_field,
                                 mask_id_number, member_name, parse_form)
 from collection_forms import FormDefinition, load_form
@@ -103,6 +103,7 @@ def _address(h: Household) -> str:
 # ------------------------------------------------------------------ home: my units, my households
 
 @bp.route("/")
+@shows_personal_data("household_list")
 def index():
     me = _me()
     q = request.args.get("q", "").strip()
@@ -114,6 +115,7 @@ def index():
     units = registration.edit_units(me)
     # Returned households come first, with their latest reason (only collectors fix them).
     returned = workflow.returned_for_collector(me) if units else []
+    viewed(count=result.total, page=result.page, q=q, state=state, unit_id=unit_id, returned=len(returned))
     return render_template("collect/index.html", units=units, result=result, q=q, returned=returned,
                            state=state, unit_id=unit_id, states=STATE_LABELS, reasons_text=reasons_text,
                            new_url=new_household_url(units))
@@ -122,6 +124,7 @@ def index():
 # ------------------------------------------------------------------ one household
 
 @bp.route("/households/<uuid:household_id>")
+@shows_personal_data("household", "household_id")
 def household(household_id: uuid.UUID):
     return _render_household(_me(), household_id)
 
@@ -129,6 +132,7 @@ def household(household_id: uuid.UUID):
 def _render_household(me: User, household_id: uuid.UUID, *, message: str | None = None,
                       pad_error: str | None = None, status: int = 200):
     h = registration.get_household(me, household_id)
+    viewed(unit_path=h.unit_path)
     issues = h.current_version.issues if h.current_version else []
     versions = registration.history(me, household_id)
     events = workflow.history(me, household_id)
@@ -141,6 +145,7 @@ def _render_household(me: User, household_id: uuid.UUID, *, message: str | None 
 
 
 @bp.route("/households/<uuid:household_id>/submit", methods=["POST"])
+@shows_personal_data("household", "household_id")  # a refusal shows the page again
 def submit(household_id: uuid.UUID):
     """Sign and submit the current version (the collector's signature)."""
     me = _me()
@@ -418,6 +423,7 @@ def new_household():
 
 
 @bp.route("/households/<uuid:household_id>/edit", methods=["GET", "POST"])
+@shows_personal_data("household", "household_id")
 def edit(household_id: uuid.UUID):
     me = _me()
     # Outside the collector's area: 404; a village leader who may only look: 403. Read without

@@ -18,7 +18,7 @@ from app.domain import scope, sync
 from app.domain.errors import DomainError, NotFound
 from app.extensions import db
 from app.models import HouseholdConflict, User
-from app.web import collect, label_language
+from app.web import collect, label_language, shows_personal_data, viewed
 from app.web.forms_data import display_value
 from collection_forms import FormDefinition, load_form
 from collection_forms.loader import HOUSEHOLD, MEMBERS
@@ -91,13 +91,17 @@ def compare(theirs: dict[str, Any], mine: dict[str, Any], form: FormDefinition, 
 
 
 @bp.route("")
+@shows_personal_data("conflict_list")
 def index():
     """Open conflicts in the leader's villages, oldest first."""
-    return render_template("conflicts/index.html", conflicts=sync.open_conflicts(_me()))
+    conflicts = sync.open_conflicts(_me())
+    viewed(count=len(conflicts))
+    return render_template("conflicts/index.html", conflicts=conflicts)
 
 
 def _render(conflict: HouseholdConflict, message: str | None = None, status: int = 200):
     h = conflict.household
+    viewed(object_id=h.id, unit_path=h.unit_path, conflict_id=conflict.id)
     theirs = h.current_version.data if h.current_version else {}
     household_rows, member_rows = compare(theirs, conflict.data, load_form(), label_language())
     may_resolve = conflict.state == "open" and scope.can_at(_me(), "household.resolve", h.unit_path)
@@ -106,6 +110,7 @@ def _render(conflict: HouseholdConflict, message: str | None = None, status: int
 
 
 @bp.route("/<int:conflict_id>")
+@shows_personal_data("household")  # the household the conflict is about (viewed() names it)
 def conflict(conflict_id: int):
     return _render(sync.get_conflict(_me(), conflict_id))
 

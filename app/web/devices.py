@@ -14,6 +14,7 @@ from app.domain.errors import DomainError, NotFound
 from app.extensions import db
 from app.models import User
 from app.routing import db_int
+from app.web import shows_personal_data
 
 bp = Blueprint("devices", __name__, url_prefix="/devices")
 
@@ -31,6 +32,7 @@ def _render(issued: str | None = None, message: str | None = None, status: int =
 
 
 @bp.route("")
+@shows_personal_data("device_list")  # staff names
 def index():
     return _render()
 

@@ -28,7 +28,7 @@ from app.domain.household_rules import HEAD
 from app.domain.units import unit_by_code
 from app.extensions import db
 from app.models import Household, User, VersionKind
-from app.web import label_language
+from app.web import label_language, shows_personal_data, viewed
 from collection_forms import load_form
 
 bp = Blueprint("events", __name__, url_prefix="/collect")
@@ -52,6 +52,7 @@ def _transfer_mark() -> dict[str, Any]:
 
 
 @bp.route("/households/<uuid:household_id>/events/<kind>", methods=["GET", "POST"])
+@shows_personal_data("household", "household_id")
 def record(household_id: uuid.UUID, kind: str):
     if kind not in KINDS:
         abort(404)
@@ -269,9 +270,11 @@ def unit_children():
 
 
 @bp.route("/transfers")
+@shows_personal_data("transfer_list")
 def transfers():
-    return render_template("events/transfers.html", transfers=events.transfers_to_decide(_me()),
-                           error=None, error_id=None)
+    waiting = events.transfers_to_decide(_me())
+    viewed(count=len(waiting))
+    return render_template("events/transfers.html", transfers=waiting, error=None, error_id=None)
 
 
 @bp.route("/transfers/<int:transfer_id>/decide", methods=["POST"])

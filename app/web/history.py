@@ -14,7 +14,7 @@ from flask_login import current_user
 
 from app.domain import history, labels, registration
 from app.models import User, VersionKind
-from app.web import collect, label_language
+from app.web import collect, label_language, shows_personal_data, viewed
 
 bp = Blueprint("history", __name__, url_prefix="/history")
 bp.context_processor(collect._helpers)
@@ -37,12 +37,14 @@ def _helpers() -> dict:
 
 
 @bp.route("/households/<uuid:household_id>")
+@shows_personal_data("household", "household_id")
 def household(household_id: uuid.UUID):
     """The household's versions newest first; ?kind=birth shows one kind only."""
     me = _me()
     kind = request.args.get("kind", "")
     kind = kind if kind in VersionKind.__members__ else ""
     h = registration.get_household(me, household_id)
+    viewed(unit_path=h.unit_path, kind=kind)
     entries = history.household_history(me, household_id, kind or None, lang=label_language())
     month_link = any(v.id == h.village_id for v in history.month_villages(me))
     return render_template("history/household.html", h=h, entries=entries, kind=kind,
@@ -50,9 +52,11 @@ def household(household_id: uuid.UUID):
 
 
 @bp.route("/persons/<uuid:person_id>")
+@shows_personal_data("person", "person_id")
 def person(person_id: uuid.UUID):
     """One person's steps across households, oldest first."""
     found = history.person_history(_me(), person_id, lang=label_language())
+    viewed(steps=len(found.entries))
     return render_template("history/person.html", person=found, **_helpers())
 
 
@@ -66,6 +70,7 @@ def changes_index():
 
 
 @bp.route("/villages/<int:village_id>/changes")
+@shows_personal_data("village_changes", "village_id")
 def month(village_id: int):
     """The village's life events of a month (?month=2026-11; this month when absent or unreadable)."""
     today = registration.today()
@@ -74,4 +79,5 @@ def month(village_id: int):
     if match and 1 <= int(match.group(2)) <= 12 and 2000 <= int(match.group(1)) <= 2100:
         year, number = int(match.group(1)), int(match.group(2))
     result = history.month_changes(_me(), village_id, year, number, lang=label_language())
+    viewed(unit_path=result.village.path, month=f"{year}-{number:02d}", count=len(result.changes))
     return render_template("history/month.html", m=result, **_helpers())

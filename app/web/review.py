@@ -24,7 +24,7 @@ from app.domain.history import diff
 from app.extensions import db
 from app.models import Household, HouseholdVersion, Role, User, WorkflowAction
 from app.routing import db_int
-from app.web import collect, label_language
+from app.web import collect, label_language, shows_personal_data, viewed
 from collection_forms import load_form
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -65,6 +65,7 @@ def _queue_page(role: Role, *, message: str | None = None, pad_error: str | None
     # The filters as GET parameters, for the pager and the village links (None ones left out).
     filters = {k: v for k, v in (("village_id", village_id), ("collector_id", collector_id),
                                  ("card_no", card_no)) if v is not None}
+    viewed(count=queue.total, page=queue.page, queue=role.value, **filters)
     return render_template("review/queue.html", queue=queue, role=role.value, village_id=village_id,
                            collector_id=collector_id, card_no=card_no, card_text=card_text, filters=filters,
                            others={k: v for k, v in filters.items() if k != "village_id"},
@@ -73,12 +74,14 @@ def _queue_page(role: Role, *, message: str | None = None, pad_error: str | None
 
 
 @bp.route("/leader")
+@shows_personal_data("household_list")
 def leader():
     """Submitted households in the leader's villages, oldest first, with counts per village."""
     return _queue_page(Role.village_leader)
 
 
 @bp.route("/verifier")
+@shows_personal_data("household_list")
 def verifier():
     """Confirmed households in the verifier's township, filterable by village."""
     return _queue_page(Role.verifier)
@@ -90,6 +93,7 @@ def _render_review(me: User, household_id: uuid.UUID, *, message: str | None = N
                    pad_error: str | None = None, sent: dict[str, Any] | None = None,
                    revealed: dict[str, str] | None = None):
     h = registration.get_household(me, household_id)
+    viewed(unit_path=h.unit_path)
     version = h.current_version
     verified = (db.session.get(HouseholdVersion, h.last_verified_version_id)
                 if h.last_verified_version_id else None)
@@ -110,11 +114,13 @@ def _render_review(me: User, household_id: uuid.UUID, *, message: str | None = N
 
 
 @bp.route("/households/<uuid:household_id>")
+@shows_personal_data("household", "household_id")
 def household(household_id: uuid.UUID):
     return _render_review(_me(), household_id)
 
 
 @bp.route("/households/<uuid:household_id>/reveal", methods=["POST"])
+@shows_personal_data("household", "household_id")
 def reveal(household_id: uuid.UUID):
     """One member's full ID number, shown on the review page and recorded in the audit log."""
     me = _me()
@@ -142,6 +148,7 @@ def _done_message(action: str, card: str) -> str:
 
 
 @bp.route("/households/<uuid:household_id>/act", methods=["POST"])
+@shows_personal_data("household", "household_id")  # a refusal shows the page again
 def act(household_id: uuid.UUID):
     """Confirm, verify (with the drawn signature) or return (with reasons) the current version."""
     me = _me()
@@ -189,6 +196,7 @@ def _items(values: list[str]) -> list[tuple[uuid.UUID, int]]:
 
 
 @bp.route("/verify", methods=["POST"])
+@shows_personal_data("household_list")
 def verify_many():
     """Verify the ticked households with one signature. The answer is shown at once (not a
     redirect): a list of a hundred results does not fit into a session cookie's flash."""
@@ -206,6 +214,7 @@ def verify_many():
         h = r.event.household if r.event is not None else _visible(me, r.household_id)
         shown.append({"result": r, "household": h})
     verified = sum(1 for r in results if r.ok)
+    viewed(count=len(results), verified=verified)
     # Back to the same filtered list the households were ticked on.
     back = {k: request.form[k] for k in ("village_id", "collector_id", "card_no") if request.form.get(k)}
     return render_template("review/verified.html", shown=shown, verified=verified, total=len(results),
