@@ -33,9 +33,9 @@ def run(uri: str, n: int) -> dict[str, float]:
         upgrade()
         township = add("110101001000", "东华门街道", L.township, None)
         village = add("110101001001", "多福巷社区", L.village, township)
-        collector = create_user(None, username="zhang", name="采集员", password="correct horse battery",
+        collector = create_user(None, username="zhang", name="采集员", password="correct horse battery",  # noqa: S106
                                 role=Role.collector, unit=village)
-        create_user(None, username="leader", name="村干部", password="correct horse battery",
+        create_user(None, username="leader", name="村干部", password="correct horse battery",  # noqa: S106
                     role=Role.village_leader, unit=village)
         ids = [registration.new_household(collector, unit_id=village.id, data=family(seq=i), today=TODAY)
                .household.id for i in range(1, 31)]

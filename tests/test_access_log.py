@@ -157,7 +157,7 @@ def test_a_list_entry_names_the_filter_and_the_count_and_the_api_its_size(app, u
     assert entry.details == {"count": 1, "persons": len(world["h"].persons)}
 
 
-def test_a_conflict_page_names_its_household(app, conflict):
+def test_a_conflict_page_names_its_household(app, conflict):  # noqa: F811
     assert conflict.leader.get(f"/conflicts/{conflict.id}").status_code == 200
     [entry] = entries(endpoint="conflicts.conflict")
     assert entry.object_type == "household" and entry.object_id == str(conflict.hid)
@@ -220,7 +220,7 @@ def test_batches_chain_and_verify_finds_a_changed_removed_or_forged_entry(app, d
     collector_id = world["users"]["collector"].id
     with tampering() as conn:
         _triggers_off(conn, db_name)
-        conn.execute(text(f"UPDATE access_entry SET actor_id = {collector_id} WHERE id = 2"))
+        conn.execute(text(f"UPDATE access_entry SET actor_id = {collector_id} WHERE id = 2"))  # noqa: S608
     assert _verify().ok
     # The last batch removed whole: the chain alone still holds; the anchored head does not.
     with tampering() as conn:
