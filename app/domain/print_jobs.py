@@ -7,10 +7,13 @@ and a crash leaves the finished books in place. Files go to PRINT_PATH, named by
 from __future__ import annotations
 
 import datetime as dt
+import getpass
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -133,9 +136,26 @@ def move(job: PrintJob, to: PrintJobState) -> None:
         job.finished_at = utcnow()
 
 
+def imprint(job: PrintJob) -> printing.Imprint:
+    """The foot line of every page: who asked for the job and when it is rendered (local
+    time), so that a leaked page is traced to its clerk. A job of `flask print` has no user:
+    it names the command line and the operating-system account that ran it."""
+    if job.requested_by is not None:
+        name = job.requested_by.name
+    else:
+        try:
+            account = getpass.getuser()
+        except (OSError, KeyError):  # no name for this uid (a bare container)
+            account = str(os.getuid())
+        name = f"命令行（{account}）"
+    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
+    return printing.Imprint(name, utcnow().astimezone(zone))
+
+
 def steps(job: PrintJob) -> Iterator[Step]:
     """The files of a job, rendered one at a time."""
     village, size = job.village, job.page_size
+    stamp = imprint(job)
     kind = PrintJobKind(job.kind)
     if kind == PrintJobKind.village:
         numbers = books.book_numbers(village)
@@ -144,24 +164,25 @@ def steps(job: PrintJob) -> Iterator[Step]:
     else:
         numbers = []
     for number in numbers:
-        yield Step(f"{village.name}-第{number}册.pdf", lambda n=number: _render_book(village, n, size))
+        yield Step(f"{village.name}-第{number}册.pdf", lambda n=number: _render_book(village, n, size, stamp))
     if kind == PrintJobKind.changed:
         yield Step(f"{village.name}-第{job.book_no}册-换页.pdf",
-                   lambda: _render_cards(books.changed_slots(village, job.book_no), size))
+                   lambda: _render_cards(books.changed_slots(village, job.book_no), size, stamp))
     elif kind == PrintJobKind.card:
         # The household's slot in this village's book: one that moved away has one in each village.
         slot = db.session.scalar(select(BookSlot).where(BookSlot.household_id == job.household_id,
                                                         BookSlot.village_id == job.village_id))
-        yield Step(f"{village.name}-户卡{books.slot_card_no(slot)}.pdf", lambda: _render_cards([slot], size))
+        yield Step(f"{village.name}-户卡{books.slot_card_no(slot)}.pdf", lambda: _render_cards([slot], size, stamp))
 
 
-def _render_book(village: AdminUnit, book_no: int, page_size: str) -> tuple[bytes, list[BookSlot]]:
+def _render_book(village: AdminUnit, book_no: int, page_size: str,
+                 stamp: printing.Imprint) -> tuple[bytes, list[BookSlot]]:
     book = books.book_data(village, book_no)
-    return printing.render_book(book, page_size=page_size), books.slots_of(village, book_no)
+    return printing.render_book(book, page_size=page_size, imprint=stamp), books.slots_of(village, book_no)
 
 
-def _render_cards(slots: list[BookSlot], page_size: str) -> tuple[bytes, list[BookSlot]]:
-    return printing.render_cards(books.slot_cards(slots), page_size=page_size), slots
+def _render_cards(slots: list[BookSlot], page_size: str, stamp: printing.Imprint) -> tuple[bytes, list[BookSlot]]:
+    return printing.render_cards(books.slot_cards(slots), page_size=page_size, imprint=stamp), slots
 
 
 def file_path(job: PrintJob, index: int) -> Path:
