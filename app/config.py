@@ -137,6 +137,11 @@ def from_environment() -> dict:
         # hold personal data, and a book can always be printed again.
         "PRINT_PATH": os.environ.get("PRINT_PATH", str(instance / "prints")),
         "PRINT_KEEP_DAYS": _int("PRINT_KEEP_DAYS", 7),
+        # A running print job whose consumer gave no sign of life (one comes after each book,
+        # which takes well under a minute) for this many seconds is taken for crashed and
+        # queued again; after PRINT_JOB_MAX_ATTEMPTS tries it fails with a message.
+        "PRINT_JOB_STALE_AFTER": _int("PRINT_JOB_STALE_AFTER", 600),
+        "PRINT_JOB_MAX_ATTEMPTS": _int("PRINT_JOB_MAX_ATTEMPTS", 3),
         # Task queue for print jobs: Huey on SQLite in the instance folder, or Redis when set.
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "BABEL_DEFAULT_LOCALE": "zh_CN",

@@ -52,15 +52,35 @@ def run_print_job(job_id: int) -> None:
         print_jobs.run(job_id)
 
 
+def requeue_stale_jobs() -> list[int]:
+    """Hand again to the queue the print jobs that were lost: recorded but never enqueued (the
+    web worker died between its commit and the enqueue, or the queue's storage was lost), or
+    left running by a consumer that died (after PRINT_JOB_STALE_AFTER seconds without a sign
+    of life; failed for good after PRINT_JOB_MAX_ATTEMPTS tries). Nothing asked for is lost."""
+    from flask_babel import force_locale
+
+    from app.domain import print_jobs
+    from app.extensions import db
+
+    app = _app()
+    # The clerk reads the failure message later: no request here, so the default language.
+    with app.app_context(), force_locale(app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")):
+        job_ids = print_jobs.requeue_stale(stale_after=dt.timedelta(seconds=app.config["PRINT_JOB_STALE_AFTER"]),
+                                           max_attempts=app.config["PRINT_JOB_MAX_ATTEMPTS"])
+        db.session.commit()
+        for job_id in job_ids:  # after the commit: the consumer must see them queued
+            run_print_job(job_id)
+    return job_ids
+
+
+@huey.on_startup()
+def requeue_at_start() -> None:
+    requeue_stale_jobs()
+
+
 @huey.periodic_task(crontab(minute="*"))
 def requeue_stale_print_jobs() -> None:
-    """A job recorded but never handed to the queue (the web worker died between its commit
-    and the enqueue, or the queue's storage was lost) is sent again: nothing asked for is lost."""
-    from app.domain import print_jobs
-
-    with _app().app_context():
-        for job_id in print_jobs.stale_job_ids(older_than=dt.timedelta(minutes=2)):
-            run_print_job(job_id)
+    requeue_stale_jobs()
 
 
 @huey.periodic_task(crontab(minute="17", hour="*"))

@@ -9,7 +9,7 @@ No Flask, nothing from `app`. The app fills the frozen dataclasses of printing.m
         (libharfbuzz-subset0) and fontconfig finds "Noto Sans CJK SC" (fonts-noto-cjk).
         Cached per process; call it when the app starts. The render functions call it too.
 
-    render_book(book, *, page_size="A4", processes=2) -> bytes
+    render_book(book, *, page_size="A4", processes=2, imprint=None) -> bytes
         A bound book: cover (village, township, book number, its card numbers as runs, households,
         print date) on its own leaf, catalogue (slot, card number, head, group and door,
         members, page), then each card's front on a recto page with its back behind it.
@@ -21,13 +21,17 @@ No Flask, nothing from `app`. The app fills the frozen dataclasses of printing.m
         A book's card numbers as runs, '0001–0096, 0120, 0133–0136': what the cover lists
         (a book's cards are not a range of numbers). Pure.
 
-    render_cards(cards, *, page_size="A4", processes=1) -> bytes
+    render_cards(cards, *, page_size="A4", processes=1, imprint=None) -> bytes
         Reprints: front and back of each card, marked '补印件 第3册 第17号' when the card has
         a book and a slot; no page numbers (the leaves replace numbered leaves of the book).
 
 A card with `transferred_out` set is the page a household left in its old village's book:
 its front is marked '已迁出 / transferred out' with the date, the new village and card
 number, and its catalogue line says '已迁出 → <village> <card no>' instead of the address.
+
+imprint: an Imprint (user's name, local time) printed as '打印：<name> <YYYY-MM-DD HH:MM>' at
+the foot of every page, in the bottom margin under the page number, so it moves nothing on
+the page. The app always passes one (the PDFs hold personal data); None only for samples.
 
 page_size: "A4" (portrait, the default) or "A5" (PAGE_SIZES). Errors: ValueError for input
 that cannot make a book (Book.check) or an unknown page size; PrintingError and its
@@ -50,14 +54,23 @@ from typing import TYPE_CHECKING
 
 from printing.environment import check_environment
 from printing.errors import CardDoesNotFit, MissingGlyphs, PrintingError, PrintingUnavailable
-from printing.model import BOOK_SLOTS, PAGE_SIZES, Book, Card, MemberRow, SignatureBox, TransferredOut
+from printing.model import (
+    BOOK_SLOTS,
+    PAGE_SIZES,
+    Book,
+    Card,
+    Imprint,
+    MemberRow,
+    SignatureBox,
+    TransferredOut,
+)
 from printing.runs import Run, format_runs, number_runs
 
 if TYPE_CHECKING:
     from printing.render import render_book, render_cards
 
 __all__ = [
-    "BOOK_SLOTS", "PAGE_SIZES", "Book", "Card", "CardDoesNotFit", "MemberRow", "MissingGlyphs",
+    "BOOK_SLOTS", "PAGE_SIZES", "Book", "Card", "CardDoesNotFit", "Imprint", "MemberRow", "MissingGlyphs",
     "PrintingError", "PrintingUnavailable", "Run", "SignatureBox", "TransferredOut", "check_environment",
     "format_runs", "number_runs", "render_book", "render_cards",
 ]

@@ -6,7 +6,7 @@ formatted); the templates never see a database object (STYLE.md 7, "print from p
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 BOOK_SLOTS = 100  # 百户一册 (DESIGN.md §7)
 PAGE_SIZES = ("A4", "A5")  # portrait; A4 is the default
@@ -96,3 +96,15 @@ class Book:
                    if c.book_no != self.book_no or c.village_code != self.village_code]
         if foreign:
             raise ValueError(f"cards not of book {self.book_no} of village {self.village_code}: {foreign}")
+
+
+@dataclass(frozen=True)
+class Imprint:
+    """Who made the PDF and when (local time), printed at the foot of every page: paper that
+    leaks is traced to the user who printed it."""
+
+    name: str
+    at: datetime
+
+    def line(self) -> str:
+        return f"打印：{self.name} {self.at:%Y-%m-%d %H:%M}"

@@ -30,7 +30,7 @@ from weasyprint.urls import FatalURLFetchingError
 from printing.environment import check_environment
 from printing.errors import CardDoesNotFit, MissingGlyphs, PrintingError
 from printing.fetcher import BASE_URL, PACKAGE, LocalFetcher
-from printing.model import PAGE_SIZES, Book, Card
+from printing.model import PAGE_SIZES, Book, Card, Imprint
 from printing.qr import QRImage, qr_image
 from printing.runs import number_runs
 
@@ -61,7 +61,7 @@ DENSER_ABOVE = (10, 14)  # member rows beyond which the table uses smaller rows 
 
 # ------------------------------------------------------------------ public functions
 
-def render_book(book: Book, *, page_size: str = "A4", processes: int = 2) -> bytes:
+def render_book(book: Book, *, page_size: str = "A4", processes: int = 2, imprint: Imprint | None = None) -> bytes:
     """The PDF of a bound book: cover, catalogue, then the front and back of every card.
 
     Pages are numbered continuously; card fronts are on recto (odd) pages. `processes` > 1
@@ -69,11 +69,12 @@ def render_book(book: Book, *, page_size: str = "A4", processes: int = 2) -> byt
     check_environment()
     book.check()
     _check_page_size(page_size)
-    chunks = _book_chunks(book, page_size, _usable_processes(processes))
+    chunks = _book_chunks(book, page_size, _usable_processes(processes), imprint)
     return _join(_run(chunks), chunks[0].title)
 
 
-def render_cards(cards: Sequence[Card], *, page_size: str = "A4", processes: int = 1) -> bytes:
+def render_cards(cards: Sequence[Card], *, page_size: str = "A4", processes: int = 1,
+                 imprint: Imprint | None = None) -> bytes:
     """Reprinted cards, front and back each, marked with their book and slot ('第3册 第17号')
     so that the clerk can put each leaf back in its place in the bound book. Not page
     numbered (the book's numbers are on the leaves they replace)."""
@@ -81,7 +82,8 @@ def render_cards(cards: Sequence[Card], *, page_size: str = "A4", processes: int
     _check_page_size(page_size)
     if not cards:
         raise ValueError("no cards to print")
-    common = dict(page_size=page_size, page_numbers=False, reprint=True, title="户卡补印")
+    common = dict(page_size=page_size, page_numbers=False, reprint=True, title="户卡补印",
+                  imprint=imprint.line() if imprint else "")
     chunks, first = [], 0
     for count in _chunk_sizes(len(cards), 0, _usable_processes(processes)):
         chunks.append(_Chunk(**common, first_page=1, first_index=first,
@@ -127,9 +129,10 @@ class _Chunk:
     cover: _Cover | None = None  # set on the chunk that starts the book
     catalogue: tuple[tuple[_CatalogueRow, ...], ...] = ()
     catalogue_blank: bool = False
+    imprint: str = ""  # '打印：张三 2026-12-07 20:15' at the foot of every page, or ''
 
 
-def _book_chunks(book: Book, page_size: str, count: int) -> list[_Chunk]:
+def _book_chunks(book: Book, page_size: str, count: int, imprint: Imprint | None = None) -> list[_Chunk]:
     """The book cut into `count` chunks of whole cards (fewer if there are fewer cards); the
     first one starts with the cover and the catalogue."""
     catalogue_pages = _split(book.cards, CATALOGUE_ROWS[page_size])
@@ -141,7 +144,7 @@ def _book_chunks(book: Book, page_size: str, count: int) -> list[_Chunk]:
               for i, c in enumerate(rows))
         for j, rows in enumerate(catalogue_pages))
     common = dict(page_size=page_size, page_numbers=True, reprint=False,
-                  title=f"{book.village_name} 户卡册 第{book.book_no}册")
+                  title=f"{book.village_name} 户卡册 第{book.book_no}册", imprint=imprint.line() if imprint else "")
     chunks: list[_Chunk] = []
     first_card = 0
     for size in _chunk_sizes(len(book.cards), lead, count):
@@ -333,7 +336,8 @@ def _chunk_html(chunk: _Chunk) -> tuple[str, list[str]]:
     doc = dict(page_size=chunk.page_size, size_class=chunk.page_size.lower(),
                margins=MARGINS[chunk.page_size], first_page=chunk.first_page,
                page_numbers=chunk.page_numbers, title=chunk.title, cover=chunk.cover,
-               catalogue=chunk.catalogue, catalogue_blank=chunk.catalogue_blank, cards=cards)
+               catalogue=chunk.catalogue, catalogue_blank=chunk.catalogue_blank, cards=cards,
+               imprint=chunk.imprint)
     return _environment.get_template("document.html").render(doc=doc), pages
 
 

@@ -50,6 +50,8 @@ def base_config(database_uri: str, **extra) -> dict:
         "BOOK_SIZE": 100,
         "PRINT_PATH": tempfile.mkdtemp(prefix="doorstep-prints-"),
         "PRINT_KEEP_DAYS": 7,
+        "PRINT_JOB_STALE_AFTER": 600,
+        "PRINT_JOB_MAX_ATTEMPTS": 3,
         "REDIS_URL": "",
         "BABEL_DEFAULT_LOCALE": "zh_CN",
         "BABEL_DEFAULT_TIMEZONE": "Asia/Shanghai",

@@ -1,5 +1,8 @@
 """`flask print book|village`: print books from the command line, with the same jobs, slots
-and audit entries as the clerk's screen (the command waits for the render itself)."""
+and audit entries as the clerk's screen (the command waits for the render itself).
+
+The command has no user of the app: the foot of every page names '命令行（<OS account>）',
+the operating-system account that ran it (app.domain.print_jobs.imprint)."""
 from __future__ import annotations
 
 import shutil

@@ -7,10 +7,13 @@ and a crash leaves the finished books in place. Files go to PRINT_PATH, named by
 from __future__ import annotations
 
 import datetime as dt
+import getpass
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -84,9 +87,47 @@ def recent_jobs(village: AdminUnit, limit: int = 10) -> list[PrintJob]:
                                    .order_by(PrintJob.id.desc()).limit(limit)))
 
 
-def stale_job_ids(older_than: dt.timedelta) -> list[int]:
-    return list(db.session.scalars(select(PrintJob.id).where(
-        PrintJob.state == PrintJobState.queued.value, PrintJob.created_at < utcnow() - older_than)))
+def requeue_stale(*, stale_after: dt.timedelta, max_attempts: int,
+                  unsent_after: dt.timedelta = dt.timedelta(minutes=2)) -> list[int]:
+    """The jobs to hand to the task queue again (flushed, not committed; enqueue after the commit):
+
+    - queued for longer than `unsent_after`: recorded but never handed to the queue (the web
+      worker died between its commit and the enqueue, or the queue's storage was lost);
+    - running with no heartbeat for `stale_after`: their consumer died (killed, out of memory,
+      the machine restarted). Each goes back to queued, or, once it has been claimed
+      `max_attempts` times, is failed with a message the clerk reads on the job's page.
+
+    Each move is a conditional update on the heartbeat: a consumer that is still alive (it
+    beat meanwhile) keeps its job."""
+    now = utcnow()
+    cutoff = now - stale_after
+    unsent = list(db.session.scalars(select(PrintJob.id).where(
+        PrintJob.state == PrintJobState.queued.value, PrintJob.created_at < now - unsent_after)))
+    again = []
+    stale = db.session.execute(select(PrintJob.id, PrintJob.attempts, PrintJob.requested_by_id).where(
+        PrintJob.state == PrintJobState.running.value, PrintJob.heartbeat_at < cutoff)
+        .order_by(PrintJob.id)).all()
+    for job_id, attempts, requested_by in stale:
+        give_up = attempts >= max_attempts
+        to = PrintJobState.failed if give_up else PrintJobState.queued
+        assert to in JOB_TRANSITIONS[PrintJobState.running]
+        values: dict = {"state": to.value}
+        if give_up:
+            values.update(finished_at=now, error=str(_l(
+                "The printing stopped %(n)s times before the job was done (the print service was "
+                "stopped or ran out of memory). Print it again; if it stops again, tell the administrator.",
+                n=attempts)))
+        moved = db.session.execute(update(PrintJob).where(
+            PrintJob.id == job_id, PrintJob.state == PrintJobState.running.value, PrintJob.attempts == attempts,
+            PrintJob.heartbeat_at < cutoff).values(**values)).rowcount
+        if not moved:
+            continue  # its consumer beat meanwhile, or another requeue got there first
+        audit.record("print.failed" if give_up else "print.requeued", actor=requested_by, object_type="print_job",
+                     object_id=job_id, details={"attempts": attempts, "stale_after_s": stale_after.total_seconds()})
+        if not give_up:
+            again.append(job_id)
+    db.session.flush()
+    return sorted(set(unsent) | set(again))
 
 
 def move(job: PrintJob, to: PrintJobState) -> None:
@@ -99,9 +140,26 @@ def move(job: PrintJob, to: PrintJobState) -> None:
         job.finished_at = utcnow()
 
 
+def imprint(job: PrintJob) -> printing.Imprint:
+    """The foot line of every page: who asked for the job and when it is rendered (local
+    time), so that a leaked page is traced to its clerk. A job of `flask print` has no user:
+    it names the command line and the operating-system account that ran it."""
+    if job.requested_by is not None:
+        name = job.requested_by.name
+    else:
+        try:
+            account = getpass.getuser()
+        except (OSError, KeyError):  # no name for this uid (a bare container)
+            account = str(os.getuid())
+        name = f"命令行（{account}）"
+    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
+    return printing.Imprint(name, utcnow().astimezone(zone))
+
+
 def steps(job: PrintJob) -> Iterator[Step]:
     """The files of a job, rendered one at a time."""
     village, size = job.village, job.page_size
+    stamp = imprint(job)
     kind = PrintJobKind(job.kind)
     if kind == PrintJobKind.village:
         numbers = books.book_numbers(village)
@@ -110,24 +168,25 @@ def steps(job: PrintJob) -> Iterator[Step]:
     else:
         numbers = []
     for number in numbers:
-        yield Step(f"{village.name}-第{number}册.pdf", lambda n=number: _render_book(village, n, size))
+        yield Step(f"{village.name}-第{number}册.pdf", lambda n=number: _render_book(village, n, size, stamp))
     if kind == PrintJobKind.changed:
         yield Step(f"{village.name}-第{job.book_no}册-换页.pdf",
-                   lambda: _render_cards(books.changed_slots(village, job.book_no), size))
+                   lambda: _render_cards(books.changed_slots(village, job.book_no), size, stamp))
     elif kind == PrintJobKind.card:
         # The household's slot in this village's book: one that moved away has one in each village.
         slot = db.session.scalar(select(BookSlot).where(BookSlot.household_id == job.household_id,
                                                         BookSlot.village_id == job.village_id))
-        yield Step(f"{village.name}-户卡{books.slot_card_no(slot)}.pdf", lambda: _render_cards([slot], size))
+        yield Step(f"{village.name}-户卡{books.slot_card_no(slot)}.pdf", lambda: _render_cards([slot], size, stamp))
 
 
-def _render_book(village: AdminUnit, book_no: int, page_size: str) -> tuple[bytes, list[BookSlot]]:
+def _render_book(village: AdminUnit, book_no: int, page_size: str,
+                 stamp: printing.Imprint) -> tuple[bytes, list[BookSlot]]:
     book = books.book_data(village, book_no)
-    return printing.render_book(book, page_size=page_size), books.slots_of(village, book_no)
+    return printing.render_book(book, page_size=page_size, imprint=stamp), books.slots_of(village, book_no)
 
 
-def _render_cards(slots: list[BookSlot], page_size: str) -> tuple[bytes, list[BookSlot]]:
-    return printing.render_cards(books.slot_cards(slots), page_size=page_size), slots
+def _render_cards(slots: list[BookSlot], page_size: str, stamp: printing.Imprint) -> tuple[bytes, list[BookSlot]]:
+    return printing.render_cards(books.slot_cards(slots), page_size=page_size, imprint=stamp), slots
 
 
 def file_path(job: PrintJob, index: int) -> Path:
@@ -154,36 +213,75 @@ def run_step(job: PrintJob, index: int, step: Step) -> None:
     db.session.flush()
 
 
+class _Superseded(Exception):
+    """This consumer's claim is no longer the job's: it was found stale and claimed again."""
+
+
+def claim(job_id: int) -> int | None:
+    """Claim a queued job for this consumer, committed: one conditional update, so of a task
+    sent twice (requeued, retried) or taken by two consumers at once only one runs the job.
+    Returns this claim's attempt number, or None when the job was not queued."""
+    now = utcnow()
+    attempt = db.session.execute(
+        update(PrintJob).where(PrintJob.id == job_id, PrintJob.state == PrintJobState.queued.value)
+        .values(state=PrintJobState.running.value, started_at=now, heartbeat_at=now,
+                attempts=PrintJob.attempts + 1, files=[], done_steps=0, error=None)
+        .returning(PrintJob.attempts)).scalar()
+    db.session.commit()
+    return attempt
+
+
+def _still_ours(job_id: int, attempt: int) -> bool:
+    """Note that this consumer is alive, in the transaction about to commit its work; False
+    if the job was claimed again meanwhile (the caller rolls its work back). The update locks
+    the row (PostgreSQL) or the database (SQLite) until the commit, so a requeue cannot slip
+    in between."""
+    return bool(db.session.execute(update(PrintJob).where(
+        PrintJob.id == job_id, PrintJob.attempts == attempt, PrintJob.state == PrintJobState.running.value)
+        .values(heartbeat_at=utcnow()).execution_options(synchronize_session=False)).rowcount)
+
+
+def _beat(job_id: int, attempt: int) -> None:
+    if not _still_ours(job_id, attempt):
+        raise _Superseded
+
+
 def run(job_id: int, on_step: Callable[[int, int], None] | None = None) -> PrintJob:
     """Carry out a job, committing after each file; `on_step(done, total)` reports progress.
-    Used by the task queue and the CLI."""
-    # Claim the job with a conditional update: a task sent twice (requeued, retried) runs once.
-    claimed = db.session.execute(
-        update(PrintJob).where(PrintJob.id == job_id, PrintJob.state == PrintJobState.queued.value)
-        .values(state=PrintJobState.running.value, started_at=utcnow())).rowcount
-    db.session.commit()
+    Used by the task queue and the CLI. A job claimed again after this consumer was taken for
+    dead: it stops, and what it did since its last heartbeat is rolled back."""
+    attempt = claim(job_id)
     job = db.session.get(PrintJob, job_id)
-    if not claimed:
+    if attempt is None:
         return job
-    plan = list(steps(job))
-    job.total_steps = len(plan) or 1
-    db.session.commit()
     try:
+        plan = list(steps(job))
+        job.total_steps = len(plan) or 1
+        _beat(job_id, attempt)
+        db.session.commit()
         for index, step in enumerate(plan):
             run_step(job, index, step)
+            _beat(job_id, attempt)
             db.session.commit()
             if on_step:
                 on_step(index + 1, job.total_steps)
+        _beat(job_id, attempt)
         move(job, PrintJobState.done)
         audit.record("print.done", actor=job.requested_by_id, object_type="print_job", object_id=job.id,
-                     details={"files": len(job.files)})
+                     details={"files": len(job.files), "attempt": attempt})
+    except _Superseded:
+        db.session.rollback()
+        return db.session.get(PrintJob, job_id)
     except Exception as error:  # the job records why; the task queue logs the trace
         db.session.rollback()
+        if not _still_ours(job_id, attempt):
+            db.session.rollback()
+            raise  # no longer this consumer's job: the consumer that has it records its outcome
         job = db.session.get(PrintJob, job_id)
         move(job, PrintJobState.failed)
         job.error = f"{type(error).__name__}: {error}"[:2000]
         audit.record("print.failed", actor=job.requested_by_id, object_type="print_job", object_id=job.id,
-                     details={"error": job.error[:200]})
+                     details={"error": job.error[:200], "attempt": attempt})
         db.session.commit()
         raise
     db.session.commit()

@@ -66,7 +66,8 @@ class PrintJobState(str, enum.Enum):
 # The only moves a job makes; app.domain.print_jobs refuses any other.
 JOB_TRANSITIONS: dict[PrintJobState, frozenset[PrintJobState]] = {
     PrintJobState.queued: frozenset({PrintJobState.running, PrintJobState.failed}),
-    PrintJobState.running: frozenset({PrintJobState.done, PrintJobState.failed}),
+    # Back to queued: its consumer stopped without finishing (app.domain.print_jobs.requeue_stale).
+    PrintJobState.running: frozenset({PrintJobState.done, PrintJobState.failed, PrintJobState.queued}),
     PrintJobState.done: frozenset(),
     PrintJobState.failed: frozenset(),
 }
@@ -96,6 +97,12 @@ class PrintJob(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # Times a consumer claimed it. A consumer that dies mid-job leaves it running; after
+    # PRINT_JOB_STALE_AFTER seconds without a heartbeat it is queued again, and failed after
+    # PRINT_JOB_MAX_ATTEMPTS claims. A consumer writes only while the count is its own claim's.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The running consumer's last sign of life: set at the claim and after each file.
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
     village: Mapped[AdminUnit] = relationship()
     household: Mapped[Household | None] = relationship()
