@@ -110,7 +110,8 @@ def requeue_stale(*, stale_after: dt.timedelta, max_attempts: int,
     for job_id, attempts, requested_by in stale:
         give_up = attempts >= max_attempts
         to = PrintJobState.failed if give_up else PrintJobState.queued
-        assert to in JOB_TRANSITIONS[PrintJobState.running]
+        if to not in JOB_TRANSITIONS[PrintJobState.running]:  # the table and this code disagree
+            raise RuntimeError(f"print job: running -> {to.value} is not in JOB_TRANSITIONS")
         values: dict = {"state": to.value}
         if give_up:
             values.update(finished_at=now, error=str(_l(
