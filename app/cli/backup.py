@@ -1,5 +1,5 @@
 """`flask backup OUT` and `flask restore IN`: a consistent copy of the database while the app
-runs, and bringing it back into a fresh database (docs/SECURITY-audit.md).
+runs, and bringing it back into a fresh database (docs/SECURITY.md).
 
 SQLite: the backup API (sqlite3.Connection.backup) copies the whole file in one step from one
 read transaction; in WAL mode writers go on meanwhile and the copy is the database as of its
