@@ -506,3 +506,18 @@ def test_split_with_the_head_leaving_asks_to_confirm_who_stays(client, collector
     assert change["new_head"] == son["person_id"]
     assert {c["person_id"]: c["new"] for c in change["relationships"]} == {
         son["person_id"]: "02", daughter["person_id"]: "75"}
+
+
+@pytest.mark.parametrize("value, needle", [("张\u202e宝", "U+202E"), ("张\x00宝", "U+0000"), ("张" * 201, "200")])
+def test_a_life_events_typed_text_is_held_to_the_forms_character_and_length_rules(client, collector, household,
+                                                                                   value, needle):
+    """Issue 15 items 6 and 8: the event forms' free text (here a newborn's name) refuses
+    control and bidi-override characters and over-long text, next to the field; nothing changes."""
+    client.login("zhang")
+    before = (len(versions(household)), household.current_version.content_hash)
+    resp = post(client, household, "birth", {"occurred_on": "2026-09-01", "name": value, "sex": "1"})
+    assert resp.status_code == 422
+    error = re.search(r'data-testid="error-name">([^<]*)<', resp.get_data(as_text=True))
+    assert error and needle in error.group(1) and "此项" in error.group(1)
+    db.session.refresh(household)
+    assert (len(versions(household)), household.current_version.content_hash) == before

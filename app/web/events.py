@@ -30,6 +30,7 @@ from app.extensions import db
 from app.models import Household, User, VersionKind
 from app.web import label_language, shows_personal_data, viewed
 from collection_forms import load_form
+from collection_forms.characters import code_points, refused_characters
 
 bp = Blueprint("events", __name__, url_prefix="/collect")
 
@@ -63,6 +64,7 @@ def record(household_id: uuid.UUID, kind: str):
                                            "person_id": request.args.get("person_id", "")}))
     form = request.form
     try:
+        _refuse_bad_text(form)
         proposals = _head_change_step(h, kind, form)
         if proposals is not None and not _confirmed(kind, form):
             return _render(h, kind, form, proposals=proposals)
@@ -180,6 +182,26 @@ def _unit_code(form, name: str, field: str) -> str:
     return typed or picked
 
 
+# A life event's typed text (a name, a birth place, a cause, a reason) is held to the same
+# rules as the form's fields (issue 15 items 6 and 8): no control or bidi-override
+# characters, and a length limit; a reason may have line breaks.
+EVENT_TEXT_MAX, EVENT_REASON_MAX = 200, 500
+
+
+def _refuse_bad_text(form) -> None:
+    for name, value in form.items(multi=True):
+        if name == "csrf_token":
+            continue
+        multiline = name == "reason"
+        chars = refused_characters(value, multiline=multiline)
+        if chars:
+            raise Invalid(_("This field has characters that are not allowed (%(chars)s); delete them and "
+                            "type it again.", chars=code_points(chars)), field=name)
+        limit = EVENT_REASON_MAX if multiline else EVENT_TEXT_MAX
+        if len(value.strip()) > limit:
+            raise Invalid(_("This field is longer than %(n)d characters.", n=limit), field=name)
+
+
 def _call(me: User, h: Household, kind: str, form) -> events.EventResult:
     common = {"occurred_on": _date(form), "base_number": form.get("base_number", -1, type=int),
               "submission_id": _submission_id(form)}
@@ -282,6 +304,7 @@ def decide(transfer_id: int):
     me = _me()
     accept = request.form.get("decision") == "accept"
     try:
+        _refuse_bad_text(request.form)
         transfer = events.decide_transfer(me, transfer_id, accept=accept,
                                           reason=request.form.get("reason", ""))
     except (Invalid, Conflict) as e:
