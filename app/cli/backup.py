@@ -19,6 +19,8 @@ import shutil
 import sqlite3
 import subprocess  # noqa: S404 - pg_dump/pg_restore, with argument lists, never a shell
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -40,14 +42,26 @@ def _head_text(row) -> str:
     return f"{row[0]}:{row[1]}" if row else "(the audit log is empty)"
 
 
+@contextmanager
+def _written_whole(out: Path) -> Iterator[Path]:
+    """A backup is written to an owner-only `.part` beside `out` and moved into place only
+    when complete; a failure leaves no part behind."""
+    part = out.with_name(out.name + ".part")
+    _owner_only(part)
+    try:
+        yield part
+        part.replace(out)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+
+
 # ------------------------------------------------------------------ SQLite
 
 
 def backup_sqlite(database: Path, out: Path) -> str:
     """Copy `database` into the new file `out` with SQLite's backup API; its audit head."""
-    part = out.with_name(out.name + ".part")
-    _owner_only(part)
-    try:
+    with _written_whole(out) as part:
         source = sqlite3.connect(database, timeout=30)
         target = sqlite3.connect(part)
         try:
@@ -59,10 +73,6 @@ def backup_sqlite(database: Path, out: Path) -> str:
         finally:
             target.close()
             source.close()
-        part.replace(out)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
     return _head_text(head)
 
 
@@ -120,9 +130,7 @@ def _tool(name: str) -> str:
 def dump_postgresql(url: URL, out: Path) -> str:
     """pg_dump --format=custom into the new file `out`, from a snapshot held here; its audit head."""
     conninfo, env = _libpq(url)
-    part = out.with_name(out.name + ".part")
-    _owner_only(part)
-    try:
+    with _written_whole(out) as part:
         with db.engine.connect() as conn:
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
@@ -135,10 +143,6 @@ def dump_postgresql(url: URL, out: Path) -> str:
                     env=env, capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise click.ClickException(f"pg_dump failed: {done.stderr.strip()}")
-        part.replace(out)
-    except BaseException:
-        part.unlink(missing_ok=True)
-        raise
     return _head_text(head)
 
 

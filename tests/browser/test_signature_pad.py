@@ -93,8 +93,6 @@ def test_the_forms_last_step_pad_can_be_signed_by_finger(live_server, browser: B
         page.get_by_test_id("nav-summary").tap()
         expect(page.locator("[data-testid=summary] [data-signature-pad] canvas")).to_be_visible()
         rotate_and_back(page, "summary")
-        draw_signature(page, "summary")
-        # A stroke that leaves the pad sideways still draws; the page stays where it was.
-        assert page.url.endswith("/edit") or "/edit#" in page.url or "/edit?" in page.url
+        draw_signature(page, "summary")  # asserts the strokes drew and the page stayed put
     finally:
         context.close()
