@@ -8,7 +8,7 @@ For each database, in a fresh, migrated database (SQLite: a file in a temporary 
 PostgreSQL: a database bench_review_<pid> created on DOORSTEP_TEST_PG, default
 postgresql://root@127.0.0.1:5432/test, dropped afterwards):
 1. set-up in this process, as `flask demo --households 2000` does it: the demo township, its
-   users and households, moved along the approval chain (app.domain.demo_workflow: about 160
+   users and households, moved along the approval chain (app.demo.workflow: about 160
    confirmed households wait for the verifier). If fewer than --bulk are confirmed, the
    village leaders confirm submitted households until there are enough (bench-only top-up).
    PostgreSQL then runs ANALYZE, as autovacuum would shortly after such a load;
@@ -93,7 +93,7 @@ def prepare(uri: str, households: int, bulk: int) -> Setup:
     from flask_babel import force_locale
     from flask_migrate import upgrade
 
-    from app.domain import demo
+    from app.demo import township as demo
 
     app = create_app(app_config(uri))
     with app.app_context():
@@ -122,8 +122,9 @@ def top_up_confirmed(result, bulk: int) -> int:
     """Bench-only: have the village leaders confirm submitted households until at least
     `bulk` wait for the verifier. With the demo's mix (8 % confirmed) it is needed only below
     about 1,300 households."""
-    from app.domain import demo, workflow
-    from app.domain.demo_workflow import squiggle
+    from app.demo import township as demo
+    from app.domain import workflow
+    from app.demo.workflow import squiggle
     from app.models import Household
 
     missing = bulk - state_counts().get("confirmed", 0)
@@ -271,7 +272,7 @@ class Bulk:
 def bulk_verify(client: Client, bulk: int) -> Bulk:
     """Tick `bulk` households on the queue's pages, as the browser shows them, and verify them
     with one signature in one POST."""
-    from app.domain.demo_workflow import squiggle
+    from app.demo.workflow import squiggle
 
     items: list[str] = []
     token = ""

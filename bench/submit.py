@@ -19,7 +19,7 @@ users (`create_demo(households=0)`):
    form, field and household checks, version, 5 persons, audit, redirect);
 4. the households: POST /collect/households/new?unit_id=<village> with the real form fields
    (household-*, members-<i>-*, submission_id, csrf_token) of 5-member households made by
-   app.domain.demo_households (different people each time); a save answers 302;
+   app.demo.households (different people each time); a save answers 302;
 5. checks the database afterwards: households, versions and persons as posted, audit chain.
 Each phase is bounded by a count and a time limit; the first requests of each worker are a
 warm-up and are not counted. Figures are printed and appended to docs/PERFORMANCE.md.
@@ -187,7 +187,7 @@ def prepare(uri: str) -> tuple[list[Village], str]:
     from flask_babel import force_locale
     from flask_migrate import upgrade
 
-    from app.domain import demo
+    from app.demo import township as demo
 
     app = create_app(app_config(uri))
     with app.app_context():
@@ -213,7 +213,7 @@ def households_to_post(needs: dict[str, int], villages: list[Village]) -> dict[s
     """At least needs[village code] 5-member households without deliberate problems for each
     village, every one with other people (new person ids; an ID number may repeat across
     seeds now and then, which gives a warning, as it would in life)."""
-    from app.domain.demo_households import generate_households
+    from app.demo.households import generate_households
 
     today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the server's "today" (registration.today)
     groups = {v.code: v.groups for v in villages if v.code in needs}

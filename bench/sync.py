@@ -7,7 +7,7 @@ For each database, in a fresh migrated database with the demo township and its u
 set-up of bench/submit.py), with gunicorn (sync workers, as the app is run) on 127.0.0.1:
 1. each client thread is one village's collector with a device token (Bearer), on its own
    connection;
-2. phase "new": POST /api/v1/submissions of new 5-member households (app.domain.demo_households,
+2. phase "new": POST /api/v1/submissions of new 5-member households (app.demo.households,
    different people each time) with a drawn signature: each answers 201 (saved and submitted
    in one transaction);
 3. phase "10 % duplicates": the same, but one request in ten is a retry of one of the client's

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from app.domain import demo
+from app.demo import township as demo
 from app.extensions import db
 from app.models import AdminUnit, AuditEntry, RoleAssignment, User
 

@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from app.domain import demo
-from app.domain import demo_households as dh
+from app.demo import township as demo
+from app.demo import households as dh
 from app.domain.household_rules import check_household_rules
 from app.extensions import db
 from app.models import AuditEntry, Household, HouseholdVersion, Person, User

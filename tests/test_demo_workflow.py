@@ -8,8 +8,10 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from app.domain import demo, demo_workflow, signatures, workflow
-from app.domain.demo_households import submission_id
+from app.demo import township as demo
+from app.demo import workflow as demo_workflow
+from app.domain import signatures, workflow
+from app.demo.households import submission_id
 from app.extensions import db
 from app.models import AuditEntry, Household, Signature, User, WorkflowEvent
 

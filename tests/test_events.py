@@ -694,7 +694,7 @@ def test_transfer_requests_are_checked(app, units, collector):
 
 
 def test_demo_events_are_recorded_once_through_the_domain(app, units, collector):
-    from app.domain import demo_events
+    from app.demo import events as demo_events
 
     for seq in range(1, 25):
         make_household(collector, units["A" if seq % 2 else "B"], surname="张王李赵"[seq % 4], seq=seq)

@@ -9,7 +9,10 @@ from flask import current_app
 from flask.cli import with_appcontext
 from flask_babel import force_locale
 
-from app.domain import demo, demo_events, demo_workflow, scope
+from app.demo import events as demo_events
+from app.demo import township as demo
+from app.demo import workflow as demo_workflow
+from app.domain import scope
 from app.domain.errors import DomainError
 from app.extensions import db
 from app.models import Role, VersionKind

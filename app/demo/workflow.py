@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import exists, func, select
 
 from app.domain import workflow
-from app.domain.demo_households import submission_id
-from app.domain.demo_progress import Progress, no_progress
+from app.demo.households import submission_id
+from app.demo.progress import Progress, no_progress
 from app.domain.tree import in_subtree
 from app.extensions import db
 from app.models import AdminUnit, Household, HouseholdState, HouseholdVersion, User, WorkflowEvent

@@ -23,9 +23,9 @@ from sqlalchemy import func, select
 
 from app.domain import audit, registration, users
 from app.domain.auth import end_all_sessions
-from app.domain.demo_households import generate_households
-from app.domain.demo_progress import Progress, no_progress
-from app.domain.demo_workflow import Signers, WorkflowReport, move_households
+from app.demo.households import generate_households
+from app.demo.progress import Progress, no_progress
+from app.demo.workflow import Signers, WorkflowReport, move_households
 from app.domain.passwords import hash_password
 from app.domain.tree import in_subtree
 from app.domain.units import get_or_create_unit
@@ -35,7 +35,7 @@ from app.models import (AdminUnit, Household, HouseholdState, HouseholdVersion, 
 
 # One rural township of an ordinary county, copied from the NBS 2021 tree (see its README),
 # so that the demo works where the shared reference data is not present.
-TOWNSHIP_CSV = Path(__file__).resolve().parent.parent / "demo_data" / "township.csv"
+TOWNSHIP_CSV = Path(__file__).resolve().parent / "data" / "township.csv"
 
 # The NBS file numbers its levels 1-5.
 NBS_LEVELS = {"1": UnitLevel.province, "2": UnitLevel.city, "3": UnitLevel.county,
@@ -80,7 +80,7 @@ DEMO_USERS = (
     DemoUserSpec("demo_collector5", Role.collector, "village:4"),
     DemoUserSpec("demo_collector6", Role.collector, "village:5"),
     # Every village has its leader too, who confirms the village's demo households (the
-    # approval chain, app.domain.demo_workflow). Added last: names go by position.
+    # approval chain, app.demo.workflow). Added last: names go by position.
     DemoUserSpec("demo_village_leader3", Role.village_leader, "village:2"),
     DemoUserSpec("demo_village_leader4", Role.village_leader, "village:3"),
     DemoUserSpec("demo_village_leader5", Role.village_leader, "village:4"),
@@ -323,7 +323,7 @@ def demo_signers(township: DemoTownship, logins: list[DemoLogin]) -> Signers:
 def create_households(township: DemoTownship, collectors: dict[str, User], count: int, *,
                       seed: int = HOUSEHOLD_SEED, today: date | None = None,
                       progress: Progress = no_progress) -> HouseholdsReport:
-    """`count` generated households (app.domain.demo_households), saved through
+    """`count` generated households (app.demo.households), saved through
     registration.new_household as each village's collector, as the screens save them.
 
     Only while the township has no household at all: a rerun (or a run after collectors
@@ -373,7 +373,7 @@ def create_demo(*, password: str | None = None, reset_passwords: bool = False,
     `password` is the shared password for the users this run creates or resets; a random
     one is generated when it is not given. `households`: how many to make when the
     township has none yet (0: none). `workflow`: move the untouched demo households along
-    the approval chain to a realistic mix of states (app.domain.demo_workflow). `progress`
+    the approval chain to a realistic mix of states (app.demo.workflow). `progress`
     hears how far each step is.
     """
     if password is not None:

@@ -41,7 +41,7 @@ from collection_forms.conditions import derived
 COUNTY_CODE = "341023"
 # Surnames with their frequency weights (percent), and given names, from Faker's zh_CN
 # provider (MIT licence). Not ../shared/data/surnames_top100.csv: that file's data is
-# CC BY-NC-SA (non-commercial), which this repository cannot take on; see demo_data/README.md.
+# CC BY-NC-SA (non-commercial), which this repository cannot take on; see app/demo/data/README.md.
 SURNAMES: tuple[str, ...] = tuple(ZhNames.last_names)
 SURNAME_WEIGHTS: tuple[float, ...] = tuple(ZhNames.last_names.values())
 GIVEN_MALE: tuple[str, ...] = tuple(ZhNames.first_names_male)

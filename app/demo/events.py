@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.domain import events, registration
-from app.domain.demo_progress import Progress, no_progress
+from app.demo.progress import Progress, no_progress
 from app.domain.errors import DomainError
 from app.domain.tree import in_subtree
 from app.extensions import db

@@ -2,7 +2,7 @@
 
 A `Progress` is called as progress(step, done, total): with done 0 when the step starts, as
 items are done, and with done == total when it ends. Steps: "users", "households", "chain"
-(app.domain.demo_workflow) and "events" (app.domain.demo_events).
+(app.demo.workflow) and "events" (app.demo.events).
 """
 from __future__ import annotations
 
