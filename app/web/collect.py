@@ -24,19 +24,22 @@ from flask_login import current_user
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
-from app.domain import id_numbers, labels, registration, workflow
+from app.domain import labels, registration, workflow
 from app.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.extensions import db, reads_first
-from app.models import (AdminUnit, Household, HouseholdState, HouseholdVersion, UnitLevel, User,
-                        WorkflowAction, WorkflowEvent)
+from app.models import (AdminUnit, Household, HouseholdState, UnitLevel, User,
+                        WorkflowAction)
 from app.routing import db_int
 from app.web import label_language, shows_personal_data, viewed
-from app.web.forms_data import (GENERAL, display_value, field_key, household_name, issues_by_field,
-                                mask_id_number, member_name, parse_form)
+from app.web.household_views import (household_helpers, last_return, reasons_text, timeline,
+                                     timeline_helpers)
+from app.web.forms_data import (GENERAL, display_value, field_key, issues_by_field,
+                                parse_form)
 from collection_forms import FormDefinition, load_form
 from collection_forms.loader import HOUSEHOLD, MEMBERS, Field, Section
 
 bp = Blueprint("collect", __name__, url_prefix="/collect")
+bp.context_processor(household_helpers)
 
 # The states offered by the list's filter, with their words (app.domain.labels).
 STATE_LABELS = {s.value: label for s, label in labels.HOUSEHOLD_STATES.items()}
@@ -56,48 +59,6 @@ def _form() -> FormDefinition:
 def _definition_json(name: str, version: int) -> Markup:
     """The definition for collect.js, serialised once per process (it does not change while running)."""
     return htmlsafe_json_dumps(load_form(name).as_json())  # Markup, with <, >, & and ' escaped
-
-
-@bp.context_processor
-def _helpers() -> dict[str, Any]:
-    lang = label_language()
-    form = _form()
-
-    def code_label(key: str, field: str, code: str | None) -> str:
-        f = form.fields_of(key).get(field)
-        if not code or f is None or f.code_list is None:
-            return code or ""
-        return f.code_list.label(code, lang)
-
-    def id_check(person) -> id_numbers.IdCheck | None:
-        return id_numbers.check(person, registration.today())
-
-    def id_check_text(result: id_numbers.IdCheck) -> str:
-        # The validator's fragments follow the field's label: "身份证号码" + "校验位错误，请核对号码".
-        label = form.fields_of(MEMBERS)["id_number"].label.get(lang, "")
-        return f"{label}{result.zh}" if lang == "zh" else f"{label} {result.en}"
-
-    return {
-        "lang": lang,
-        "tr": lambda text: (text or {}).get(lang, ""),
-        "id_check": id_check,
-        "id_check_text": id_check_text,
-        "issue_text": lambda issue: registration.issue_text(issue, lang),
-        "code_label": code_label,
-        "state_label": labels.state_label,
-        "kind_label": labels.kind_label,
-        "mask_id": mask_id_number,
-        "address": _address,
-        "value_of": display_value,
-        "household_name": household_name,
-        "member_name": member_name,
-        "field_key": field_key,
-    }
-
-
-def _address(h: Household) -> str:
-    parts = [h.group.name if h.group else None, h.building, h.unit_no, h.room, h.door_no]
-    return " · ".join(p for p in parts if p)
 
 
 # ------------------------------------------------------------------ home: my units, my households
@@ -165,34 +126,6 @@ def submit(household_id: uuid.UUID):
     db.session.commit()
     flash(message)
     return redirect(url_for(".household", household_id=household_id))
-
-
-# ------------------------------------------------------------------ the timeline (also on the review page)
-
-def timeline(versions: list[HouseholdVersion], events: list[WorkflowEvent]) -> list[dict[str, Any]]:
-    """Versions saved and workflow events in one list, newest first. At the same instant a
-    save comes before the event on it (so, newest first, the event is above)."""
-    entries = ([{"kind": "version", "at": v.created_at, "order": 0, "item": v} for v in versions]
-               + [{"kind": "event", "at": e.at, "order": 1, "item": e} for e in events])
-    return sorted(entries, key=lambda x: (x["at"], x["order"], x["item"].id), reverse=True)
-
-
-def last_return(h: Household, events: list[WorkflowEvent]) -> WorkflowEvent | None:
-    """The return the household still answers (its reason goes on top): the latest event, when
-    it is a return; a save after it keeps it on top, a new submission answers it
-    (workflow.open_return, from the events already read)."""
-    return events[-1] if events and events[-1].action == WorkflowAction.return_.value else None
-
-
-def reasons_text(event: WorkflowEvent) -> str:
-    """A return's reasons as one line: "Wrong ID number、Other: the text"."""
-    text = "、".join(workflow.reason_label(c) for c in event.reason_codes or [])
-    return f"{text}: {event.reason_text}" if event.reason_text else text
-
-
-def timeline_helpers() -> dict[str, Any]:
-    return {"reasons_text": reasons_text, "action_label": workflow.action_label,
-            "wf_state_label": workflow.state_label}
 
 
 # ------------------------------------------------------------------ the form

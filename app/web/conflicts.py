@@ -18,13 +18,14 @@ from app.domain import scope, sync
 from app.domain.errors import DomainError, NotFound
 from app.extensions import db
 from app.models import HouseholdConflict, User
-from app.web import collect, label_language, shows_personal_data, viewed
+from app.web import label_language, shows_personal_data, viewed
+from app.web.household_views import household_helpers
 from app.web.forms_data import display_value
 from collection_forms import FormDefinition, load_form
 from collection_forms.loader import HOUSEHOLD, MEMBERS
 
 bp = Blueprint("conflicts", __name__, url_prefix="/conflicts")
-bp.context_processor(collect._helpers)
+bp.context_processor(household_helpers)
 
 
 def _me() -> User:

@@ -14,10 +14,11 @@ from flask_login import current_user
 
 from app.domain import history, labels, registration
 from app.models import User, VersionKind
-from app.web import collect, label_language, shows_personal_data, viewed
+from app.web import label_language, shows_personal_data, viewed
+from app.web.household_views import household_helpers
 
 bp = Blueprint("history", __name__, url_prefix="/history")
-bp.context_processor(collect._helpers)
+bp.context_processor(household_helpers)
 
 _MONTH = re.compile(r"(\d{4})-(\d{1,2})", re.ASCII)
 

@@ -24,13 +24,14 @@ from app.domain.history import diff
 from app.extensions import db
 from app.models import Household, HouseholdVersion, Role, User, WorkflowAction
 from app.routing import db_int
-from app.web import collect, label_language, shows_personal_data, viewed
+from app.web import label_language, shows_personal_data, viewed
+from app.web.household_views import household_helpers, timeline, timeline_helpers
 from collection_forms import load_form
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 
 # The household page's helpers (labels of codes, states, addresses) serve these pages too.
-bp.context_processor(collect._helpers)
+bp.context_processor(household_helpers)
 
 
 def _me() -> User:
@@ -108,9 +109,9 @@ def _render_review(me: User, household_id: uuid.UUID, *, message: str | None = N
         issues=version.issues if version else [], submitted=submitted,
         actions=[a.value for a in workflow.available_actions(me, h)],
         reasons=workflow.RETURN_REASONS, sent=sent or {"reason_codes": [], "reason_text": ""},
-        message=message, pad_error=pad_error, timeline=collect.timeline(versions, events),
+        message=message, pad_error=pad_error, timeline=timeline(versions, events),
         can_reveal=scope.can_at(me, id_numbers.REVEAL_PERMISSION, h.unit_path), revealed=revealed or {},
-        **collect.timeline_helpers()), status
+        **timeline_helpers()), status
 
 
 @bp.route("/households/<uuid:household_id>")
