@@ -169,7 +169,14 @@ def _init_login(app: Flask) -> None:
     def load_user(token: str):
         # SQLite: not under the write lock of a request that will write (reads_first).
         with reads_first():
-            return auth.load_session_user(app.config, token)
+            user, stale = auth.load_session_user(app.config, token)
+        if stale is not None:
+            # End the read first: the UPDATE then opens its own short transaction and waits
+            # for the write lock, where a read transaction of a GET on SQLite could not take it.
+            db.session.commit()
+            auth.touch_session(stale)
+            db.session.commit()
+        return user
 
     @app.before_request
     def require_login():

@@ -60,11 +60,21 @@ def reads_first() -> Iterator[None]:
     with reads_only():
         yield
     if session.in_transaction() and not _holds_write_lock(session):
-        session.expire_on_commit = False
-        try:
-            session.commit()  # ends the read; nothing was written
-        finally:
-            session.expire_on_commit = True
+        _end_read(session)
+
+
+def _end_read(session) -> None:
+    """End a transaction that only read, keeping its rows (not expired). This is the one
+    commit the domain's calls can reach, and it commits no work: without the write lock
+    nothing was written, and a pending change (added, changed or deleted but not flushed)
+    is a programming error here, not something to commit on the caller's behalf."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("reads_first() would commit unflushed changes; write after the reads")
+    session.expire_on_commit = False
+    try:
+        session.commit()  # ends the read; nothing was written
+    finally:
+        session.expire_on_commit = True
 
 
 def _holds_write_lock(session) -> bool:

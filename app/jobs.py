@@ -45,11 +45,11 @@ def _app() -> Flask:
 
 @huey.task()
 def run_print_job(job_id: int) -> None:
-    from app.domain import print_jobs
+    from app import runs
 
     # A new app context: its own database session, apart from any request that enqueued it.
     with _app().app_context():
-        print_jobs.run(job_id)
+        runs.run_print_job(job_id)
 
 
 def requeue_stale_jobs() -> list[int]:

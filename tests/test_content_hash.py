@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select, text, update
 
+from app import runs
 from app.domain import print_jobs, workflow
 from app.domain import registration as reg
 from app.domain.errors import Conflict
@@ -86,7 +87,7 @@ def test_printing_a_tampered_version_is_refused(app, db_name, people, units, cli
     job_id = job.id
     _tamper(db_name, h.current_version_id)
     with pytest.raises(Conflict):
-        print_jobs.run(job_id)
+        runs.run_print_job(job_id)
     job = db.session.get(PrintJob, job_id)
     assert job.state == "failed" and MESSAGE in job.error and job.files == []
 

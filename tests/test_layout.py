@@ -62,3 +62,15 @@ def test_blueprints_do_not_import_each_other():
         bad = {n for n in names for m in BLUEPRINT_MODULES
                if (n == f"app.web.{m}" or n.startswith(f"app.web.{m}.")) and path.stem != m}
         assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+def _calls(path: Path, name: str) -> list[int]:
+    return [node.lineno for node in ast.walk(ast.parse(path.read_text(), str(path)))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == name]
+
+
+def test_the_domain_flushes_and_never_commits():
+    """The view, the CLI command or the job commits (app.runs for batch work), so a change,
+    its history and its audit entry land together or not at all."""
+    for path in _files("app/domain"):
+        assert not _calls(path, "commit"), f"{path.relative_to(ROOT)} commits at lines {_calls(path, 'commit')}"

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 import printing
 from app import jobs
+from app import runs
 from app.domain import print_jobs
 from app.domain import registration as reg
 from app.extensions import db
@@ -79,7 +80,7 @@ def crash_after_first_file(job_id: int) -> None:
         raise ConsumerDied
 
     with pytest.raises(ConsumerDied):
-        print_jobs.run(job_id, on_step=die)
+        runs.run_print_job(job_id, on_step=die)
     db.session.rollback()  # the dead consumer's session is gone with it
 
 
@@ -108,7 +109,7 @@ def test_two_consumers_at_once_claim_the_job_once(app, village_job, renders):
         try:
             with app.app_context():  # its own database session, as in a consumer's worker
                 start.wait(timeout=10)
-                job = print_jobs.run(village_job)
+                job = runs.run_print_job(village_job)
                 results.append(job.state)
                 db.session.remove()
         except BaseException as error:  # noqa: BLE001 - reported below
@@ -149,13 +150,13 @@ def test_a_crashed_consumers_job_is_retried_after_the_stale_time_and_finishes(ap
 
 def test_a_live_consumer_that_was_taken_for_dead_stops_and_writes_nothing(app, village_job, renders, monkeypatch):
     """It beat too late: its job was claimed again by another consumer, which owns it now."""
-    attempt = print_jobs.claim(village_job)
+    attempt = runs.claim_print_job(village_job)
     later(monkeypatch, 601)
     assert print_jobs.requeue_stale(stale_after=dt.timedelta(seconds=600), max_attempts=3) == [village_job]
     db.session.commit()
-    assert print_jobs.claim(village_job) == attempt + 1  # the second consumer
-    assert not print_jobs._still_ours(village_job, attempt)
-    assert print_jobs._still_ours(village_job, attempt + 1)
+    assert runs.claim_print_job(village_job) == attempt + 1  # the second consumer
+    assert not runs.still_ours(village_job, attempt)
+    assert runs.still_ours(village_job, attempt + 1)
     db.session.rollback()
     assert renders == []
 
@@ -168,7 +169,7 @@ def test_after_the_attempts_limit_the_job_fails_with_a_message_for_the_clerk(app
         raise ConsumerDied
 
     # Every consumer that takes it dies: killed during the first book.
-    monkeypatch.setattr(print_jobs, "run_step", lambda *a: die(0, 0))
+    monkeypatch.setattr(print_jobs, "store_step", lambda *a: die(0, 0))
     crash_after_first_file(village_job)
     later(monkeypatch, 601)
     with pytest.raises(ConsumerDied):

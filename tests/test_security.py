@@ -112,6 +112,7 @@ def _card_code_in_b(ctx):
 
 def _print_job_in_b(ctx):
     """A finished print job of village B (a real render of its one household)."""
+    from app import runs
     from app.domain import print_jobs
     from app.models import PrintJobKind
     household = ctx["objects"].get("household_id") or _household_in_b(ctx)
@@ -119,7 +120,7 @@ def _print_job_in_b(ctx):
     clerk = ctx["make_user"]("clerk", ctx["units"]["T1"], username="b_clerk")
     job = print_jobs.request_job(clerk, ctx["units"]["B"], PrintJobKind.village)
     db.session.commit()
-    return print_jobs.run(job.id).id
+    return runs.run_print_job(job.id).id
 
 
 def _device_in_b(ctx):

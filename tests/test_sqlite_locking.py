@@ -144,6 +144,7 @@ def test_a_book_being_rendered_does_not_hold_the_write_lock(sqlite_path, app, cl
     """A print job renders in a read transaction: a collector's save meanwhile goes through at
     once, and the card it changed counts as changed since the book was printed."""
     import printing
+    from app import runs
     from app.domain import books, print_jobs, registration
     from app.models import PrintJob, PrintJobKind
     from tests.support.households import TODAY, family
@@ -167,7 +168,7 @@ def test_a_book_being_rendered_does_not_hold_the_write_lock(sqlite_path, app, cl
     client.login("zhang")  # before the job starts: a login writes too
     url = f"/collect/households/new?unit_id={units['A'].id}"
     _page, tokens = open_form(client, url)
-    worker = threading.Thread(target=lambda: _run_in_app(app, print_jobs.run, job_id))
+    worker = threading.Thread(target=lambda: _run_in_app(app, runs.run_print_job, job_id))
     worker.start()
     try:
         assert rendering.wait(30)

@@ -13,6 +13,7 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy import select
 
+from app import runs
 from app.domain import print_jobs
 from app.domain.errors import DomainError
 from app.extensions import db
@@ -41,7 +42,7 @@ def _run(village: AdminUnit, kind: PrintJobKind, page_size: str, book_no: int | 
         sys.exit(1)
     db.session.commit()
     with click.progressbar(length=job.total_steps, label=f"{village.name}: books", file=sys.stderr) as bar:
-        job = print_jobs.run(job.id, on_step=lambda done, total: bar.update(1))
+        job = runs.run_print_job(job.id, on_step=lambda done, total: bar.update(1))
     return job
 
 

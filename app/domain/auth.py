@@ -112,26 +112,26 @@ _SESSION_WITH_USER = (
     .options(joinedload(UserSession.user).joinedload(User.roles).joinedload(RoleAssignment.unit)))
 
 
-def load_session_user(config, token: str) -> User | None:
-    """The user of a live session, or None (ended, idle too long, user deactivated)."""
+def load_session_user(config, token: str) -> tuple[User | None, int | None]:
+    """The user of a live session, or None (ended, idle too long, user deactivated), and the
+    id of the session when its last_seen_at is due a refresh (touch_session), else None."""
     # The user's roles and their units come with it: every page reads them (header, scope).
     # One statement: a joined load of the roles repeats the session row once per role.
     row = db.session.scalars(_SESSION_WITH_USER, {"token_hash": _token_hash(token)}).unique().first()
     now = utcnow()
     if row is None or row.ended_at is not None or not row.user.active:
-        return None
+        return None, None
     if now - row.last_seen_at > dt.timedelta(minutes=config["SESSION_IDLE_MINUTES"]):
-        return None
-    # Refresh last_seen at most once a minute: one write per minute, not per request.
-    if now - row.last_seen_at > dt.timedelta(minutes=1):
-        # End the read first: the UPDATE then opens its own transaction and waits for the
-        # write lock, where a read transaction of a GET on SQLite could not take it.
-        db.session.commit()
-        db.session.execute(update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now))
-        db.session.commit()
+        return None, None
     user = row.user
     user.session_token = token
-    return user
+    # Refresh last_seen at most once a minute: one write per minute, not per request.
+    return user, row.id if now - row.last_seen_at > dt.timedelta(minutes=1) else None
+
+
+def touch_session(session_id: int) -> None:
+    """Note that a session was used now (sent, not committed)."""
+    db.session.execute(update(UserSession).where(UserSession.id == session_id).values(last_seen_at=utcnow()))
 
 
 def logout(user: User) -> None:

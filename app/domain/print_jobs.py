@@ -1,8 +1,9 @@
 """Print jobs: what a clerk asks for, and the steps the task queue carries out.
 
 A job never renders inside a web request: the request records it (queued) and the task queue
-(app.jobs) runs it step by step, committing after each step so that the clerk sees progress
-and a crash leaves the finished books in place. Files go to PRINT_PATH, named by job.
+(app.jobs, through app.runs, which owns the transactions) runs it step by step, committing
+after each step so that the clerk sees progress and a crash leaves the finished books in
+place. Files go to PRINT_PATH, named by job. This module flushes and never commits.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from sqlalchemy import select, update
 import printing
 from app.domain import audit, books, scope
 from app.domain.errors import Conflict, Invalid, NotFound
-from app.extensions import db, reads_only
+from app.extensions import db
 from app.models import (JOB_TRANSITIONS, AdminUnit, BookSlot, PrintJob, PrintJobKind, PrintJobState, User,
                         utcnow)
 
@@ -194,15 +195,18 @@ def file_path(job: PrintJob, index: int) -> Path:
     return Path(current_app.config["PRINT_PATH"]) / f"job-{job.id}-{index + 1}.pdf"
 
 
-def run_step(job: PrintJob, index: int, step: Step) -> None:
-    """Render one file, store it, and record what the bound book now holds (flushed). The
-    render only reads, in a transaction of its own: on SQLite it must not hold the write lock
-    for the seconds a book takes, while collectors are saving. The slots' states are taken
-    with it, so that a card changed meanwhile still counts as changed since printed."""
-    with reads_only():
-        pdf, printed = step.render()
-        states = books.slot_states(printed)
-        db.session.commit()  # ends the read; nothing was written
+def render_step(step: Step) -> tuple[bytes, list[BookSlot], dict[int, str]]:
+    """Render one file (only reads): the PDF, the slots it prints and their states, taken with
+    it so that a card changed meanwhile still counts as changed since printed. The caller runs
+    it in a read-only transaction of its own (app.runs): on SQLite it must not hold the write
+    lock for the seconds a book takes, while collectors are saving."""
+    pdf, printed = step.render()
+    return pdf, printed, books.slot_states(printed)
+
+
+def store_step(job: PrintJob, index: int, step: Step, pdf: bytes, printed: list[BookSlot],
+               states: dict[int, str]) -> None:
+    """Store a rendered file and record what the bound book now holds (flushed)."""
     path = file_path(job, index)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{uuid.uuid4().hex}.part")
@@ -212,81 +216,6 @@ def run_step(job: PrintJob, index: int, step: Step) -> None:
     job.files = [*job.files, {"name": step.name, "file": path.name, "bytes": len(pdf)}]
     job.done_steps = index + 1
     db.session.flush()
-
-
-class _Superseded(Exception):
-    """This consumer's claim is no longer the job's: it was found stale and claimed again."""
-
-
-def claim(job_id: int) -> int | None:
-    """Claim a queued job for this consumer, committed: one conditional update, so of a task
-    sent twice (requeued, retried) or taken by two consumers at once only one runs the job.
-    Returns this claim's attempt number, or None when the job was not queued."""
-    now = utcnow()
-    attempt = db.session.execute(
-        update(PrintJob).where(PrintJob.id == job_id, PrintJob.state == PrintJobState.queued.value)
-        .values(state=PrintJobState.running.value, started_at=now, heartbeat_at=now,
-                attempts=PrintJob.attempts + 1, files=[], done_steps=0, error=None)
-        .returning(PrintJob.attempts)).scalar()
-    db.session.commit()
-    return attempt
-
-
-def _still_ours(job_id: int, attempt: int) -> bool:
-    """Note that this consumer is alive, in the transaction about to commit its work; False
-    if the job was claimed again meanwhile (the caller rolls its work back). The update locks
-    the row (PostgreSQL) or the database (SQLite) until the commit, so a requeue cannot slip
-    in between."""
-    return bool(db.session.execute(update(PrintJob).where(
-        PrintJob.id == job_id, PrintJob.attempts == attempt, PrintJob.state == PrintJobState.running.value)
-        .values(heartbeat_at=utcnow()).execution_options(synchronize_session=False)).rowcount)
-
-
-def _beat(job_id: int, attempt: int) -> None:
-    if not _still_ours(job_id, attempt):
-        raise _Superseded
-
-
-def run(job_id: int, on_step: Callable[[int, int], None] | None = None) -> PrintJob:
-    """Carry out a job, committing after each file; `on_step(done, total)` reports progress.
-    Used by the task queue and the CLI. A job claimed again after this consumer was taken for
-    dead: it stops, and what it did since its last heartbeat is rolled back."""
-    attempt = claim(job_id)
-    job = db.session.get(PrintJob, job_id)
-    if attempt is None:
-        return job
-    try:
-        plan = list(steps(job))
-        job.total_steps = len(plan) or 1
-        _beat(job_id, attempt)
-        db.session.commit()
-        for index, step in enumerate(plan):
-            run_step(job, index, step)
-            _beat(job_id, attempt)
-            db.session.commit()
-            if on_step:
-                on_step(index + 1, job.total_steps)
-        _beat(job_id, attempt)
-        move(job, PrintJobState.done)
-        audit.record("print.done", actor=job.requested_by_id, object_type="print_job", object_id=job.id,
-                     details={"files": len(job.files), "attempt": attempt})
-    except _Superseded:
-        db.session.rollback()
-        return db.session.get(PrintJob, job_id)
-    except Exception as error:  # the job records why; the task queue logs the trace
-        db.session.rollback()
-        if not _still_ours(job_id, attempt):
-            db.session.rollback()
-            raise  # no longer this consumer's job: the consumer that has it records its outcome
-        job = db.session.get(PrintJob, job_id)
-        move(job, PrintJobState.failed)
-        job.error = f"{type(error).__name__}: {error}"[:2000]
-        audit.record("print.failed", actor=job.requested_by_id, object_type="print_job", object_id=job.id,
-                     details={"error": job.error[:200], "attempt": attempt})
-        db.session.commit()
-        raise
-    db.session.commit()
-    return job
 
 
 def delete_old_files(keep_days: int) -> int:
