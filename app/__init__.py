@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from babel import Locale
-from flask import (Flask, current_app, has_request_context, jsonify, redirect, render_template, request, session,
+from flask import (Flask, current_app, has_app_context, has_request_context, jsonify, redirect, render_template, request, session,
                    url_for)
 from flask_babel import format_date, format_datetime, get_locale
 from flask_babel import gettext as _
@@ -131,6 +131,7 @@ def create_app(config: dict | None = None) -> Flask:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     _init_login(app)
+    _init_settings(app)
     from app.web import init_access_logging
     init_access_logging(app)
     _register_blueprints(app)
@@ -141,6 +142,27 @@ def create_app(config: dict | None = None) -> Flask:
     from app.cli import register_cli
     register_cli(app)
     return app
+
+
+def _init_settings(app: Flask) -> None:
+    """The domain reads its settings from one object (app.domain.settings), never from
+    current_app: each app context (a request, a CLI command, a queued job) puts this app's."""
+    from flask import appcontext_popped, appcontext_pushed
+
+    from app.domain import settings
+
+    app.extensions["doorstep.settings"] = settings.Settings(app.config)
+
+    def pushed(sender: Flask, **_extra) -> None:
+        settings.put(sender.extensions["doorstep.settings"])
+
+    def popped(sender: Flask, **_extra) -> None:
+        # The context still current after the pop (an outer one), if any, is put back.
+        outer = current_app._get_current_object() if has_app_context() else None  # type: ignore[attr-defined]
+        settings.put(outer.extensions.get("doorstep.settings") if outer is not None else None)
+
+    appcontext_pushed.connect(pushed, app, weak=False)
+    appcontext_popped.connect(popped, app, weak=False)
 
 
 def _access_log_defaults(app: Flask) -> None:

@@ -74,3 +74,30 @@ def test_the_domain_flushes_and_never_commits():
     its history and its audit entry land together or not at all."""
     for path in _files("app/domain"):
         assert not _calls(path, "commit"), f"{path.relative_to(ROOT)} commits at lines {_calls(path, 'commit')}"
+
+
+def test_the_domain_takes_its_settings_from_one_object_not_current_app():
+    """Jobs and CLI commands run the domain without a request; its settings come from
+    app.domain.settings (put there by each app context), never from Flask's current_app."""
+    for path in _files("app/domain"):
+        bad = {n for n in _imports(path) if n in {"flask.current_app", "flask.g", "flask.request"}}
+        assert not bad, f"{path.relative_to(ROOT)} imports {sorted(bad)}"
+
+
+def test_each_app_context_puts_its_own_settings_and_the_outer_ones_come_back():
+    from app import create_app
+    from app.domain import settings
+
+    a = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    b = create_app({"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "BABEL_DEFAULT_TIMEZONE": "UTC"})
+    with a.app_context():
+        assert str(settings.current().timezone) == "Asia/Shanghai"
+        with b.app_context():
+            assert str(settings.current().timezone) == "UTC"
+        assert str(settings.current().timezone) == "Asia/Shanghai"
+        a.config["BOOK_SIZE"] = 7  # read when asked: a setting changed after start-up holds
+        assert settings.current().book_size == 7
+    with pytest.raises(RuntimeError):
+        settings.current()
+    with settings.using(settings.Settings({"BABEL_DEFAULT_TIMEZONE": "Asia/Urumqi"})):
+        assert str(settings.current().timezone) == "Asia/Urumqi"

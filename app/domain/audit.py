@@ -22,10 +22,9 @@ import hashlib
 import json
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import insert, select, text
 
-from app.domain import keyed_chain
+from app.domain import keyed_chain, settings
 from app.domain.keyed_chain import Anchor, ChainReport, KeyRing
 from app.extensions import db
 from app.models import AuditEntry, User, utcnow
@@ -43,11 +42,11 @@ _INSERT = insert(AuditEntry.__table__)
 def key_ring(config: Any = None) -> KeyRing:
     """The chain keys of the app's settings (AUDIT_KEYS, AUDIT_ALGORITHM). A test or bench
     configuration made without them gets what the environment would give (app.config)."""
-    config = current_app.config if config is None else config
+    config = settings.current().config if config is None else config
     if not config.get("AUDIT_KEYS"):
-        from app import config as settings
+        from app import config as app_config
 
-        config["AUDIT_KEYS"] = settings.audit_keys(settings._instance_path())
+        config["AUDIT_KEYS"] = app_config.audit_keys(app_config._instance_path())
     return KeyRing(config["AUDIT_KEYS"], config.get("AUDIT_ALGORITHM") or keyed_chain.DEFAULT_ALGORITHM)
 
 

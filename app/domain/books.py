@@ -19,13 +19,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 import printing
-from app.domain import audit, cards, registration, scope
+from app.domain import audit, cards, registration, scope, settings
 from app.domain.errors import Invalid, NotFound
 from app.domain.signatures import require_intact, signatures_for
 from app.extensions import db
@@ -95,7 +94,7 @@ def assign_slots(actor: User | None, village: AdminUnit) -> int:
     if not new:
         return 0
     new.sort(key=_print_order)
-    size = current_app.config["BOOK_SIZE"]
+    size = settings.current().book_size
     last = db.session.scalar(select(func.max(BookSlot.position)).where(BookSlot.village_id == village.id)) or 0
     for position, household in enumerate(new, start=last + 1):
         db.session.add(BookSlot(village_id=village.id, household_id=household.id, position=position,
@@ -357,7 +356,7 @@ def slot_cards(slots: list[BookSlot], *, today: dt.date | None = None) -> list[p
 def _card(village: AdminUnit, card_no: str, version: HouseholdVersion | None, address: _Address, *,
           household_type: str | None, head_name: str, verified: bool, slot: BookSlot | None,
           today: dt.date | None, moved: printing.TransferredOut | None = None) -> printing.Card:
-    config = current_app.config
+    config = settings.current()
     if version is not None:
         require_intact(version)  # what is printed is what was signed, or nothing is printed
     data = version.data if version else {}
@@ -382,7 +381,7 @@ def _card(village: AdminUnit, card_no: str, version: HouseholdVersion | None, ad
         household_type=_label("household_type", household_type),
         head_name=head_name,
         members=tuple(_member_row(m, (data.get("household") or {}).get("hukou_type")) for m in members),
-        qr_url=cards.card_url(config["BASE_URL"], config["CARD_KEYS"], village.code, card_no),
+        qr_url=cards.card_url(config.base_url, config.card_keys, village.code, card_no),
         signatures=tuple(boxes),  # type: ignore[arg-type]
         version_number=version.number if version else 0,
         verified=verified,

@@ -14,14 +14,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 import printing
-from app.domain import audit, books, scope
+from app.domain import audit, books, scope, settings
 from app.domain.errors import Conflict, Invalid, NotFound
 from app.extensions import db
 from app.models import (JOB_TRANSITIONS, AdminUnit, BookSlot, PrintJob, PrintJobKind, PrintJobState, User,
@@ -154,7 +152,7 @@ def imprint(job: PrintJob) -> printing.Imprint:
         except (OSError, KeyError):  # no name for this uid (a bare container)
             account = str(os.getuid())
         name = f"命令行（{account}）"
-    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
+    zone = settings.current().timezone
     return printing.Imprint(name, utcnow().astimezone(zone))
 
 
@@ -192,7 +190,7 @@ def _render_cards(slots: list[BookSlot], page_size: str, stamp: printing.Imprint
 
 
 def file_path(job: PrintJob, index: int) -> Path:
-    return Path(current_app.config["PRINT_PATH"]) / f"job-{job.id}-{index + 1}.pdf"
+    return settings.current().print_path / f"job-{job.id}-{index + 1}.pdf"
 
 
 def render_step(step: Step) -> tuple[bytes, list[BookSlot], dict[int, str]]:
@@ -222,7 +220,7 @@ def delete_old_files(keep_days: int) -> int:
     """Delete the files of jobs finished more than `keep_days` ago (they hold personal data;
     the books can be printed again). The job rows stay, as the record of what was printed.
     Returns how many files were deleted (flushed, not committed)."""
-    folder = Path(current_app.config["PRINT_PATH"])
+    folder = settings.current().print_path
     old = db.session.scalars(select(PrintJob).where(
         PrintJob.finished_at < utcnow() - dt.timedelta(days=keep_days)))
     deleted = 0
@@ -245,7 +243,7 @@ def job_file(actor: User, job_id: int, index: int) -> tuple[Path, str]:
     if not 0 <= index < len(job.files):
         raise NotFound(str(_l("No such file.")))
     item = job.files[index]
-    path = Path(current_app.config["PRINT_PATH"]) / item["file"]
+    path = settings.current().print_path / item["file"]
     if not path.is_file():
         raise NotFound(str(_l("The file is no longer stored; print it again.")))
     audit.record("print.download", actor=actor, object_type="print_job", object_id=job.id,

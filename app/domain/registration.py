@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from pypinyin import Style, lazy_pinyin
@@ -28,7 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from app import access_log
-from app.domain import audit, scope
+from app.domain import audit, scope, settings
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.household_rules import HEAD, check_household_rules
 from app.domain.tree import in_subtree
@@ -246,7 +245,7 @@ def _local_date(at: dt.datetime) -> dt.date:
 
 def local_zone() -> ZoneInfo:
     """Where the households are: local dates and times are read in this zone."""
-    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
+    return settings.current().timezone
 
 
 def _with_person_ids(data: dict[str, Any], submission_id: uuid.UUID | None) -> dict[str, Any]:
@@ -529,7 +528,7 @@ def _elsewhere(actor: User, clean: dict[str, Any], household_id: uuid.UUID | Non
                                    if where_en == "elsewhere" else
                                    f"Member {i + 1} ({who}): the ID number is registered in {where_en}"}})
     if limited:
-        limit = current_app.config["ID_LOOKUPS_PER_HOUR"]
+        limit = settings.current().id_lookups_per_hour
         issues.append({"rule": "id.lookup_limited", "level": "warning", "path": "members",
                        "message": {"zh": f"身份证号码未与其他户核对：您在一小时内已核对超过{limit}次。"
                                          "请稍后再次保存本户，届时将重新核对。",
@@ -543,7 +542,7 @@ def _may_look_up(actor: User) -> bool:
     """Under the per-user limit of "registered elsewhere" lookups in the last hour? The limit
     keeps the warning useful to a collector while making it a slow oracle for anyone probing."""
     return access_log.under_limit(actor.id, "id_lookup", dt.timedelta(hours=1),
-                                  current_app.config["ID_LOOKUPS_PER_HOUR"])
+                                  settings.current().id_lookups_per_hour)
 
 
 def _masked(number: str) -> str:

@@ -20,7 +20,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from app.domain import audit, devices, scope
+from app.domain import audit, devices, scope, settings
 from app.domain.auth import end_all_sessions, normalise_username
 from app.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.domain.passwords import MIN_PASSWORD_LENGTH, hash_password
@@ -541,5 +541,4 @@ def unit_picker(actor: User, role: str | None = None, at: int | None = None, fin
 
 
 def _config():
-    from flask import current_app  # settings only; no request objects in the domain
-    return current_app.config
+    return settings.current().config

@@ -21,15 +21,13 @@ import uuid
 from dataclasses import dataclass, field
 from collections.abc import Iterable
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased, selectinload
 
-from app.domain import audit, registration, scope, signatures
+from app.domain import audit, registration, scope, settings, signatures
 from app.domain.errors import Conflict, DomainError, Forbidden, Invalid
 # The labels live in app.domain.labels; imported here for the callers that ask workflow for them.
 from app.domain.labels import action_label, state_label  # noqa: F401
@@ -368,7 +366,7 @@ def _lock(household: Household) -> None:
 
 
 def _when(at: dt.datetime) -> str:
-    zone = ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE", "Asia/Shanghai"))
+    zone = settings.current().timezone
     return at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
