@@ -109,7 +109,7 @@ def _ethnicities() -> dict[str, str]:
         names[code] = code
         names[item.zh] = code
         names[item.en.lower()] = code
-        if item.zh.endswith("族") and len(item.zh) > 2:
+        if item.zh.endswith("族") and len(item.zh) >= 2:
             names.setdefault(item.zh[:-1], code)
     return names
 
