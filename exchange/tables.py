@@ -75,6 +75,9 @@ class Table:
             ws = wb[self.sheet]
             ws.reset_dimensions()  # some writers store a wrong size; read what is there
             yield from enumerate(ws.iter_rows(values_only=True), start=1)
+        except Exception as e:  # noqa: BLE001 - damage found mid-sheet (openpyxl, zipfile's CRC)
+            raise UnreadableFile("not_a_table", f"读取工作表“{self.sheet}”时出错，文件可能已损坏：{e}",
+                                 f"error reading the sheet {self.sheet!r}; the file may be damaged: {e}") from e
         finally:
             wb.close()
 
