@@ -84,7 +84,7 @@ def test_lower_case_x_becomes_upper_case():
     (431128198906256336, "id.number_in_excel"), (4.31128198906256e17, "id.number_in_excel"),
     ("4.31128E+17", "id.number_in_excel"), ("4.31128198906256e+17", "id.number_in_excel"),
     ("431128198906256337", "id.checksum"), ("43112819890625633", "id.length"),
-    ("431128890625633", "id.length"), ("43112819890625633Y", "id.format"), 
+    ("431128890625633", "id.length"), ("4311281989062563361", "id.length"), ("43112819890625633Y", "id.format"), 
     ("431128202712310014", "id.date"), ("431128198502300011", "id.date"),
 ])
 def test_wrong_id_numbers_are_the_forms_errors(written, reason):
