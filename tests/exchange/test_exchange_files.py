@@ -209,3 +209,11 @@ def test_the_linkage_files_read_as_they_are():
     first = next(read_records(table, proposal.fields, "births"))
     assert first.line == 2 and first.values["record_id"].startswith("CS")
     assert exchange.row_hash(first) == exchange.row_hash(next(read_records(table, proposal.fields, "births")))
+
+
+def test_excel_unicode_text_utf16_tab_separated(tmp_path):
+    # Excel's "Unicode text (*.txt)": UTF-16 with BOM, tab-separated.
+    text = "姓名\t性别\t出生日期\r\n张三\t男\t1985/3/2\r\n"
+    table, records = _records(_write(tmp_path, "list.txt", text.encode("utf-16")))
+    assert table.encoding == "utf-16" and table.delimiter == "\t"
+    assert records[0].values["name"] == "张三" and records[0].values["birth_date"] == dt.date(1985, 3, 2)
