@@ -71,6 +71,9 @@ def _record(line: int, cells: dict[str, object], mapped: list[tuple[str, str]],
             value, problem = parse_relation(cell)
         elif name == "ethnicity":
             value, problem = parse_ethnicity(cell)
+        elif name == "card_no" and text.isascii() and text.isdigit() and len(text) < 4:
+            # 户卡编号 are four digits; Excel stores 0001 as the number 1.
+            value = text.zfill(4)
         else:
             value = text
             if not text.isprintable():  # the common case skips the per-character check

@@ -136,3 +136,18 @@ def test_template_keeps_id_numbers_as_text():
     assert ws.cell(2, column).number_format == "@"
     with pytest.raises(MappingError):
         blank_template("police", "ods")
+
+
+def test_card_numbers_that_excel_stored_as_numbers_get_their_leading_zeros_back(tmp_path):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["姓名", "村代码", "户卡编号", "与户主关系"])
+    ws.append(["陈新强", "431128001001", 1, "户主"])
+    ws.append(["宋可晴", "431128001001", "0012", "妻"])
+    path = tmp_path / "cards.xlsx"
+    wb.save(path)
+    table = open_table(path)
+    proposal = propose_mapping(table.columns, "register")
+    records = list(read_records(table, proposal.fields, "register", today=TODAY))
+    assert [r.values["card_no"] for r in records] == ["0001", "0012"]
+    assert records[0].raw["card_no"] == "1"  # as written, for the evidence
