@@ -15,7 +15,7 @@ import pytest
 from flask_babel import force_locale
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.domain import events as ev
 from app.domain import registration as reg
@@ -378,3 +378,134 @@ def test_the_register_equals_the_versions_after_every_step(app, units, people, i
             event(f"{kind}: refused {e.message[:70]}")
         run.check()
     event(f"verified households: {sum(1 for h in run.households if h.last_verified_version_id)}")
+
+
+# ------------------------------------------------------------------ cases named on their own
+
+
+def _chain(people, h: Household) -> None:
+    for user, action in ((people.collector, A.submit), (people.leader, A.confirm), (people.verifier, A.verify)):
+        workflow.transition(user, h.id, action, version_number=h.current_number, strokes=SIGN)
+        db.session.commit()
+
+
+def test_a_verified_household_that_moves_takes_its_verified_persons_along(app, units, people, in_english):
+    h = reg.new_household(people.collector, unit_id=units["A1"].id, data=family(seq=7), today=TODAY).household
+    db.session.commit()
+    _chain(people, h)
+    assert {(p.household_state, p.unit_path) for p in h.persons} == {("verified", units["A1"].path)}
+    verified = db.session.scalars(select(VerifiedPerson).where(VerifiedPerson.household_id == h.id)).all()
+    assert len(verified) == 4 and {v.version_number for v in verified} == {1}
+    transfer = ev.request_transfer(people.collector, h.id, to_unit_id=units["C"].id, occurred_on=D(2026, 6, 1),
+                                   today=TODAY)
+    ev.decide_transfer(people.leader, transfer.id, accept=True, today=TODAY)
+    db.session.commit()
+    assert check_register([h.id]) == 4
+    db.session.refresh(h)
+    assert {(p.household_state, p.unit_path, p.village_id, p.card_no) for p in h.persons} == {
+        ("draft", units["C"].path, units["C"].id, h.card_no)}
+    verified = db.session.scalars(select(VerifiedPerson).where(VerifiedPerson.household_id == h.id)).all()
+    # Still version 1's persons (the transfer is not verified yet), now where the household is.
+    assert {(v.version_number, v.unit_path, v.village_id, v.card_no) for v in verified} == {
+        (1, units["C"].path, units["C"].id, h.card_no)}
+
+
+def test_values_kept_with_an_error_are_null_in_the_register(app, units, people, in_english):
+    """A draft keeps what was typed even where it is wrong; the register's columns hold only
+    what the form allows (an unknown code, an impossible date, a wrong status are not data)."""
+    data = family(seq=8)
+    data["members"][2].update(ethnicity="99", education="xx", birth_date="1995-02-30", hukou_type="9",
+                              management="elsewhere", status="gone")
+    result = reg.new_household(people.collector, unit_id=units["A"].id, data=data, today=TODAY)
+    db.session.commit()
+    assert not result.version.complete
+    son = db.session.get(Person, uuid.UUID(data["members"][2]["person_id"]))
+    assert (son.ethnicity, son.education, son.birth_date, son.hukou_type, son.management) == (None,) * 5
+    assert son.status == "gone" and son.name_norm == "张伟"  # never counted as active
+
+
+# ------------------------------------------------------------------ migration 0014's backfill
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_db(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'register.sqlite'}"
+    return request.getfixturevalue("pg_admin")("doorstep_register")
+
+
+def _snapshot() -> tuple[list, list]:
+    db.session.expire_all()
+    people = sorted((_row(p, Person.__table__) for p in db.session.scalars(select(Person))), key=lambda r: str(r["id"]))
+    verified = sorted((_row(p, VerifiedPerson.__table__) for p in db.session.scalars(select(VerifiedPerson))),
+                      key=lambda r: str(r["person_id"]))
+    return people, verified
+
+
+def _load_migration():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "migrations" / "versions" / "0014_person_register.py"
+    spec = importlib.util.spec_from_file_location("migration_0014", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_migration_fills_the_register_as_the_saves_do(empty_db):
+    """0014 filled from the versions (downgraded to 0013 and upgraded again) equals what the
+    saves, events and workflow steps wrote."""
+    from flask_migrate import downgrade, upgrade
+
+    from app import create_app
+    from app.domain.units import get_or_create_unit as add
+    from app.domain.users import create_user
+    from app.models import UnitLevel as L
+    from tests.conftest import PASSWORD, base_config
+
+    app = create_app(base_config(empty_db))
+    with app.app_context(), app.test_request_context(method="POST"):
+        upgrade()
+        t1 = add("110101001000", "东华门街道", L.township, None)
+        village = add("110101001001", "多福巷社区", L.village, t1)
+
+        def user(role, unit, name):
+            return create_user(None, username=name, name=name, password=PASSWORD, role=Role(role), unit=unit)
+
+        people = SimpleNamespace(collector=user("collector", village, "c"), leader=user("village_leader", village, "l"),
+                                 verifier=user("verifier", t1, "v"))
+        db.session.commit()
+        made = []
+        for seq in range(1, 5):
+            data = family("張" if seq % 2 else "王", seq=seq)
+            data["members"][0].update(hukou_place="湖南省新田县", ethnicity="01", education="21", hukou_type="2")
+            made.append(reg.new_household(people.collector, unit_id=village.id, data=data, today=TODAY).household)
+            db.session.commit()
+        _chain(people, made[0])
+        _chain(people, made[1])
+        son = next(m for m in made[1].current_version.data["members"] if m["name"] == "王伟")
+        ev.death(people.collector, made[1].id, person_id=son["person_id"], occurred_on=D(2026, 3, 1),
+                 base_number=made[1].current_number, cause="illness", source="family", today=TODAY)
+        workflow.transition(people.collector, made[2].id, A.submit, version_number=1, strokes=SIGN)
+        db.session.commit()
+        assert check_register([h.id for h in made]) == 16
+        before = _snapshot()
+        assert len(before[1]) == 8
+        db.session.rollback()  # the session's read ends: the downgrade drops what it read
+        downgrade(revision="0013")
+        upgrade()
+        assert _snapshot() == before
+        db.session.rollback()
+        # Again in batches of one household, over a register gone wrong.
+        migration = _load_migration()
+        migration.BATCH = 1
+        with db.engine.begin() as conn:
+            conn.execute(text("DELETE FROM verified_person"))
+            conn.execute(text("UPDATE person SET household_state = 'draft', card_no = '9999', name_norm = '', "
+                              "hukou_place = NULL, ethnicity = '02', boys = 9"))
+            migration._backfill(conn)
+        assert _snapshot() == before
+        db.session.rollback()
+        db.session.remove()
+        db.engine.dispose()
