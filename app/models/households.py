@@ -2,7 +2,8 @@
 
 History is append-only: every save is a new HouseholdVersion and nothing is overwritten.
 Household and Person are caches of the current version, kept for search, statistics,
-duplicates and scope queries (each carries the unit path of its village or group).
+duplicates and scope queries (each carries the unit path of its village or group);
+VerifiedPerson holds the persons of each household's last verified version (issue 16).
 """
 from __future__ import annotations
 
