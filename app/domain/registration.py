@@ -20,23 +20,23 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from pypinyin import Style, lazy_pinyin
 from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from app import access_log
-from app.domain import audit, scope, settings
+from app.domain import audit, persons, scope, settings
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from app.domain.household_rules import HEAD, check_household_rules
+from app.domain.household_rules import check_household_rules
+# Names live in app.domain.names; name_keys stays importable from here for its callers.
+from app.domain.names import SURNAME_READINGS, name_keys  # noqa: F401
 from app.domain.tree import in_subtree
 from app.domain.units import unit_by_code
 from app.extensions import db, reads_first
 from app.models import (AdminUnit, CardCounter, Household, HouseholdState, HouseholdVersion, Person, UnitLevel,
                         User, VersionKind, utcnow)
 from collection_forms import check, load_form
-from collection_forms.conditions import as_date
 from collection_forms.validate import REFUSING_RULES
 
 MAX_CARD_NO = 9999
@@ -385,6 +385,7 @@ def _add_version(actor: User, household: Household, kind: VersionKind, clean: di
         db.session.flush()
         _set(household, {**cached, "current_version_id": version.id})
         _update_persons(household, rows)
+        persons.follow_verified(household)  # a transfer or a new group moves its verified persons too
     action = "create" if number == 1 else "event" if event is not None else "edit"
     # The content hash goes into the keyed chain: data and hash rewritten together in the
     # database still differ from it (app.domain.signatures.check_content).
@@ -403,29 +404,19 @@ _INSERT_PERSONS = Person.__table__.insert()
 
 
 def _cached_rows(household: Household, data: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The Household columns and Person rows that mirror a version's data (for search and
-    statistics): ({column: value}, [person row])."""
+    """The Household columns and Person rows that mirror a version's data (the person
+    register, app.domain.persons): ({column: value}, [person row]). A new version is a
+    draft: its persons say so."""
     h = data.get("household", {})
     members = data.get("members", [])
     active = [m for m in members if m.get("status", "active") == "active"]
-    head = next((m for m in active if m.get("relationship") == HEAD), None)
+    head = persons.head_of(members)
     cached = {"building": _s(h.get("building")), "unit_no": _s(h.get("unit")), "room": _s(h.get("room")),
               "door_no": _s(h.get("door_no")), "household_type": _s(h.get("household_type")),
               "head_name": _s(head.get("name")) if head else None, "member_count": len(active)}
-    rows = []
-    for position, m in enumerate(members):
-        name = _s(m.get("name")) or ""
-        number = m.get("id_number") if isinstance(m.get("id_number"), str) else None
-        pinyin, initials = name_keys(name)
-        rows.append({"id": _uuid(m.get("person_id")), "household_id": household.id,
-                     "unit_path": household.unit_path, "position": position, "name": name[:30],
-                     "name_pinyin": pinyin, "name_initials": initials,
-                     "sex": m.get("sex") if m.get("sex") in ("1", "2") else None,
-                     "birth_date": as_date(m.get("birth_date")),
-                     "id_number": number[:18] if number else None,
-                     "id_tail": number[-4:] if number and len(number) >= 4 else None,
-                     "relationship_code": _s(m.get("relationship")), "is_head": m is head,
-                     "status": _s(m.get("status")) or "active"})
+    place = {**persons.place_of(household), "household_id": household.id,
+             "household_state": HouseholdState.draft.value}
+    rows = [{"id": person_id, **items, **place} for person_id, items in persons.member_rows(data)]
     return cached, rows
 
 
@@ -454,25 +445,6 @@ def _uuid(value: Any) -> uuid.UUID | None:
         return uuid.UUID(str(value))
     except (TypeError, ValueError):
         return None
-
-
-# Surnames whose reading differs from pypinyin's default (which reads 曾 as ceng, ...).
-SURNAME_READINGS = {"曾": "zeng", "单": "shan", "解": "xie", "区": "ou", "仇": "qiu", "朴": "piao",
-                    "查": "zha", "覃": "qin", "盖": "ge", "缪": "miao", "翟": "zhai", "乐": "yue",
-                    "尉": "yu", "万俟": "moqi", "召": "shao", "句": "gou", "繁": "po", "员": "yun"}
-
-
-def name_keys(name: str) -> tuple[str, str]:
-    """(full toneless pinyin, initials) for search: 张三 -> ("zhangsan", "zs")."""
-    name = (name or "").strip()
-    if not name:
-        return "", ""
-    surname = next((s for s in sorted(SURNAME_READINGS, key=len, reverse=True) if name.startswith(s)), None)
-    head = [SURNAME_READINGS[surname]] if surname else []
-    rest = name[len(surname):] if surname else name
-    syllables = head + lazy_pinyin(rest, style=Style.NORMAL, errors="ignore")
-    syllables = [s.lower() for s in syllables if s.isascii() and s.isalpha()]
-    return "".join(syllables)[:120], "".join(s[0] for s in syllables)[:30]
 
 
 _HELD_ELSEWHERE = (

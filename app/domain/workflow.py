@@ -27,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased, selectinload
 
-from app.domain import audit, registration, scope, settings, signatures
+from app.domain import audit, persons, registration, scope, settings, signatures
 from app.domain.errors import Conflict, DomainError, Forbidden, Invalid
 # The labels live in app.domain.labels; imported here for the callers that ask workflow for them.
 from app.domain.labels import action_label, state_label  # noqa: F401
@@ -339,6 +339,10 @@ def _apply(user: User, household: Household, action: WorkflowAction, version_num
     if action == A.verify:
         household.last_verified_version_id = version.id
     db.session.flush()
+    # The person register follows, in this transaction: the state, and what was verified.
+    persons.follow_household(household)
+    if action == A.verify:
+        persons.replace_verified(household, version)
     audit.record(f"household.{action.value}", actor=user, object_type="household", object_id=household.id,
                  details={"card_no": household.card_no, "village": household.village.code,
                           "version": version.number, "content_hash": version.content_hash,

@@ -2,7 +2,8 @@
 
 History is append-only: every save is a new HouseholdVersion and nothing is overwritten.
 Household and Person are caches of the current version, kept for search, statistics,
-duplicates and scope queries (each carries the unit path of its village or group).
+duplicates and scope queries (each carries the unit path of its village or group);
+VerifiedPerson holds the persons of each household's last verified version (issue 16).
 """
 from __future__ import annotations
 
@@ -143,27 +144,95 @@ class CardCounter(Base):
     last_no: Mapped[int] = mapped_column(Integer)
 
 
-class Person(Base):
-    """A member as of the household's current version (person_id is stable across versions)."""
+class PersonItems:
+    """The main items of a member (the form's members section) as columns, shared by the person
+    register (Person: the current version) and VerifiedPerson (the last verified version).
+    Filled by app.domain.persons from a version's data; sizes follow the form's limits
+    (text: its max_length; codes: the longest code of their list). A value the form kept
+    with an error (an unknown code, an impossible date) is NULL here: the version keeps it."""
+
+    position: Mapped[int] = mapped_column(Integer)  # order in the roster
+    name: Mapped[str] = mapped_column(String(30))
+    # Normalised for matching (app.domain.names.normalise_name): 張 三 -> 张三.
+    name_norm: Mapped[str] = mapped_column(String(60))
+    # Toneless pinyin and initials for search and matching: 张三 -> zhangsan, zs.
+    name_pinyin: Mapped[str] = mapped_column(String(120))
+    name_initials: Mapped[str] = mapped_column(String(30))
+    sex: Mapped[str | None] = mapped_column(String(1))
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    id_number: Mapped[str | None] = mapped_column(String(18))
+    id_tail: Mapped[str | None] = mapped_column(String(4))  # last 4, for search
+    ethnicity: Mapped[str | None] = mapped_column(String(2))
+    relationship_code: Mapped[str | None] = mapped_column(String(2))
+    is_head: Mapped[bool] = mapped_column(Boolean, default=False)
+    marital_status: Mapped[str | None] = mapped_column(String(2))
+    education: Mapped[str | None] = mapped_column(String(2))
+    hukou_type: Mapped[str | None] = mapped_column(String(1))
+    hukou_place: Mapped[str | None] = mapped_column(String(100))
+    residence_place: Mapped[str | None] = mapped_column(String(100))
+    management: Mapped[str | None] = mapped_column(String(12))  # resident, out_migrant, in_migrant
+    migration_place: Mapped[str | None] = mapped_column(String(100))
+    migration_since: Mapped[dt.date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12), default="active")
+    cancellation_reason: Mapped[str | None] = mapped_column(String(100))
+    cancelled_on: Mapped[dt.date | None] = mapped_column(Date)
+    # 已婚育龄妇女 items.
+    marriage_date: Mapped[dt.date | None] = mapped_column(Date)
+    spouse_person_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)  # spouse_member: a member here
+    spouse_name: Mapped[str | None] = mapped_column(String(30))
+    spouse_id_number: Mapped[str | None] = mapped_column(String(18))
+    boys: Mapped[int | None] = mapped_column(Integer)
+    girls: Mapped[int | None] = mapped_column(Integer)
+    youngest_birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    youngest_sex: Mapped[str | None] = mapped_column(String(1))
+    # The household's place, kept equal to the household's (app.domain.persons.follow_household).
+    unit_path: Mapped[str] = mapped_column(PathString)
+    village_id: Mapped[int] = mapped_column(ForeignKey("admin_unit.id"))
+    card_no: Mapped[str] = mapped_column(String(4))
+
+
+class Person(PersonItems, Base):
+    """A member as of the household's current version (person_id is stable across versions),
+    with the household's card number and state: the person register that search, reports
+    and matching read. Written in the transaction that writes the version."""
 
     __tablename__ = "person"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     household_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("household.id"), index=True)
-    unit_path: Mapped[str] = mapped_column(PathString, index=True)
-    position: Mapped[int] = mapped_column(Integer)  # order in the roster
-    name: Mapped[str] = mapped_column(String(30))
-    # Toneless pinyin and initials for search and matching: 张三 -> zhangsan, zs.
-    name_pinyin: Mapped[str] = mapped_column(String(120), index=True)
-    name_initials: Mapped[str] = mapped_column(String(30), index=True)
-    sex: Mapped[str | None] = mapped_column(String(1))
-    birth_date: Mapped[dt.date | None] = mapped_column(Date)
-    id_number: Mapped[str | None] = mapped_column(String(18), index=True)
-    id_tail: Mapped[str | None] = mapped_column(String(4), index=True)  # last 4, for search
-    relationship_code: Mapped[str | None] = mapped_column(String(2))
-    is_head: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[str] = mapped_column(String(12), default="active")
+    household_state: Mapped[str] = mapped_column(String(10))
 
     household: Mapped[Household] = relationship(back_populates="persons")
 
-    __table_args__ = (Index("ix_person_name_birth_date", "name", "birth_date"),)
+    __table_args__ = (
+        Index("ix_person_name_birth_date", "name", "birth_date"),
+        Index("ix_person_name_norm_birth_date", "name_norm", "birth_date"),
+        Index("ix_person_birth_date", "birth_date"),
+        Index("ix_person_id_number", "id_number"),
+        Index("ix_person_id_tail", "id_tail"),
+        Index("ix_person_name_pinyin", "name_pinyin"),
+        Index("ix_person_name_initials", "name_initials"),
+        Index("ix_person_unit_path", "unit_path"),
+        Index("ix_person_village_id_household_state", "village_id", "household_state"),
+        Index("ix_person_household_state", "household_state"),
+    )
+
+
+class VerifiedPerson(PersonItems, Base):
+    """A member as of the household's last verified version (Household.last_verified_version_id):
+    reports that count only what was verified read these. Replaced for the household in the
+    transaction that verifies it; its place (unit, village, card) follows the household."""
+
+    __tablename__ = "verified_person"
+
+    household_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("household.id"), primary_key=True)
+    person_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("household_version.id"))
+    version_number: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        Index("ix_verified_person_name_norm_birth_date", "name_norm", "birth_date"),
+        Index("ix_verified_person_id_number", "id_number"),
+        Index("ix_verified_person_unit_path", "unit_path"),
+        Index("ix_verified_person_village_id", "village_id"),
+    )
