@@ -7,11 +7,9 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 from app.domain import scope
-from app.domain.errors import NotFound
 from app.extensions import db
 from app.models import ImportedList, ListMapping, ListProblem, User
 
@@ -47,24 +45,11 @@ def lists_in_area(actor: User, *, page: int = 1, per_page: int = PER_PAGE) -> Pa
     return _paged(query, select(func.count()).select_from(ImportedList).where(where), page, per_page)
 
 
-def get_list(actor: User, list_id: int) -> ImportedList:
-    """A list of the user's area; NotFound for one elsewhere, as for one that does not exist."""
-    item = db.session.get(ImportedList, list_id)
-    if item is None or not scope.can_at(actor, PERMISSION, item.unit_path):
-        raise NotFound(str(_l("No such imported list.")))
-    return item
-
-
 def problems_page(item: ImportedList, *, page: int = 1, per_page: int = 50) -> Page:
     """A list's refused and flagged rows, by line: rows of (ListProblem,)."""
     where = ListProblem.list_id == item.id
     query = select(ListProblem).where(where).order_by(ListProblem.line, ListProblem.id)
     return _paged(query, select(func.count()).select_from(ListProblem).where(where), page, per_page)
-
-
-def all_problems(item: ImportedList) -> list[ListProblem]:
-    return list(db.session.scalars(select(ListProblem).where(ListProblem.list_id == item.id)
-                                   .order_by(ListProblem.line, ListProblem.id)))
 
 
 def saved_mappings(source: str) -> list[ListMapping]:
@@ -73,9 +58,7 @@ def saved_mappings(source: str) -> list[ListMapping]:
                                    .order_by(ListMapping.updated_at.desc(), ListMapping.id.desc())))
 
 
-def imported_before(actor: User, sha256: str, source: str) -> ImportedList | None:
-    """The same file imported already in the user's area (not withdrawn): importing it again adds nothing."""
-    return db.session.scalars(select(ImportedList).where(
-        ImportedList.file_sha256 == sha256, ImportedList.source == source,
-        ImportedList.state != "withdrawn", scope.scope_filter(actor, ImportedList.unit_path, PERMISSION))
-        .order_by(ImportedList.id.desc())).first()
+def imported_before(sha256: str, source: str) -> int | None:
+    """The list the same file of the same source made, in any area (it counts once)."""
+    return db.session.scalar(select(ImportedList.id).where(
+        ImportedList.file_sha256 == sha256, ImportedList.source == source, ImportedList.state == "loaded"))

@@ -13,6 +13,8 @@ import io
 import os
 import re
 import tempfile
+from contextlib import closing
+from itertools import islice
 from pathlib import Path
 
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file,
@@ -34,21 +36,13 @@ from app.web import accepts_upload, label_language, shows_personal_data, viewed
 bp = Blueprint("lists", __name__, url_prefix="/lists")
 
 SOURCE_LABELS = {
-    "police": _l("Police household register (公安户籍)"),
-    "births": _l("Births"),
-    "deaths": _l("Deaths"),
-    "register": _l("Household register (户籍底册)"),
-    "other": _l("Other"),
+    "police": _l("Police household register"),
+    "births": _l("List of births"),
+    "deaths": _l("List of deaths"),
+    "register": _l("Township household register"),
+    "other": _l("Other list"),
 }
-FIELD_LABELS = {
-    "record_id": _l("Record id"), "name": _l("Name"), "sex": _l("Sex"), "birth_date": _l("Date of birth"),
-    "id_number": _l("ID number"), "village": _l("Village (code or name)"), "card_no": _l("Card number"),
-    "household_no": _l("Household number (户号)"), "relation": _l("Relationship to the head"),
-    "address": _l("Address"), "death_date": _l("Date of death"), "mother_name": _l("Mother's name"),
-    "mother_id_number": _l("Mother's ID number"), "hospital": _l("Hospital"), "ethnicity": _l("Ethnicity"),
-    "phone": _l("Phone"),
-}
-STATE_LABELS = {"loading": _l("Importing"), "loaded": _l("Imported"), "failed": _l("Failed"),
+STATE_LABELS = {"loading": _l("Importing…"), "loaded": _l("Imported"), "failed": _l("Import failed"),
                 "withdrawn": _l("Withdrawn")}
 PREVIEW_ROWS = 10
 PENDING_KEPT = 5  # uploads a session remembers for their preview
@@ -59,9 +53,15 @@ MONTH = re.compile(r"(\d{4})-(\d{2})")
 @bp.context_processor
 def labels():
     return {"source_label": lambda s: str(SOURCE_LABELS.get(s, s)),
-            "field_label": lambda f: str(FIELD_LABELS.get(f, f)),
+            "field_label": _field_label,
             "list_state_label": lambda s: str(STATE_LABELS.get(s, s)),
             "sources": exchange.SOURCES}
+
+
+@bp.app_context_processor
+def import_link():
+    # The nav and the home page link here for the users who import lists (list.import).
+    return {"can_import_lists": lambda: current_user.is_authenticated and list_pages.may_import(current_user)}
 
 
 @bp.errorhandler(RequestEntityTooLarge)
@@ -70,6 +70,10 @@ def too_large(_error):
     flash(_("The file is larger than %(mb)d MB and was not uploaded. Split the list into several files.",
             mb=_max_bytes() // (1024 * 1024)), "error")
     return redirect(url_for("lists.index"))
+
+
+def _field_label(field: str) -> str:
+    return exchange.LABELS.get(field, {}).get(label_language(), field)
 
 
 def _me():
@@ -130,11 +134,9 @@ def upload():
                 name=_file_name(upload.filename), reason=_message(error.message)), "error")
         return redirect(url_for("lists.index"))
     del table
-    before = list_pages.imported_before(me, sha256, source)
+    before = list_pages.imported_before(sha256, source)
     if before is not None:
-        flash(_("This file was imported already (list %(id)d); importing it again would add nothing.",
-                id=before.id), "error")
-        return redirect(url_for("lists.show", list_id=before.id))
+        return _already_imported(me, before)
     pending = dict(session.get("list_uploads") or {})
     pending.pop(sha256, None)
     pending[sha256] = {"name": _file_name(upload.filename), "source": source, "month": month or None}
@@ -205,17 +207,45 @@ def confirm(sha256: str):
     proposal = exchange.propose_mapping(table.columns, item["source"]).with_overrides(submitted)
     errors += _blocking(proposal)
     save_as = (request.form.get("save_as") or "").strip()[:64]
+    if not errors:
+        try:
+            # Checks the file and mapping again and records the list as loading; the mapping is
+            # saved when the import is done, under `save_as` or else the source's own name.
+            result = lists_domain.prepare_import(me, path, source=item["source"], month=item["month"],
+                                                 mapping_name=save_as or None, overrides=submitted,
+                                                 file_name=item["name"])
+        except DomainError as error:
+            errors = [error.message]
     if errors:
-        db.session.rollback()
+        db.session.rollback()  # nothing recorded
         return _render_preview(sha256, item, path, mappings=list_pages.saved_mappings(item["source"]),
                                overrides=submitted, errors=errors, save_as=save_as, status=422)
-    if save_as:
-        lists_domain.save_mapping(me, item["source"], save_as, dict(proposal.fields))
-    list_id = _start_import(me, path, item, proposal, submitted)
+    list_id = result.list_id
+    if result.existing:
+        db.session.rollback()
+        return _already_imported(me, list_id)
+    db.session.commit()
+    _enqueue(list_id, path, item, save_as or None, submitted)  # after the commit: the worker must see the list
+    _forget_upload(sha256)
+    return redirect(url_for("lists.show", list_id=list_id))
+
+
+def _already_imported(me, list_id: int):
+    """The same file of the same source counts once: its list, when the user may see it."""
+    try:
+        lists_domain.get_list(me, list_id)
+    except DomainError:
+        flash(_("This file was imported already in another area; importing it again would add nothing."), "error")
+        return redirect(url_for("lists.index"))
+    flash(_("This file was imported already (list %(id)d); importing it again would add nothing.", id=list_id),
+          "error")
+    return redirect(url_for("lists.show", list_id=list_id))
+
+
+def _forget_upload(sha256: str) -> None:
     pending = dict(session.get("list_uploads") or {})
     pending.pop(sha256, None)
     session["list_uploads"] = pending
-    return redirect(url_for("lists.show", list_id=list_id))
 
 
 def _open(path: Path):
@@ -235,6 +265,16 @@ def _submitted_mapping(columns: list[str]) -> tuple[dict[str, str], list[str]]:
             errors.append(_("Column %(column)s: choose one of the fields in the list.", column=column))
             field = ""
         chosen[column] = field
+    # Proposal.with_overrides gives a field to the last column that names it: two columns
+    # chosen for one field would quietly drop one, so the clerk is asked instead.
+    by_field: dict[str, list[str]] = {}
+    for column, field in chosen.items():
+        if field:
+            by_field.setdefault(field, []).append(column)
+    for field, named in by_field.items():
+        if len(named) > 1:
+            errors.append(_("%(field)s is chosen for several columns (%(columns)s): keep it on one.",
+                            field=_field_label(field), columns="、".join(named)))
     return chosen, errors
 
 
@@ -243,10 +283,10 @@ def _blocking(proposal) -> list[str]:
     errors = []
     for field in proposal.missing:
         errors.append(_("%(field)s is needed for this source: choose the column that holds it.",
-                        field=FIELD_LABELS.get(field, field)))
+                        field=_field_label(field)))
     for field, columns in proposal.ambiguous.items():
         errors.append(_("%(field)s is chosen for several columns (%(columns)s): keep it on one.",
-                        field=FIELD_LABELS.get(field, field), columns="、".join(columns)))
+                        field=_field_label(field), columns="、".join(columns)))
     return errors
 
 
@@ -254,11 +294,8 @@ def _render_preview(sha256: str, item: dict, path: Path, *, mappings, mapping_na
                     overrides: dict[str, str] | None = None, errors: list[str] | None = None,
                     save_as: str = "", status: int = 200):
     table = _open(path)
-    rows = []
-    for row in table.rows():
-        rows.append(row)
-        if len(rows) >= PREVIEW_ROWS:
-            break
+    with closing(table.rows()) as reading:  # closes the file at once, not when collected
+        rows = list(islice(reading, PREVIEW_ROWS))
     proposal = exchange.propose_mapping(table.columns, item["source"])
     used = None
     if overrides is None:
@@ -294,29 +331,24 @@ def _cell(value) -> str:
     return str(value)
 
 
-def _start_import(me, path: Path, item: dict, proposal, overrides: dict[str, str]) -> int:
-    """Record the list and hand its import to the task queue; the list's page shows the progress."""
+def _enqueue(list_id: int, path: Path, item: dict, mapping_name: str | None, overrides: dict[str, str]) -> None:
     from app.jobs import run_list_import
 
-    imported = lists_domain.start_import(me, path, source=item["source"], month=item["month"],
-                                         file_name=item["name"], mapping=dict(proposal.fields))
-    list_id = imported.id  # read before the commit: reading after it would open a transaction
-    db.session.commit()
-    run_list_import(list_id)  # after the commit: the queue's worker must see the list
-    return list_id
+    run_list_import(list_id, str(path), source=item["source"], month=item["month"], mapping_name=mapping_name,
+                    overrides=overrides, file_name=item["name"])
 
 
 # ------------------------------------------------------------------ one list: progress, problems, withdrawal
 
 @bp.route("/<int:list_id>")
 def show(list_id: int):
-    item = list_pages.get_list(_me(), list_id)
+    item = lists_domain.get_list(_me(), list_id)
     return render_template("lists/show.html", item=item, running=item.state == "loading")
 
 
 @bp.route("/<int:list_id>/status")
 def status(list_id: int):
-    item = list_pages.get_list(_me(), list_id)
+    item = lists_domain.get_list(_me(), list_id)
     return jsonify(state=item.state, state_label=str(STATE_LABELS.get(item.state, item.state)),
                    read=item.rows_read or 0, loaded=item.rows_loaded or 0, flagged=item.rows_flagged or 0,
                    refused=item.rows_refused or 0, duplicate=item.rows_duplicate or 0)
@@ -325,7 +357,7 @@ def status(list_id: int):
 @bp.route("/<int:list_id>/problems")
 @shows_personal_data("list_problems", "list_id")
 def problems(list_id: int):
-    item = list_pages.get_list(_me(), list_id)
+    item = lists_domain.get_list(_me(), list_id)
     result = list_pages.problems_page(item, page=request.args.get("page", 1, type=db_int))
     viewed(unit_path=item.unit_path, count=result.total, page=result.page)
     return render_template("lists/problems.html", item=item, result=result, language=label_language())
@@ -334,31 +366,25 @@ def problems(list_id: int):
 @bp.route("/<int:list_id>/problems.xlsx")
 @shows_personal_data("list_problems", "list_id")
 def problems_xlsx(list_id: int):
-    item = list_pages.get_list(_me(), list_id)
-    rows = list_pages.all_problems(item)
+    item = lists_domain.get_list(_me(), list_id)
     out = io.BytesIO()
-    exchange.write_problems_xlsx([_row_problem(p) for p in rows], out)
+    exchange.write_problems_xlsx(lists_domain.problems_of(item.id), out)
     out.seek(0)
-    viewed(unit_path=item.unit_path, count=len(rows))
+    viewed(unit_path=item.unit_path, count=lists_domain.count_problems(item.id))
     return send_file(out, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                      as_attachment=True, download_name=f"list-{item.id}-problems.xlsx")
 
 
-def _row_problem(p) -> exchange.RowProblem:
-    return exchange.RowProblem(line=p.line, column=p.column, field=p.field, value=p.value or "", reason=p.reason,
-                               message={"zh": p.message_zh or "", "en": p.message_en or ""}, refused=p.refused)
-
-
 @bp.route("/<int:list_id>/withdraw")
 def withdraw_form(list_id: int):
-    item = list_pages.get_list(_me(), list_id)
+    item = lists_domain.get_list(_me(), list_id)
     return render_template("lists/withdraw.html", item=item)
 
 
 @bp.route("/<int:list_id>/withdraw", methods=["POST"])
 def withdraw(list_id: int):
     me = _me()
-    item = list_pages.get_list(me, list_id)
+    item = lists_domain.get_list(me, list_id)
     if request.form.get("confirm") != "yes":
         flash(_("Tick the box to confirm that this list is to be withdrawn."), "error")
         return redirect(url_for("lists.withdraw_form", list_id=item.id))
