@@ -276,15 +276,15 @@ def test_the_problems_as_a_page_and_as_excel(app, people):
 @pytest.mark.parametrize("source", ["police", "births", "deaths", "register", "other"])
 def test_blank_templates_read_back(app, people, source):
     c = people.clerk_client
-    resp = c.get(f"/lists/templates/{source}.xlsx")
+    resp = c.get(f"/lists/template?source={source}&format=xlsx")
     assert resp.status_code == 200
     header = next(openpyxl.load_workbook(io.BytesIO(resp.data), read_only=True).active.iter_rows(values_only=True))
     assert "*姓名" in header
-    csv_header = next(csv.reader(io.StringIO(c.get(f"/lists/templates/{source}.csv").data.decode("utf-8-sig"))))
+    csv_header = next(csv.reader(io.StringIO(c.get(f"/lists/template?source={source}&format=csv").data.decode("utf-8-sig"))))
     assert list(csv_header) == [h for h in header if h]
     if source == "deaths":
         assert "*死亡日期" in header
-    assert c.get(f"/lists/templates/{source}.pdf").status_code == 404
+    assert c.get(f"/lists/template?source={source}&format=pdf").status_code == 404
 
 
 # ------------------------------------------------------------------ who may see what
@@ -305,7 +305,7 @@ def test_another_areas_list_does_not_exist_for_a_user(app, people):
     # A collector imports nothing.
     assert people.collector_client.get("/lists/").status_code == 403
     assert upload(people.collector_client, csv_bytes(police_rows())).status_code == 403
-    assert people.collector_client.get("/lists/templates/police.csv").status_code == 403
+    assert people.collector_client.get("/lists/template?source=police&format=csv").status_code == 403
 
 
 # ------------------------------------------------------------------ withdraw

@@ -401,9 +401,11 @@ def withdraw(list_id: int):
 
 # ------------------------------------------------------------------ blank templates
 
-@bp.route("/templates/<source>.<fmt>")
-def template(source: str, fmt: str):
+@bp.route("/template")
+def template():
+    # Query arguments, not path ones: a template is nobody's object, the same for every area.
     _me()
+    source, fmt = request.args.get("source", ""), request.args.get("format", "xlsx")
     if source not in exchange.SOURCES or fmt not in ("xlsx", "csv"):
         abort(404)
     data = exchange.blank_template(source, fmt)
