@@ -225,7 +225,7 @@ def confirm(sha256: str):
         db.session.rollback()
         return _already_imported(me, list_id)
     db.session.commit()
-    _enqueue(list_id, path, item, save_as or None, submitted)  # after the commit: the worker must see the list
+    _enqueue(list_id, path, item, save_as or None, submitted, me.id)  # after the commit: the worker must see the list
     _forget_upload(sha256)
     return redirect(url_for("lists.show", list_id=list_id))
 
@@ -331,11 +331,14 @@ def _cell(value) -> str:
     return str(value)
 
 
-def _enqueue(list_id: int, path: Path, item: dict, mapping_name: str | None, overrides: dict[str, str]) -> None:
+def _enqueue(list_id: int, path: Path, item: dict, mapping_name: str | None, overrides: dict[str, str],
+             actor_id: int) -> None:
     from app.jobs import run_list_import
 
-    run_list_import(list_id, str(path), source=item["source"], month=item["month"], mapping_name=mapping_name,
-                    overrides=overrides, file_name=item["name"])
+    # Every column's choice goes with the job (extras as ""), so that the job reads the file
+    # exactly as confirmed here. The file stays: it is the evidence of the list.
+    run_list_import(list_id, str(path), source=item["source"], actor_id=actor_id, month=item["month"],
+                    mapping_name=mapping_name, overrides=overrides, file_name=item["name"])
 
 
 # ------------------------------------------------------------------ one list: progress, problems, withdrawal
