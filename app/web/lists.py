@@ -220,12 +220,12 @@ def confirm(sha256: str):
         db.session.rollback()  # nothing recorded
         return _render_preview(sha256, item, path, mappings=list_pages.saved_mappings(item["source"]),
                                overrides=submitted, errors=errors, save_as=save_as, status=422)
-    list_id = result.list_id
+    list_id, actor_id = result.list_id, me.id  # read before the commit: after it, reading opens a transaction
     if result.existing:
         db.session.rollback()
         return _already_imported(me, list_id)
     db.session.commit()
-    _enqueue(list_id, path, item, save_as or None, submitted, me.id)  # after the commit: the worker must see the list
+    _enqueue(list_id, path, item, save_as or None, submitted, actor_id)  # after the commit: the worker must see the list
     _forget_upload(sha256)
     return redirect(url_for("lists.show", list_id=list_id))
 
