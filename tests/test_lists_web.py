@@ -122,7 +122,7 @@ def test_upload_preview_confirm_and_the_done_page_with_counts(app, people, units
     data = csv_bytes(police_rows())
     url = preview_url(upload(c, data))
     sha = url.rsplit("/", 1)[1]
-    kept = Path(app.config["LIST_UPLOAD_PATH"]) / sha
+    kept = Path(app.config["LIST_UPLOAD_PATH"]) / f"{sha}.csv"
     assert kept.read_bytes() == data  # the upload is kept under its SHA-256
     assert count(ImportedList) == 0   # nothing imported before the clerk confirms
 
@@ -338,3 +338,37 @@ def test_withdraw_asks_for_confirmation_and_is_refused_once_households_were_made
     # Withdrawn, the same file may be imported again.
     again = import_police(people)
     assert again.id != lst.id and again.state == "loaded"
+
+
+# ------------------------------------------------------------------ Excel files and English
+
+def test_an_excel_list_with_a_title_row_and_date_cells_is_previewed_as_read(app, people):
+    import datetime as dt
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "十一月"
+    ws.append(["东华门街道出生名单（2026年11月）"])  # a title row above the header
+    ws.append(["姓名", "出生日期", "性别", "母亲姓名", "村(居)委会"])
+    ws.append(["钱多多", dt.datetime(2026, 11, 3), "女", "孙红", "110101001001"])
+    out = io.BytesIO()
+    wb.save(out)
+    c = people.clerk_client
+    url = preview_url(upload(c, out.getvalue(), name="出生.xlsx", source="births"))
+    page = text(c.get(url))
+    assert "表头在第 2 行" in page and "工作表 十一月" in page
+    assert "2026-11-03" in page and "钱多多" in page
+    assert selected(page) == {0: "name", 1: "birth_date", 2: "sex", 3: "mother_name", 4: "village"}
+    assert confirm(c, url, selected(page)).status_code == 302
+    lst = db.session.scalars(select(ImportedList)).one()
+    assert (lst.source, lst.sheet, lst.rows_loaded) == ("births", "十一月", 1)
+
+
+def test_the_pages_in_english(app, people):
+    c = people.clerk_client
+    c.post_form("/language", {"locale": "en", "next": "/lists/"})
+    page = text(c.get("/lists/"))
+    assert "Import a list" in page and "Police household register" in page and "名单导入" not in page
+    url = preview_url(upload(c, csv_bytes(police_rows())))
+    page = text(c.get(url))
+    assert "Keep as an extra column" in page and ">name<" not in page and "ID number" in page

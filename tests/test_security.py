@@ -193,7 +193,7 @@ def _upload_in_t1(ctx):
     folder = Path(current_app.config.get("LIST_UPLOAD_PATH") or _instance_path() / "lists")
     folder.mkdir(parents=True, exist_ok=True)
     sha256 = hashlib.sha256(data).hexdigest()
-    (folder / sha256).write_bytes(data)
+    (folder / f"{sha256}.csv").write_bytes(data)
     return sha256
 
 

@@ -48,6 +48,7 @@ PREVIEW_ROWS = 10
 PENDING_KEPT = 5  # uploads a session remembers for their preview
 SHA256 = re.compile(r"[0-9a-f]{64}")
 MONTH = re.compile(r"(\d{4})-(\d{2})")
+ZIP_MAGIC = b"PK\x03\x04"  # an .xlsx is a zip file
 
 
 @bp.context_processor
@@ -139,7 +140,8 @@ def upload():
         return _already_imported(me, before)
     pending = dict(session.get("list_uploads") or {})
     pending.pop(sha256, None)
-    pending[sha256] = {"name": _file_name(upload.filename), "source": source, "month": month or None}
+    pending[sha256] = {"name": _file_name(upload.filename), "source": source, "month": month or None,
+                       "suffix": path.suffix}
     session["list_uploads"] = dict(list(pending.items())[-PENDING_KEPT:])
     return redirect(url_for("lists.preview", sha256=sha256))
 
@@ -155,21 +157,28 @@ def _file_name(name: str) -> str:
 
 
 def _keep(upload) -> tuple[str, Path]:
-    """Write the upload into the upload folder as <sha256>, hashing it on the way."""
+    """Write the upload into the upload folder as <sha256>.xlsx or .csv, hashing it on the way."""
     folder = _upload_dir()
     digest = hashlib.sha256()
     fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".upload-")
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:
+            head = b""
             while chunk := upload.stream.read(1024 * 1024):
+                head = head or chunk[:4]
                 digest.update(chunk)
                 out.write(chunk)
-        path = folder / digest.hexdigest()
+        path = _stored(digest.hexdigest(), head)
         os.replace(tmp, path)  # the same bytes as any earlier copy of that name
     finally:
         tmp.unlink(missing_ok=True)
     return digest.hexdigest(), path
+
+
+def _stored(sha256: str, head: bytes) -> Path:
+    # openpyxl opens a workbook only under an Excel name; exchange tells the rest by content.
+    return _upload_dir() / f"{sha256}{'.xlsx' if head.startswith(ZIP_MAGIC) else '.csv'}"
 
 
 def _forget_file(path: Path, sha256: str) -> None:
@@ -180,8 +189,8 @@ def _forget_file(path: Path, sha256: str) -> None:
 
 def _pending(sha256: str) -> tuple[dict, Path]:
     item = (session.get("list_uploads") or {}).get(sha256) if SHA256.fullmatch(sha256) else None
-    path = _upload_dir() / sha256
-    if item is None or not path.exists():
+    path = _upload_dir() / f"{sha256}{item.get('suffix', '') if item else ''}"
+    if item is None or item.get("suffix") not in (".csv", ".xlsx") or not path.exists():
         abort(404)
     return item, path
 
