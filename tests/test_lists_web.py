@@ -211,6 +211,25 @@ def test_a_mapping_without_a_needed_field_or_with_a_doubled_one_is_blocked(app, 
     assert lst.mapping == {"name": "人员名称", "id_number": "公民身份号码", "death_date": "死亡时间"}
 
 
+def test_columns_that_could_each_be_a_field_are_marked_and_block_until_one_is_chosen(app, people):
+    c = people.clerk_client
+    header = ["姓名", "名字", "户号", "电话", "手机"]
+    rows = [["吴刚", "吴刚", "H1", "010-1", "13800000000"]]
+    url = preview_url(upload(c, csv_bytes(rows, header=header), source="other"))
+    page = text(c.get(url))
+    assert len(re.findall(r'<select id="col-[0-4]" name="col-[0-4]" aria-invalid="true"', page)) == 4
+    assert "“姓名、名字”" in page or "姓名、名字" in page
+    resp = confirm(c, url, selected(page))  # as shown: the four unchosen
+    assert resp.status_code == 422 and "电话、手机" in text(resp)
+    assert len(re.findall(r'aria-invalid="true"', text(resp))) == 4
+    resp = confirm(c, url, {0: "name", 1: "", 2: "household_no", 3: "", 4: ""})  # phone still unchosen
+    assert resp.status_code == 422 and "电话、手机" in text(resp) and count(ImportedList) == 0
+    resp = confirm(c, url, {0: "name", 1: "", 2: "household_no", 3: "", 4: "phone"})
+    assert resp.status_code == 302
+    assert db.session.scalars(select(ImportedList)).one().mapping == {
+        "name": "姓名", "household_no": "户号", "phone": "手机"}
+
+
 @pytest.mark.parametrize("data, reason", [
     (b"", "空"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100, ".xls"),

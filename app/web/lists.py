@@ -215,6 +215,8 @@ def confirm(sha256: str):
     submitted, errors = _submitted_mapping(table.columns)
     proposal = exchange.propose_mapping(table.columns, item["source"]).with_overrides(submitted)
     errors += _blocking(proposal)
+    unresolved = _unresolved(table.columns, item["source"], submitted)
+    errors += [_ambiguous(field, columns) for field, columns in unresolved.items()]
     save_as = (request.form.get("save_as") or "").strip()[:64]
     if not errors:
         try:
@@ -228,7 +230,8 @@ def confirm(sha256: str):
     if errors:
         db.session.rollback()  # nothing recorded
         return _render_preview(sha256, item, path, mappings=list_pages.saved_mappings(item["source"]),
-                               overrides=submitted, errors=errors, save_as=save_as, status=422)
+                               overrides=submitted, errors=errors, save_as=save_as, status=422,
+                               doubtful={c for columns in unresolved.values() for c in columns})
     list_id, actor_id = result.list_id, me.id  # read before the commit: after it, reading opens a transaction
     if result.existing:
         db.session.rollback()
@@ -294,14 +297,26 @@ def _blocking(proposal) -> list[str]:
         errors.append(_("%(field)s is needed for this source: choose the column that holds it.",
                         field=_field_label(field)))
     for field, columns in proposal.ambiguous.items():
-        errors.append(_("%(field)s is chosen for several columns (%(columns)s): keep it on one.",
-                        field=_field_label(field), columns="、".join(columns)))
+        errors.append(_ambiguous(field, columns))
     return errors
+
+
+def _ambiguous(field: str, columns: list[str]) -> str:
+    return _("%(field)s: the columns %(columns)s could each hold it; choose the one that does.",
+             field=_field_label(field), columns="、".join(columns))
+
+
+def _unresolved(columns: list[str], source: str, submitted: dict[str, str]) -> dict[str, list[str]]:
+    """Fields that several columns' headers name, for which the clerk chose no column: the
+    form shows them unchosen, and a confirm as shown would quietly drop the field."""
+    chosen = set(submitted.values())
+    return {field: named for field, named in exchange.propose_mapping(columns, source).ambiguous.items()
+            if field not in chosen}
 
 
 def _render_preview(sha256: str, item: dict, path: Path, *, mappings, mapping_name: str | None = None,
                     overrides: dict[str, str] | None = None, errors: list[str] | None = None,
-                    save_as: str = "", status: int = 200):
+                    save_as: str = "", status: int = 200, doubtful: set[str] | None = None):
     table = _open(path)
     with closing(table.rows()) as reading:  # closes the file at once, not when collected
         rows = list(islice(reading, PREVIEW_ROWS))
@@ -318,7 +333,8 @@ def _render_preview(sha256: str, item: dict, path: Path, *, mappings, mapping_na
     else:
         proposal = proposal.with_overrides(overrides)
     field_of = {column: field for field, column in proposal.fields.items()}
-    doubtful = {c for columns in proposal.ambiguous.values() for c in columns}
+    if doubtful is None:
+        doubtful = {c for columns in proposal.ambiguous.values() for c in columns}
     if errors is None:
         errors = _blocking(proposal)
     samples_of = {c: [t for t in (_cell(r.values.get(c)) for r in rows) if t][:3] for c in table.columns}
