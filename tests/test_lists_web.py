@@ -291,6 +291,13 @@ def test_the_problems_as_a_page_and_as_excel(app, people):
     assert any(r[3] == "11010119870506002X9" for r in rows[1:])
     assert len(access_entries("lists.problems_xlsx")) == 1
 
+    # The records as kept: the flagged ID number as written, the village placed.
+    page = text(c.get(f"/lists/{lst.id}/records"))
+    assert "王建国" in page and GOOD_ID in page and "多福巷社区" in page and "11010119870506002X9" in page
+    assert "赵小明" in page and "2010-01-02" in page
+    [entry] = access_entries("lists.records")
+    assert entry.object_type == "list_records" and entry.object_id == str(lst.id) and entry.details["count"] == 3
+
 
 @pytest.mark.parametrize("source", ["police", "births", "deaths", "register", "other"])
 def test_blank_templates_read_back(app, people, source):
@@ -312,7 +319,7 @@ def test_another_areas_list_does_not_exist_for_a_user(app, people):
     lst = import_police(people)
     o = people.other_client
     assert f'data-testid="list-{lst.id}"' not in text(o.get("/lists/"))
-    for path in (f"/lists/{lst.id}", f"/lists/{lst.id}/status", f"/lists/{lst.id}/problems",
+    for path in (f"/lists/{lst.id}", f"/lists/{lst.id}/status", f"/lists/{lst.id}/problems", f"/lists/{lst.id}/records",
                  f"/lists/{lst.id}/problems.xlsx", f"/lists/{lst.id}/withdraw"):
         assert o.get(path).status_code == 404, path
     assert o.post_form(f"/lists/{lst.id}/withdraw", {"confirm": "yes"}).status_code == 404

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app.domain import scope
 from app.extensions import db
-from app.models import ImportedList, ListMapping, ListProblem, User
+from app.models import AdminUnit, ImportedList, ListMapping, ListProblem, ListRecord, User
 
 PERMISSION = "list.import"
 PER_PAGE = 30
@@ -50,6 +50,14 @@ def problems_page(item: ImportedList, *, page: int = 1, per_page: int = 50) -> P
     where = ListProblem.list_id == item.id
     query = select(ListProblem).where(where).order_by(ListProblem.line, ListProblem.id)
     return _paged(query, select(func.count()).select_from(ListProblem).where(where), page, per_page)
+
+
+def records_page(item: ImportedList, *, page: int = 1, per_page: int = 50) -> Page:
+    """A list's records as kept, by line: rows of (ListRecord, village name or None)."""
+    where = ListRecord.list_id == item.id
+    query = (select(ListRecord, AdminUnit.name).outerjoin(AdminUnit, AdminUnit.id == ListRecord.village_id)
+             .where(where).order_by(ListRecord.line))
+    return _paged(query, select(func.count()).select_from(ListRecord).where(where), page, per_page)
 
 
 def saved_mappings(source: str) -> list[ListMapping]:

@@ -391,6 +391,15 @@ def problems(list_id: int):
     return render_template("lists/problems.html", item=item, result=result, language=label_language())
 
 
+@bp.route("/<int:list_id>/records")
+@shows_personal_data("list_records", "list_id")
+def records(list_id: int):
+    item = lists_domain.get_list(_me(), list_id)
+    result = list_pages.records_page(item, page=request.args.get("page", 1, type=db_int))
+    viewed(unit_path=item.unit_path, count=result.total, page=result.page)
+    return render_template("lists/records.html", item=item, result=result)
+
+
 @bp.route("/<int:list_id>/problems.xlsx")
 @shows_personal_data("list_problems", "list_id")
 def problems_xlsx(list_id: int):
