@@ -16,6 +16,7 @@ import tempfile
 from contextlib import closing
 from itertools import islice
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, send_file,
                    session, url_for)
@@ -29,7 +30,7 @@ from app.config import _instance_path
 from app.domain import list_pages
 from app.domain import lists as lists_domain
 from app.domain.errors import DomainError, Forbidden
-from app.extensions import db
+from app.extensions import db, reads_first
 from app.routing import db_int
 from app.web import accepts_upload, label_language, shows_personal_data, viewed
 
@@ -105,13 +106,15 @@ def index():
     me = _me()
     result = list_pages.lists_in_area(me, page=request.args.get("page", 1, type=db_int))
     return render_template("lists/index.html", result=result, max_mb=_max_bytes() // (1024 * 1024),
-                           this_month=dt.date.today().strftime("%Y-%m"))
+                           this_month=dt.datetime.now(ZoneInfo(current_app.config["BABEL_DEFAULT_TIMEZONE"]))
+                           .strftime("%Y-%m"))
 
 
 @bp.route("/upload", methods=["POST"])
 @accepts_upload("LIST_UPLOAD_MAX_BYTES")
 def upload():
-    me = _me()
+    with reads_first():  # SQLite: no write lock while the file is received, hashed and read
+        me = _me()
     source = request.form.get("source", "")
     month = (request.form.get("month") or "").strip()
     upload = request.files.get("file")
@@ -135,9 +138,10 @@ def upload():
                 name=_file_name(upload.filename), reason=_message(error.message)), "error")
         return redirect(url_for("lists.index"))
     del table
-    before = list_pages.imported_before(sha256, source)
-    if before is not None:
-        return _already_imported(me, before)
+    with reads_first():
+        before = list_pages.imported_before(sha256, source)
+        if before is not None:
+            return _already_imported(me, before)
     pending = dict(session.get("list_uploads") or {})
     pending.pop(sha256, None)
     pending[sha256] = {"name": _file_name(upload.filename), "source": source, "month": month or None,
@@ -209,8 +213,9 @@ def preview(sha256: str):
 
 @bp.route("/uploads/<sha256>", methods=["POST"])
 def confirm(sha256: str):
-    me = _me()
-    item, path = _pending(sha256)
+    with reads_first():  # SQLite: the write lock is taken when the list is recorded, not while the file is read
+        me = _me()
+        item, path = _pending(sha256)
     table = _open(path)
     submitted, errors = _submitted_mapping(table.columns)
     proposal = exchange.propose_mapping(table.columns, item["source"]).with_overrides(submitted)
