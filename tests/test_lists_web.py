@@ -339,7 +339,7 @@ def test_another_areas_list_does_not_exist_for_a_user(app, people):
 def test_withdraw_asks_for_confirmation_and_is_refused_once_households_were_made(app, people, units):
     lst = import_police(people)
     c = people.clerk_client
-    assert "撤销" in text(c.get(f"/lists/{lst.id}/withdraw"))
+    assert "确认撤回此名单" in text(c.get(f"/lists/{lst.id}/withdraw"))
     resp = c.post_form(f"/lists/{lst.id}/withdraw", {})  # box not ticked
     assert resp.status_code == 302 and db.session.get(ImportedList, lst.id).state == "loaded"
 
@@ -350,7 +350,7 @@ def test_withdraw_asks_for_confirmation_and_is_refused_once_households_were_made
     db.session.commit()
     resp = c.post_form(f"/lists/{lst.id}/withdraw", {"confirm": "yes"})
     assert resp.status_code == 302
-    assert re.search(r'class="flash flash-error"[^>]*>[^<]*(撤销|withdrawn)', text(c.get(resp.headers["Location"])))
+    assert "已根据此名单生成了户，不能再撤回" in text(c.get(resp.headers["Location"]))
     assert db.session.get(ImportedList, lst.id).state == "loaded"
 
     record.household_id = None
@@ -360,7 +360,7 @@ def test_withdraw_asks_for_confirmation_and_is_refused_once_households_were_made
     done = db.session.get(ImportedList, lst.id)
     assert done.state == "withdrawn" and done.withdrawn_by_id == people.clerk.id
     page = text(c.get(f"/lists/{lst.id}"))
-    assert "已撤销" in page and 'data-testid="withdraw"' not in page
+    assert "已撤回" in page and 'data-testid="withdraw"' not in page
     # Withdrawn, the same file may be imported again.
     again = import_police(people)
     assert again.id != lst.id and again.state == "loaded"
