@@ -118,6 +118,7 @@ def test_upload_preview_confirm_and_the_done_page_with_counts(app, people, units
     home = text(c.get("/"))
     assert 'data-testid="home-lists"' in home and 'data-testid="nav-lists"' in home
     assert 'data-testid="nav-lists"' not in text(people.collector_client.get("/"))
+    assert "不超过 200 MB" in text(c.get("/lists/"))  # the upload's own limit, not every form's 4 MB
 
     data = csv_bytes(police_rows())
     url = preview_url(upload(c, data))

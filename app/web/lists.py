@@ -26,7 +26,7 @@ from flask_login import current_user
 from werkzeug.exceptions import RequestEntityTooLarge
 
 import exchange
-from app.config import _instance_path
+from app.config import DEFAULT_LIST_UPLOAD_MAX_BYTES, _instance_path
 from app.domain import list_pages
 from app.domain import lists as lists_domain
 from app.domain.errors import DomainError, Forbidden
@@ -50,6 +50,12 @@ PENDING_KEPT = 5  # uploads a session remembers for their preview
 SHA256 = re.compile(r"[0-9a-f]{64}")
 MONTH = re.compile(r"(\d{4})-(\d{2})")
 ZIP_MAGIC = b"PK\x03\x04"  # an .xlsx is a zip file
+
+
+@bp.record_once
+def _defaults(state) -> None:
+    # For a config given whole (tests, scripts); from_environment() sets it in production.
+    state.app.config.setdefault("LIST_UPLOAD_MAX_BYTES", DEFAULT_LIST_UPLOAD_MAX_BYTES)
 
 
 @bp.context_processor
@@ -91,7 +97,7 @@ def _upload_dir() -> Path:
 
 
 def _max_bytes() -> int:
-    return int(current_app.config.get("LIST_UPLOAD_MAX_BYTES") or current_app.config["MAX_CONTENT_LENGTH"])
+    return int(current_app.config["LIST_UPLOAD_MAX_BYTES"])
 
 
 def _message(parts: dict[str, str]) -> str:

@@ -92,5 +92,15 @@ def test_clerk_imports_a_police_list_on_a_phone(live_server, browser: Browser, t
         assert page_width(page) <= PHONE_WIDTH
         xlsx = page.request.get(base + f"/lists/{lst.id}/problems.xlsx")
         assert xlsx.ok and xlsx.body().startswith(b"PK")
+
+        # Back to the lists of the area (the crumbs): the list's row, stacked, within the screen.
+        page.get_by_role("link", name="名单导入", exact=True).first.tap()
+        row = page.get_by_test_id(f"list-{lst.id}")
+        expect(row).to_contain_text("公安户籍2026-11.csv")
+        expect(row).to_contain_text("导入完成")
+        assert page_width(page) <= PHONE_WIDTH
+        box = row.bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE_WIDTH
+        page.screenshot(path=str(tmp_path / "lists-360.png"), full_page=True)
     finally:
         context.close()
