@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from app.domain import scope
 from app.extensions import db
-from app.models import AdminUnit, ImportedList, ListMapping, ListProblem, ListRecord, User
+from app.models import AdminUnit, ImportedList, ListMapping, ListProblem, ListRecord, ListState, User
 
 PERMISSION = "list.import"
 PER_PAGE = 30
@@ -69,4 +69,4 @@ def saved_mappings(source: str) -> list[ListMapping]:
 def imported_before(sha256: str, source: str) -> int | None:
     """The list the same file of the same source made, in any area (it counts once)."""
     return db.session.scalar(select(ImportedList.id).where(
-        ImportedList.file_sha256 == sha256, ImportedList.source == source, ImportedList.state == "loaded"))
+        ImportedList.file_sha256 == sha256, ImportedList.source == source, ImportedList.state == ListState.loaded.value))
