@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
+import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -501,6 +503,26 @@ def _finish(actor_id: int | None, list_id: int, result: ImportResult, proposal: 
         db.session.refresh(lst)
 
 
+_COPY_COLUMNS = ("list_id", "line", "record_id", "row_hash", "village_id", "unit_path", *_RECORD_COLUMNS,
+                 "name_norm", "raw", "extras", "flags")
+_JSON_COLUMNS = frozenset({"raw", "extras", "flags"})
+_COPY_SQL = f"COPY list_record ({', '.join(_COPY_COLUMNS)}) FROM STDIN"
+
+
+def _insert_records(rows: list[dict[str, Any]]) -> None:
+    """One chunk of rows in the session's transaction: COPY on PostgreSQL (half the time of
+    a multi-row executemany there), a Core executemany elsewhere."""
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(ListRecord.__table__), rows)
+        return
+    dumps = json.dumps
+    with connection.connection.driver_connection.cursor() as cursor, cursor.copy(_COPY_SQL) as copy:
+        for row in rows:
+            copy.write_row([dumps(row[c], ensure_ascii=False) if c in _JSON_COLUMNS else row[c]
+                            for c in _COPY_COLUMNS])
+
+
 class _Loader:
     """Reads the records a chunk at a time (outside any transaction), then places, checks
     for duplicates and writes the chunk in one short transaction."""
@@ -515,7 +537,8 @@ class _Loader:
         self.messages = {reason: _both(text) for reason, text in _PROBLEMS.items()}
         self.seen: set[str] = set()  # dry run: the file's own rows (nothing is written to find them)
         self.villages: _Villages | None = None
-        self.active_ids: set[int] | None = None
+        self.active_ids: set[int] | None = None  # the other active lists of the source and month
+        self.filter = _RowFilter()
 
     def run(self, *, on_progress, commit, chunk_rows: int) -> ImportResult:
         chunk: list[exchange.Record] = []
@@ -608,7 +631,7 @@ class _Loader:
             result.problems.extend(problems[:room])
         if not self.dry_run:
             if rows:
-                db.session.execute(insert(ListRecord.__table__), rows)
+                _insert_records(rows)
             if problems:
                 db.session.execute(insert(ListProblem.__table__), [
                     {"list_id": self.list_id, "line": p.line, "column": p.column, "field": p.field,
@@ -626,23 +649,35 @@ class _Loader:
         if not rows:
             return rows
         if self.active_ids is None:
-            # The lists rows may repeat: few, read once. The rows are then looked up by their
-            # hash and id alone, each by its own index, and kept if in one of these lists (a
-            # join lets SQLite walk a whole list's rows for every chunk instead).
+            # The other lists rows may repeat: few, read once. Rows are looked up by their
+            # hash and id alone, each by its own covering index, and kept if in one of these
+            # lists (a join lets SQLite walk a whole list's rows for every chunk instead).
             same_month = (ImportedList.month == self.month if self.month is not None
                           else ImportedList.month.is_(None))
             self.active_ids = set(db.session.scalars(select(ImportedList.id).where(
                 ImportedList.source == self.source, ImportedList.state.in_(ACTIVE_STATES), same_month)))
-            if self.list_id is not None:
-                self.active_ids.add(self.list_id)
-        active = self.active_ids
-        hashes = list({r["row_hash"] for r in rows})
-        ids = list({r["record_id"] for r in rows if r["record_id"]})
-        present_hashes = {h for h, lid in db.session.execute(
-            select(ListRecord.row_hash, ListRecord.list_id).where(ListRecord.row_hash.in_(hashes))) if lid in active}
-        present_ids = {i for i, lid in db.session.execute(
-            select(ListRecord.record_id, ListRecord.list_id).where(ListRecord.record_id.in_(ids)))
-            if lid in active} if ids else set()
+            self.active_ids.discard(self.list_id)
+        if self.active_ids:
+            asked = rows  # every row may be in another list
+        else:
+            # Only this file's own rows so far: the filter says which rows may be among them
+            # (about 1 in 100 wrongly); only those are looked up.
+            asked = [r for r in rows if self.filter.maybe(r["row_hash"], r["record_id"])]
+        present_hashes: set[str] = set()
+        present_ids: set[str] = set()
+        # A dry run wrote nothing: only the other lists are in the database.
+        searched = self.active_ids if self.dry_run else self.active_ids | {self.list_id}
+        if asked and searched:
+            hashes = list({r["row_hash"] for r in asked})
+            ids = list({r["record_id"] for r in asked if r["record_id"]})
+            present_hashes = {h for h, lid in db.session.execute(
+                select(ListRecord.row_hash, ListRecord.list_id).where(ListRecord.row_hash.in_(hashes)))
+                if lid in searched}
+            if ids:
+                present_ids = {i for i, lid in db.session.execute(
+                    select(ListRecord.record_id, ListRecord.list_id).where(ListRecord.record_id.in_(ids)))
+                    if lid in searched}
+        # A dry run writes nothing to find its own rows in: it keeps them all in memory.
         seen = self.seen if self.dry_run else set()
         kept = []
         for r in rows:
@@ -653,8 +688,39 @@ class _Loader:
             seen.add(h)
             if rid:
                 seen.add("id:" + rid)
+            self.filter.add(h, rid)
             kept.append(r)
         return kept
+
+
+class _RowFilter:
+    """A Bloom filter of the rows written so far (their hash and record id): a fixed 1 MB
+    whatever the file's size. "No" is certain; "maybe" is checked in the database."""
+
+    BITS = 1 << 23
+    PROBES = 6
+
+    def __init__(self):
+        self.bits = bytearray(self.BITS // 8)
+
+    def _positions(self, key: str) -> Iterator[int]:
+        digest = hashlib.blake2b(key.encode("utf-8"), digest_size=self.PROBES * 4).digest()
+        mask = self.BITS - 1
+        for i in range(0, self.PROBES * 4, 4):
+            yield int.from_bytes(digest[i:i + 4], "little") & mask
+
+    def _has(self, key: str) -> bool:
+        bits = self.bits
+        return all(bits[p >> 3] & (1 << (p & 7)) for p in self._positions(key))
+
+    def maybe(self, row_hash: str, record_id: str | None) -> bool:
+        return self._has(row_hash) or (record_id is not None and self._has("id:" + record_id))
+
+    def add(self, row_hash: str, record_id: str | None) -> None:
+        bits = self.bits
+        for key in (row_hash, "id:" + record_id) if record_id else (row_hash,):
+            for p in self._positions(key):
+                bits[p >> 3] |= 1 << (p & 7)
 
 
 # ------------------------------------------------------------------ after the import
