@@ -128,11 +128,12 @@ def create_app(config: dict | None = None) -> Flask:
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"),
                      render_as_batch=True, compare_type=True)
+    from app.web import init_access_logging, init_upload_limits
+    init_upload_limits(app)  # before the CSRF check, which reads the body
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     _init_login(app)
     _init_settings(app)
-    from app.web import init_access_logging
     init_access_logging(app)
     _register_blueprints(app)
     _register_errors(app)
@@ -217,11 +218,11 @@ def _init_login(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from app.api import init_api
-    from app.web import (admin, auth, books, cards, collect, conflicts, devices, events, history, home, offline,
-                         review, security, units)
+    from app.web import (admin, auth, books, cards, collect, conflicts, devices, events, history, home, lists,
+                         offline, review, security, units)
 
     for bp in (auth.bp, home.bp, units.bp, admin.bp, collect.bp, review.bp, cards.bp, books.bp,
-               conflicts.bp, devices.bp, offline.bp, history.bp, events.bp, security.bp):
+               conflicts.bp, devices.bp, offline.bp, history.bp, events.bp, security.bp, lists.bp):
         app.register_blueprint(bp)
     init_api(app)
 

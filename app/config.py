@@ -142,6 +142,12 @@ def from_environment() -> dict:
         # queued again; after PRINT_JOB_MAX_ATTEMPTS tries it fails with a message.
         "PRINT_JOB_STALE_AFTER": _int("PRINT_JOB_STALE_AFTER", 600),
         "PRINT_JOB_MAX_ATTEMPTS": _int("PRINT_JOB_MAX_ATTEMPTS", 3),
+        # Imported lists (issue 16): each uploaded file is kept here, named by its SHA-256, so
+        # that the preview, the import job and a later look at its problems read the same bytes.
+        "LIST_UPLOAD_PATH": os.environ.get("LIST_UPLOAD_PATH", str(instance / "lists")),
+        # The largest list file a clerk may upload (a county's police list of 400k rows is
+        # some 60 MB as CSV); larger ones are refused unread.
+        "LIST_UPLOAD_MAX_BYTES": _int("LIST_UPLOAD_MAX_BYTES", DEFAULT_LIST_UPLOAD_MAX_BYTES),
         # Task queue for print jobs: Huey on SQLite in the instance folder, or Redis when set.
         "REDIS_URL": os.environ.get("REDIS_URL", ""),
         "BABEL_DEFAULT_LOCALE": "zh_CN",
@@ -171,6 +177,8 @@ def from_environment() -> dict:
 # refused with 413 before it is read (Werkzeug checks Content-Length, and a stream without
 # one stops at the limit), so nothing is parsed, checked or stored.
 DEFAULT_MAX_REQUEST_BYTES = 4 * 1024 * 1024
+# A list file's upload (LIST_UPLOAD_MAX_BYTES), the one route allowed more (app.web.accepts_upload).
+DEFAULT_LIST_UPLOAD_MAX_BYTES = 200 * 1024 * 1024
 
 
 def request_limits(max_bytes: int) -> dict:

@@ -42,6 +42,11 @@ SHOWS_NONE = {
     "events.unit_children": "administrative units only",
     "api-docs.openapi_json": "the API's description",
     "api.form": "the form definition and code tables",
+    "lists.index": "imported lists: source, month, file name, counts and who imported them",
+    "lists.show": "one imported list's state and counts",
+    "lists.status": "one imported list's state and counts, for its page's progress",
+    "lists.withdraw_form": "a confirmation naming the list and its count of records",
+    "lists.template": "a blank template: column names only",
 }
 SHOWS_NONE = {k: v for k, v in SHOWS_NONE.items() if v is not None}
 
@@ -106,7 +111,12 @@ def world(units, make_user, new_client):
 
 # Routes whose object needs more than the world above: their own tests below.
 OWN_TESTS = {"conflicts.conflict": "test_a_conflict_page_names_its_household",
-             "books.download": "test_a_print_file_download_is_logged"}
+             "books.download": "test_a_print_file_download_is_logged",
+             # tests/test_lists_web.py: an upload's preview, a list's problems (page, Excel) and records.
+             "lists.preview": "test_upload_preview_confirm_and_the_done_page_with_counts",
+             "lists.problems": "test_the_problems_as_a_page_and_as_excel",
+             "lists.problems_xlsx": "test_the_problems_as_a_page_and_as_excel",
+             "lists.records": "test_the_problems_as_a_page_and_as_excel"}
 # Who may open each marked route (the first role that gets a 200 is used).
 ROLES = ("collector", "village_leader", "verifier", "county_admin")
 

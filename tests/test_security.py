@@ -167,6 +167,37 @@ def _transfer_into_c(ctx):
     return transfer.id
 
 
+def _list_in_t1(ctx):
+    """A police list imported by a clerk of township T1, its row in village B."""
+    import tempfile
+    from pathlib import Path
+
+    from app.domain import lists
+    clerk = ctx["make_user"]("clerk", ctx["units"]["T1"], username="b_list_clerk")
+    path = Path(tempfile.mkdtemp(prefix="doorstep-list-")) / "police.csv"
+    path.write_text(f"姓名,村(居)委会\n王五,{ctx['units']['B'].code}\n", encoding="utf-8")
+    result = lists.import_list(clerk, path, source="police")
+    db.session.commit()
+    return result.list_id
+
+
+def _upload_in_t1(ctx):
+    """A file uploaded for a list's preview (kept under its SHA-256): only the session that
+    uploaded it may preview it, so every other user is answered 404."""
+    import hashlib
+    from pathlib import Path
+
+    from flask import current_app
+
+    from app.config import _instance_path
+    data = f"姓名,村(居)委会\n赵六,{ctx['units']['B'].code}\n".encode()
+    folder = Path(current_app.config.get("LIST_UPLOAD_PATH") or _instance_path() / "lists")
+    folder.mkdir(parents=True, exist_ok=True)
+    sha256 = hashlib.sha256(data).hexdigest()
+    (folder / f"{sha256}.csv").write_bytes(data)
+    return sha256
+
+
 FACTORIES = {
     "device_id": _device_in_b,
     "conflict_id": _conflict_in_b,
@@ -181,6 +212,8 @@ FACTORIES = {
     "village_id": lambda ctx: ctx["units"]["B"].id,
     "kind": lambda ctx: "birth",
     "transfer_id": _transfer_into_c,
+    "list_id": _list_in_t1,
+    "sha256": _upload_in_t1,
 }
 
 # Who looks from outside, and who may see village B's objects (the positive control:
@@ -193,6 +226,10 @@ OPENED_BY = {"collect.edit": ("collector", "B"), "books.village": ("clerk", "T1"
              "books.job": ("clerk", "T1"), "books.download": ("clerk", "T1"),
              "history.month": ("village_leader", "B"),
              "events.record": ("collector", "B")}
+
+
+# Pages that only the session that made their object opens: tested where it is made.
+SESSION_BOUND = {"lists.preview": "an upload's preview: tests/test_lists_web.py (another clerk gets 404)"}
 
 
 @pytest.fixture
@@ -250,7 +287,7 @@ def test_scope_matrix_positive_control(app, matrix, make_user, new_client):
         clients[opener] = new_client()
         clients[opener].login(make_user(role_, matrix["units"][unit_], username=f"insider_{role_}").username)
     for rule in _object_routes(app):
-        if "GET" not in rule.methods:
+        if "GET" not in rule.methods or rule.endpoint in SESSION_BOUND:
             continue
         url = _fill(rule, matrix["objects"])
         resp = (clients[OPENED_BY[rule.endpoint]] if rule.endpoint in OPENED_BY else c).get(url)

@@ -4,6 +4,8 @@ from app.models.audit import AuditEntry
 from app.models.base import Base, utcnow
 from app.models.households import (EVENT_KINDS, CardCounter, Household, HouseholdState, HouseholdVersion, Person,
                                    PersonItems, VerifiedPerson, VersionKind)
+from app.models.lists import (ACTIVE_STATES, LIST_SOURCES, ImportedList, ListMapping, ListProblem, ListRecord,
+                              ListState)
 from app.models.printing import JOB_TRANSITIONS, BookSlot, PrintJob, PrintJobKind, PrintJobState
 from app.models.sync import (CONFLICT_TRANSITIONS, ConflictResolution, ConflictState, DeviceToken,
                              HouseholdConflict, SyncReceipt)
@@ -19,4 +21,5 @@ __all__ = [
     "WorkflowEvent", "utcnow",
     "CONFLICT_TRANSITIONS", "ConflictResolution", "ConflictState", "DeviceToken", "HouseholdConflict",
     "SyncReceipt",
+    "ACTIVE_STATES", "LIST_SOURCES", "ImportedList", "ListMapping", "ListProblem", "ListRecord", "ListState",
 ]

@@ -89,3 +89,28 @@ def init_access_logging(app) -> None:
         access_log.record(object_type, actor_id=actor.id if actor is not None else None, object_id=object_id,
                           unit_path=unit_path, details=note["details"])
         return response
+
+
+# ------------------------------------------------------------------ file uploads larger than a form
+
+def accepts_upload(setting: str) -> Callable[[Callable], Callable]:
+    """Declare a POST view that takes a file larger than MAX_CONTENT_LENGTH (a list of a
+    county's persons): its body may be up to app.config[setting] bytes. Every other route keeps
+    the small limit, so that no other form is read into memory or a temporary file unbounded."""
+    def decorate(view: Callable) -> Callable:
+        view.upload_limit_setting = setting  # type: ignore[attr-defined]
+        return view
+    return decorate
+
+
+def init_upload_limits(app) -> None:
+    """Call before csrf.init_app: the CSRF check reads the form, and with it the whole body,
+    under whatever limit the request has by then."""
+    from flask import request
+
+    @app.before_request
+    def _upload_limit():
+        view = app.view_functions.get(request.endpoint) if request.endpoint else None
+        setting = getattr(view, "upload_limit_setting", None)
+        if setting and request.method == "POST":
+            request.max_content_length = int(app.config.get(setting) or app.config["MAX_CONTENT_LENGTH"])

@@ -19,9 +19,11 @@ ROLE_TASKS = {
                           _l("Confirm with a signature or return with a reason")],
     Role.verifier: [_l("Verify confirmed households with a signature or return them"),
                     _l("Follow quality and progress of the township")],
-    Role.clerk: [_l("Print books of one hundred household cards"), _l("Reprint changed cards")],
+    Role.clerk: [_l("Print books of one hundred household cards"), _l("Reprint changed cards"),
+                 _l("Import lists from the police, hospitals and civil affairs")],
     Role.county_admin: [_l("Progress, quality and acceptance per township and village"),
-                        _l("Manage users and their roles in the county")],
+                        _l("Manage users and their roles in the county"),
+                        _l("Import lists from the police, hospitals and civil affairs")],
     Role.viewer: [_l("Look at statistics and progress")],
     Role.sysadmin: [_l("Manage users, roles and administrative units"), _l("Check the audit log")],
 }
