@@ -59,3 +59,24 @@ def name_keys(name: str) -> tuple[str, str]:
     syllables = head + lazy_pinyin(rest, style=Style.NORMAL, errors="ignore")
     syllables = [s.lower() for s in syllables if s.isascii() and s.isalpha()]
     return "".join(syllables)[:120], "".join(s[0] for s in syllables)[:30]
+
+
+# Two-character surnames (复姓) in use today; any other name's surname is its first character.
+COMPOUND_SURNAMES = frozenset((
+    "欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒",
+    "令狐", "夏侯", "万俟", "澹台", "端木", "轩辕", "西门", "南宫", "独孤", "呼延", "钟离", "百里",
+    "东郭", "公羊", "闻人", "赫连", "申屠", "太史", "濮阳", "淳于", "单于", "公冶", "仲孙", "宗政",
+    "司空", "亓官", "司寇", "子车", "左丘", "第五", "梁丘", "拓跋", "谷梁", "乐正", "羊舌", "微生"))
+
+
+def given_name(name_norm: str) -> str:
+    """The normalised name without its surname: 张建国 -> 建国, 欧阳修 -> 修. Names that are
+    not Chinese characters (a Latin or a minority name written with a dot) are kept whole."""
+    if not name_norm or not _is_han(name_norm[0]):
+        return name_norm or ""
+    cut = 2 if name_norm[:2] in COMPOUND_SURNAMES and len(name_norm) > 2 else 1
+    return name_norm[cut:]
+
+
+def _is_han(char: str) -> bool:
+    return "\u3400" <= char <= "\u9fff" or "\U00020000" <= char <= "\U0003134f"

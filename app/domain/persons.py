@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, update
 
 from app.domain.household_rules import HEAD
-from app.domain.names import name_keys, normalise_name
+from app.domain.names import given_name, name_keys, normalise_name
 from app.extensions import db
 from app.models import Household, HouseholdVersion, Person, VerifiedPerson
 from collection_forms import load_form
@@ -36,7 +36,7 @@ DATES = {"birth_date": "birth_date", "migration_since": "migration_since", "canc
 INTEGERS = {"boys": "boys", "girls": "girls"}
 ID_NUMBERS = {"id_number": "id_number", "spouse_id_number": "spouse_id_number"}
 # The columns a member's items fill (the household's place and state come from the household).
-ITEM_COLUMNS = ("position", "name", "name_norm", "name_pinyin", "name_initials", "id_tail", "is_head", "status",
+ITEM_COLUMNS = ("position", "name", "name_norm", "given_norm", "name_pinyin", "name_initials", "id_tail", "is_head", "status",
                 "spouse_person_id", *CODES.values(), *TEXTS.values(), *DATES.values(), *INTEGERS.values(),
                 *ID_NUMBERS.values())
 PLACE_COLUMNS = ("unit_path", "village_id", "card_no")
@@ -54,10 +54,11 @@ def member_columns(m: dict[str, Any], *, position: int, is_head: bool) -> dict[s
     allowed = _allowed()
     name = _text(m.get("name")) or ""
     pinyin, initials = name_keys(name)
+    norm = normalise_name(name)
     number = _text(m.get("id_number"))
     status = _text(m.get("status"))
     row: dict[str, Any] = {
-        "position": position, "name": name[:30], "name_norm": normalise_name(name),
+        "position": position, "name": name[:30], "name_norm": norm, "given_norm": given_name(norm),
         "name_pinyin": pinyin, "name_initials": initials, "is_head": is_head,
         "id_tail": number[-4:] if number and len(number) >= 4 else None,
         # Status is never empty (the form's default); a wrong one is kept as typed, cut to size,

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import and_, bindparam, exists, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -30,7 +30,7 @@ from app.domain import audit, persons, scope, settings
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.household_rules import check_household_rules
 # Names live in app.domain.names; name_keys stays importable from here for its callers.
-from app.domain.names import SURNAME_READINGS, name_keys  # noqa: F401
+from app.domain.names import SURNAME_READINGS, name_keys, normalise_name  # noqa: F401
 from app.domain.tree import in_subtree
 from app.domain.units import unit_by_code
 from app.extensions import db, reads_first
@@ -550,18 +550,33 @@ def search_households(actor: User, *, q: str = "", unit_id: int | None = None, s
 
 
 def _matches(q: str):
-    """Card number, last 4 ID digits, pinyin (initials or full), or a name."""
-    member = select(Person.id).where(Person.household_id == Household.id)
-    conditions = []
+    """Card number, last 4 ID digits, pinyin (initials or full), or a name: the beginning of
+    the whole name or of the given name (张建国 is found by 张建, 建国 and zjg). Each is a
+    range over an index of person, and the households come from the persons found (one IN),
+    so a county-wide search reads the matching persons, not every household."""
     compact = q.replace(" ", "")
+    conditions = []
+    person = []
     if compact.isdigit() and len(compact) <= 4:
         conditions.append(Household.card_no == compact.zfill(4))
     if len(compact) == 4 and compact[:3].isdigit() and (compact[3].isdigit() or compact[3] in "xX"):
-        conditions.append(exists(member.where(Person.id_tail == compact.upper())))
+        person.append(Person.id_tail == compact.upper())
     if compact.isascii() and compact.isalpha():
         key = compact.lower()
-        conditions.append(exists(member.where(or_(Person.name_initials.startswith(key, autoescape=True),
-                                                  Person.name_pinyin.startswith(key, autoescape=True)))))
+        person += [_starts_with(Person.name_initials, key), _starts_with(Person.name_pinyin, key)]
     if not compact.isascii():
-        conditions.append(exists(member.where(Person.name.contains(q, autoescape=True))))
+        key = normalise_name(q)
+        if key:
+            person += [_starts_with(Person.name_norm, key), _starts_with(Person.given_norm, key)]
+    if person:
+        conditions.append(Household.id.in_(select(Person.household_id).where(or_(*person))))
     return or_(*conditions) if conditions else Household.id.is_(None)
+
+
+def _starts_with(column, prefix: str):
+    """column starts with prefix, as a range an index answers on both databases (byte order:
+    SearchString): [prefix, prefix with its last character's successor)."""
+    following = ord(prefix[-1]) + 1
+    if 0xD800 <= following <= 0xDFFF:  # no surrogates in text: the next character is U+E000
+        following = 0xE000
+    return and_(column >= prefix, column < prefix[:-1] + chr(min(following, 0x10FFFF)))

@@ -50,3 +50,9 @@ JSONType = JSON().with_variant(JSONB(), "postgresql")
 # Byte-order collation for materialised paths: a prefix range query must not be reordered
 # by a linguistic collation (en_US ignores '/' at the first level).
 PathString = String(400).with_variant(String(400, collation="C"), "postgresql")
+
+
+def SearchString(length: int):  # noqa: N802 - a type, named like one
+    """Text searched by its beginning (names, pinyin): byte order on PostgreSQL as well, so that
+    a prefix is a range an index answers (app.domain.registration._starts_with)."""
+    return String(length).with_variant(String(length, collation="C"), "postgresql")

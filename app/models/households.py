@@ -16,7 +16,7 @@ from sqlalchemy import (Boolean, CheckConstraint, Date, ForeignKey, Index, Integ
                         UniqueConstraint, Uuid)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.models.base import Base, JSONType, PathString, UTCDateTime, utcnow
+from app.models.base import Base, JSONType, PathString, SearchString, UTCDateTime, utcnow
 from app.models.units import AdminUnit
 from app.models.users import User
 
@@ -154,10 +154,13 @@ class PersonItems:
     position: Mapped[int] = mapped_column(Integer)  # order in the roster
     name: Mapped[str] = mapped_column(String(30))
     # Normalised for matching (app.domain.names.normalise_name): 張 三 -> 张三.
-    name_norm: Mapped[str] = mapped_column(String(60))
+    name_norm: Mapped[str] = mapped_column(SearchString(60))
+    # The normalised name without the surname (建国 of 张建国), so that a search for the given
+    # name is a prefix too (app.domain.names.given_name).
+    given_norm: Mapped[str] = mapped_column(SearchString(60), default="")
     # Toneless pinyin and initials for search and matching: 张三 -> zhangsan, zs.
-    name_pinyin: Mapped[str] = mapped_column(String(120))
-    name_initials: Mapped[str] = mapped_column(String(30))
+    name_pinyin: Mapped[str] = mapped_column(SearchString(120))
+    name_initials: Mapped[str] = mapped_column(SearchString(30))
     sex: Mapped[str | None] = mapped_column(String(1))
     birth_date: Mapped[dt.date | None] = mapped_column(Date)
     id_number: Mapped[str | None] = mapped_column(String(18))
@@ -215,6 +218,7 @@ class Person(PersonItems, Base):
         Index("ix_person_unit_path", "unit_path"),
         Index("ix_person_village_id_household_state", "village_id", "household_state"),
         Index("ix_person_household_state", "household_state"),
+        Index("ix_person_given_norm", "given_norm"),
     )
 
 
