@@ -147,9 +147,10 @@ def split_address(text: str | None) -> Address:
 
 def _list_for(actor: User, list_id: int) -> ImportedList:
     lst = db.session.get(ImportedList, list_id)
-    if lst is None or not scope.can_at(actor, "unit.view", lst.unit_path):
+    # unit_path "": a list imported from the command line without a user, for the whole tree.
+    if lst is None or (lst.unit_path and not scope.can_at(actor, "unit.view", lst.unit_path)):
         raise NotFound(_("No such list."))
-    if not scope.can_at(actor, "list.prefill", lst.unit_path):
+    if not scope.scope_paths(actor, "list.prefill"):
         raise Forbidden(_("Pre-filling households from a list is done by the clerks and county "
                           "administrators of its area."))
     if lst.source not in SOURCES:
@@ -174,11 +175,16 @@ def prefill(actor: User, list_id: int, *, key: str = "household_no", commit: Cal
     column = _R.c.household_no if key == "household_no" else _R.c.card_no
     result = PrefillResult(lst.id)
     waiting = (_R.c.list_id == lst.id) & _R.c.household_id.is_(None)
-    result.skipped = db.session.scalar(select(func.count()).select_from(_R).where(waiting, _R.c.village_id.is_(None))) or 0
+    result.skipped = db.session.scalar(
+        select(func.count()).select_from(_R).where(waiting, _R.c.village_id.is_(None))) or 0
     total = db.session.scalar(select(func.count()).select_from(_R).where(waiting)) or 0
+    # Only the villages of the actor's own area: the rest of the list waits for their clerks.
     villages = list(db.session.scalars(
-        select(AdminUnit).where(AdminUnit.id.in_(select(_R.c.village_id).where(waiting).distinct()))
+        select(AdminUnit).where(AdminUnit.id.in_(select(_R.c.village_id).where(waiting).distinct()),
+                                scope.scope_filter(actor, AdminUnit.path, "list.prefill"))
         .order_by(AdminUnit.path)))
+    result.skipped += db.session.scalar(
+        select(func.count()).select_from(_R).where(waiting, _R.c.village_id.not_in([v.id for v in villages]))) or 0
     context = _Context(actor, lst, origin, key, column, today or registration.today(), load_form())
     done = result.skipped
     for village in villages:

@@ -1,5 +1,7 @@
-"""pre-filled households (issue 16): origin, collected_at, source list and key, assigned collector;
-notices of a newer register's differences for the collector
+"""pre-filled households (issue 16): origin, collected_at, source list and key, assignee; notices
+
+A household's origin and the moment it counts as collected, the list and key it was
+pre-filled from, the collector it is given to; notices of a newer register's differences.
 
 Revision ID: 0016_prefill
 Revises: 0015_lists
@@ -27,9 +29,10 @@ def upgrade():
         for sql in (
             "ALTER TABLE household ADD COLUMN origin VARCHAR(10) DEFAULT 'collected' NOT NULL "
             "CONSTRAINT ck_household_origin CHECK (origin IN ('collected','police','register'))",
-            # Not checked against the rows already there; the UPDATE below fills them.
-            "ALTER TABLE household ADD COLUMN collected_at DATETIME "
-            "CONSTRAINT ck_household_collected CHECK (collected_at IS NOT NULL OR origin = 'police')",
+            # Without ck_household_collected on SQLite: SQLite checks an added column's CHECK
+            # against the rows already there (all NULL until the UPDATE below), and cannot add
+            # a table CHECK later without rebuilding the table. PostgreSQL has it.
+            "ALTER TABLE household ADD COLUMN collected_at DATETIME",
             "ALTER TABLE household ADD COLUMN source_list_id INTEGER "
             "CONSTRAINT fk_household_source_list_id_imported_list REFERENCES imported_list (id)",
             "ALTER TABLE household ADD COLUMN source_key VARCHAR(40)",
@@ -85,11 +88,10 @@ def downgrade():
     op.drop_index('ix_household_village_id_source_key', table_name='household')
     op.drop_index(op.f('ix_household_assigned_to_id'), table_name='household')
     if op.get_bind().dialect.name == 'sqlite':
-        # SQLite's DROP COLUMN refuses a column with a REFERENCES: batch mode rebuilds the table
-        # (which, with foreign keys enforced, works only while no version refers to a household).
-        with op.batch_alter_table('household', schema=None) as batch_op:
-            for column in ('assigned_to_id', 'source_key', 'source_list_id', 'collected_at', 'origin'):
-                batch_op.drop_column(column)
+        # The columns' own CHECK and REFERENCES go with them; no table rebuild, which the
+        # foreign keys to household would refuse.
+        for column in ('assigned_to_id', 'source_key', 'source_list_id', 'collected_at', 'origin'):
+            op.execute(f"ALTER TABLE household DROP COLUMN {column}")
     else:
         op.drop_constraint(op.f('ck_household_collected'), 'household', type_='check')
         op.drop_constraint(op.f('ck_household_origin'), 'household', type_='check')
