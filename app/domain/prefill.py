@@ -356,9 +356,9 @@ def _version_row(context: _Context, household_id: uuid.UUID, number: int, kind: 
 
 def _form_data(members: list[Any], group_units: dict[str, AdminUnit],
                previous: dict[str, Any] | None) -> dict[str, Any]:
-    """The form of one household from its records: head first, then in the list's order; the
-    person ids of a previous version kept for the same persons (a newer register)."""
-    rows = sorted(members, key=lambda r: (r.relation != HEAD, r.line))
+    """The form of one household from its records, head first (_roster_order); the person ids
+    of a previous version kept for the same persons (a newer register)."""
+    rows = sorted(members, key=_roster_order)
     relations = [r.relation for r in rows]
     # Some registers write the head as 01 本人: the head when no one is 02 户主.
     self_is_head = HEAD not in relations and relations.count("01") == 1
@@ -391,13 +391,30 @@ def _form_data(members: list[Any], group_units: dict[str, AdminUnit],
     return {"household": household, "members": out}
 
 
+# GB/T 4761's first digit: spouse 1, children 2-3, grandchildren 4, parents 5, others after.
+_KIN_RANK = {"1": 1, "2": 2, "3": 2, "4": 3, "5": 4}
+
+
+def _roster_order(r: Any) -> tuple:
+    """Head first, then spouse, children, grandchildren, parents, others; the older first
+    within each (a register's own order where it says no more)."""
+    relation = r.relation or ""
+    rank = 0 if relation in (HEAD, "01") else _KIN_RANK.get(relation[:1], 5)
+    return rank, r.birth_date or dt.date.max, r.line
+
+
 def _same_person(m: dict[str, Any], old: list[dict[str, Any]]) -> dict[str, Any] | None:
     if m.get("id_number"):
         found = next((o for o in old if o.get("id_number") == m["id_number"]), None)
         if found is not None:
             return found
-    return next((o for o in old if o.get("name") == m.get("name")
-                 and o.get("birth_date") == m.get("birth_date")), None)
+    found = next((o for o in old if o.get("name") == m.get("name")
+                  and o.get("birth_date") == m.get("birth_date")), None)
+    if found is not None:
+        return found
+    # The same name once in the household: the same person, whose date or number was corrected.
+    named = [o for o in old if o.get("name") == m.get("name")]
+    return named[0] if len(named) == 1 else None
 
 
 def _groups_of(village: AdminUnit) -> dict[str, AdminUnit]:
@@ -543,7 +560,7 @@ def _renew(context: _Context, village: AdminUnit, existing: dict[str, _Existing]
 
 def differences(old: dict[str, Any], new: dict[str, Any]) -> list[dict[str, Any]]:
     """What a register says differently from a household's current version: members matched by
-    ID number, else name and birth date. [{"member", "field", "was", "now"}] for a differing
+    person id, ID number, name and birth date, or a name only one member has. [{"member", "field", "was", "now"}] for a differing
     item, [{"member", "change": "added" | "missing"}] for a person only one side has."""
     out: list[dict[str, Any]] = []
     if (old.get("household") or {}).get("address") != (new.get("household") or {}).get("address"):
@@ -597,11 +614,11 @@ def open_notices(household: Household) -> list[HouseholdNotice]:
         .order_by(HouseholdNotice.id)))
 
 
-def resolve_notice(actor: User, notice_id: int) -> HouseholdNotice:
+def resolve_notice(actor: User, notice_id: int, *, household_id: uuid.UUID | None = None) -> HouseholdNotice:
     """The collector has seen the differences (and corrected the household where the register
     was right). Resolving twice is answered as done."""
     notice = db.session.get(HouseholdNotice, notice_id)
-    if notice is None:
+    if notice is None or (household_id is not None and notice.household_id != household_id):
         raise NotFound(_("No such notice."))
     registration.get_household(actor, notice.household_id, "household.edit")
     if notice.resolved_at is None:
