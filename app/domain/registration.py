@@ -15,6 +15,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -467,6 +468,7 @@ SURNAME_READINGS = {"曾": "zeng", "单": "shan", "解": "xie", "区": "ou", "�
                     "尉": "yu", "万俟": "moqi", "召": "shao", "句": "gou", "繁": "po", "员": "yun"}
 
 
+@lru_cache(maxsize=100_000)  # a pre-fill reads 400k names, half of them repeated (app.domain.prefill)
 def name_keys(name: str) -> tuple[str, str]:
     """(full toneless pinyin, initials) for search: 张三 -> ("zhangsan", "zs")."""
     name = (name or "").strip()
