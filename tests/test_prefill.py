@@ -395,3 +395,31 @@ def test_the_command_line_prints_the_households_created(app, units, people):
     assert again.exit_code == 0 and "created=0 " in again.output
     bad = runner.invoke(args=["lists", "prefill", "999999", "--as", "clerk_t1"])
     assert bad.exit_code != 0 and "999999" in bad.output
+
+
+def test_the_job_prefills_too(app, units, people):
+    from app import jobs
+
+    lst = make_list(police_rows(units), unit=units["T1"])
+    jobs.run_prefill(lst.id, "household_no", people.clerk.id)  # immediate in tests
+    db.session.expire_all()
+    assert len(_households(lst.id)) == 3
+
+
+def test_only_a_loaded_police_list_or_register_prefills(units, people):
+    from app.domain.errors import Forbidden, Invalid
+
+    births = make_list(police_rows(units)[:1], source="births", unit=units["T1"])
+    with pytest.raises(Invalid):
+        prefill.prefill(people.clerk, births.id, today=TODAY)
+    police = make_list(police_rows(units)[:1], unit=units["T1"])
+    with pytest.raises(Invalid):
+        prefill.prefill(people.clerk, police.id, key="surname", today=TODAY)
+    with pytest.raises(Forbidden):
+        prefill.prefill(people.collector, police.id, today=TODAY)
+    police.state = "withdrawn"
+    police.withdrawn_at = dt.datetime.now(dt.timezone.utc)
+    db.session.commit()
+    with pytest.raises(Conflict):
+        prefill.prefill(people.clerk, police.id, today=TODAY)
+    assert db.session.scalar(select(func.count()).select_from(Household)) == 0

@@ -84,6 +84,7 @@ class PrefillResult:
     noticed: int = 0     # touched households: a notice of the differences for the collector
     flagged: int = 0     # rows flagged here (a card number taken, no household key, refused)
     skipped: int = 0     # records not placed in a village, or of a household that was refused
+    newly_flagged: int = 0  # of the flagged rows, those without a flag from the import
     villages: list[VillageResult] = field(default_factory=list)
 
 
@@ -203,9 +204,9 @@ def prefill(actor: User, list_id: int, *, key: str = "household_no", commit: Cal
         done += records
         if on_progress is not None:
             on_progress(done, total)
-    if result.flagged:
+    if result.newly_flagged:
         db.session.execute(update(ImportedList).where(ImportedList.id == lst.id)
-                           .values(rows_flagged=ImportedList.rows_flagged + result.flagged))
+                           .values(rows_flagged=ImportedList.rows_flagged + result.newly_flagged))
     audit.record("list.prefill", actor=actor, object_type="imported_list", object_id=lst.id, details={
         "source": lst.source, "key": key, "created": result.created, "updated": result.updated,
         "unchanged": result.unchanged, "noticed": result.noticed, "flagged": result.flagged,
@@ -250,7 +251,7 @@ def _flag(row: Any, reason: str, zh: str, en: str, column_field: str | None, con
     mapping = context.lst.mapping or {}
     flags.append({"field": column_field, "column": mapping.get(column_field) if column_field else None,
                   "reason": reason, "message": {"zh": zh, "en": en}})
-    return {"r_id": row.id, "flags": flags}
+    return {"r_id": row.id, "flags": flags, "was_clean": not row.flags}
 
 
 def _prefill_village(context: _Context, village: AdminUnit, result: PrefillResult) -> tuple[VillageResult, int]:
@@ -331,13 +332,16 @@ def _prefill_village(context: _Context, village: AdminUnit, result: PrefillResul
                                       _H.c.current_version_id.is_(None)).values(current_version_id=first))
         conn.execute(_P.insert(), persons)
 
-    _renew(context, village, existing, built, groups, now, vr, record_links)
+    _renew(context, village, existing, built, groups, group_units, now, vr, record_links)
     if record_links:
         conn.execute(update(_R).where(_R.c.id == bindparam("r_id")).values(household_id=bindparam("h_id")),
                      record_links)
     if flag_rows:
-        conn.execute(update(_R).where(_R.c.id == bindparam("r_id")).values(flags=bindparam("flags")), flag_rows)
+        conn.execute(update(_R).where(_R.c.id == bindparam("r_id")).values(flags=bindparam("flags")),
+                     [{"r_id": f["r_id"], "flags": f["flags"]} for f in flag_rows])
         result.flagged += len({f["r_id"] for f in flag_rows})
+        # ImportedList.rows_flagged counts rows with any flag: only those clean until now are new.
+        result.newly_flagged += len({f["r_id"] for f in flag_rows if f["was_clean"]})
     return vr, len(rows)
 
 
@@ -511,7 +515,8 @@ def _existing(context: _Context, village: AdminUnit, keys: list[str]) -> dict[st
 
 def _renew(context: _Context, village: AdminUnit, existing: dict[str, _Existing],
            built: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]], groups: dict[str, list[Any]],
-           now: dt.datetime, vr: VillageResult, record_links: list[dict[str, Any]]) -> None:
+           group_units: dict[str, AdminUnit], now: dt.datetime, vr: VillageResult,
+           record_links: list[dict[str, Any]]) -> None:
     """Households already made from a register of this source: a new version where no collector
     has touched them, else a notice of the differences."""
     versions, household_updates, persons, renewed, notices = [], [], [], [], []
@@ -525,9 +530,13 @@ def _renew(context: _Context, village: AdminUnit, existing: dict[str, _Existing]
         if old.untouched and not any(c.get("change") == "missing" for c in changes):
             # A person is never deleted: a register that leaves one out is a notice instead.
             number = old.current_number + 1
-            h = Household(id=old.id, village_id=old.village_id, group_id=old.group_id, unit_path=old.unit_path,
-                          card_no=old.card_no, state=HouseholdState.draft.value)
+            # The group the newer address names, else the one the household is in.
+            group = group_units.get(clean["household"].get("group_code"))
+            h = Household(id=old.id, village_id=old.village_id, group_id=group.id if group else old.group_id,
+                          unit_path=group.path if group else old.unit_path, card_no=old.card_no,
+                          state=HouseholdState.draft.value)
             cached, person_rows = registration._cached_rows(h, clean)
+            cached.update(group_id=h.group_id, unit_path=h.unit_path)
             version = _version_row(context, old.id, number, VersionKind.edit, clean, issues, k, groups[k], now)
             versions.append(version)
             household_updates.append({**{f"c_{c}": v for c, v in cached.items()}, "h_id": old.id, "n": number,
