@@ -400,14 +400,16 @@ def test_the_command_line_prints_the_households_created(app, units, people):
 def test_the_job_prefills_too(app, units, people):
     from app import jobs
 
-    lst = make_list(police_rows(units), unit=units["T1"])
-    jobs.run_prefill(lst.id, "household_no", people.clerk.id)  # immediate in tests
+    clerk_id = people.clerk.id
+    list_id = make_list(police_rows(units), unit=units["T1"]).id
+    db.session.commit()  # ends the read of the ids: the job's own session writes (SQLite's one writer)
+    jobs.run_prefill(list_id, "household_no", clerk_id)  # immediate in tests
     db.session.expire_all()
-    assert len(_households(lst.id)) == 3
+    assert len(_households(list_id)) == 3
 
 
 def test_only_a_loaded_police_list_or_register_prefills(units, people):
-    from app.domain.errors import Forbidden, Invalid
+    from app.domain.errors import Forbidden, Invalid, NotFound
 
     births = make_list(police_rows(units)[:1], source="births", unit=units["T1"])
     with pytest.raises(Invalid):
@@ -415,7 +417,9 @@ def test_only_a_loaded_police_list_or_register_prefills(units, people):
     police = make_list(police_rows(units)[:1], unit=units["T1"])
     with pytest.raises(Invalid):
         prefill.prefill(people.clerk, police.id, key="surname", today=TODAY)
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden):  # sees the township's list, does not pre-fill
+        prefill.prefill(people.verifier, police.id, today=TODAY)
+    with pytest.raises(NotFound):  # the list is outside a village collector's area
         prefill.prefill(people.collector, police.id, today=TODAY)
     police.state = "withdrawn"
     police.withdrawn_at = dt.datetime.now(dt.timezone.utc)
