@@ -121,8 +121,8 @@ def upgrade():
     with op.batch_alter_table('list_record', schema=None) as batch_op:
         batch_op.create_index('ix_list_record_id_number', ['id_number'], unique=False)
         batch_op.create_index('ix_list_record_name_norm', ['name_norm'], unique=False)
-        batch_op.create_index('ix_list_record_record_id', ['record_id'], unique=False)
-        batch_op.create_index('ix_list_record_row_hash', ['row_hash'], unique=False)
+        batch_op.create_index('ix_list_record_record_id', ['record_id', 'list_id'], unique=False)
+        batch_op.create_index('ix_list_record_row_hash', ['row_hash', 'list_id'], unique=False)
         batch_op.create_index('ix_list_record_unit_path', ['unit_path'], unique=False)
 
 
