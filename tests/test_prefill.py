@@ -427,3 +427,22 @@ def test_only_a_loaded_police_list_or_register_prefills(units, people):
     with pytest.raises(Conflict):
         prefill.prefill(people.clerk, police.id, today=TODAY)
     assert db.session.scalar(select(func.count()).select_from(Household)) == 0
+
+
+def test_import_then_prefill_on_the_command_line(app, units, people, tmp_path):
+    """The path a script takes: `flask lists import` of a police file, then `flask lists prefill`."""
+    header = "record_id,name,sex,birth_date,id_number,village_code,household_no,relation,address\n"
+    lines = [f"GA{i},{r['name']},{r['sex']},{r['birth_date'].isoformat()},{r['id_number']},{r['village'].code},"
+             f"{r['household_no']},{r['relation']},{r['address'] or ''}\n" for i, r in enumerate(police_rows(units))]
+    path = tmp_path / "police.csv"
+    path.write_text(header + "".join(lines), encoding="utf-8")
+    runner = app.test_cli_runner()
+    imported = runner.invoke(args=["lists", "import", str(path), "--source", "police"])
+    assert imported.exit_code == 0, imported.output
+    list_id = int(re.search(r"^list_id=(\d+)$", imported.output, re.M).group(1))
+    out = runner.invoke(args=["lists", "prefill", str(list_id), "--key", "household_no", "--as", "clerk_t1"])
+    assert out.exit_code == 0, out.output
+    assert "created=3 " in out.output
+    db.session.expire_all()
+    codes = dict(db.session.execute(select(Person.name, Person.relationship_code)).all())
+    assert codes["王建国"] == "02" and codes["王小明"] == "20"
