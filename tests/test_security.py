@@ -198,6 +198,18 @@ def _upload_in_t1(ctx):
     return sha256
 
 
+def _notice_in_b(ctx):
+    """A newer register's notice on a B household (app.domain.prefill)."""
+    from app.models import HouseholdNotice
+    if "household_id" not in ctx["objects"]:
+        ctx["objects"]["household_id"] = _household_in_b(ctx)
+    notice = HouseholdNotice(household_id=ctx["objects"]["household_id"], kind="register_differs",
+                             differences=[{"member": "某", "change": "added"}])
+    db.session.add(notice)
+    db.session.commit()
+    return notice.id
+
+
 FACTORIES = {
     "device_id": _device_in_b,
     "conflict_id": _conflict_in_b,
@@ -214,6 +226,9 @@ FACTORIES = {
     "transfer_id": _transfer_into_c,
     "list_id": _list_in_t1,
     "sha256": _upload_in_t1,
+
+
+    "notice_id": _notice_in_b,
 }
 
 # Who looks from outside, and who may see village B's objects (the positive control:
@@ -225,7 +240,8 @@ INSIDER = ("sysadmin", "province")
 OPENED_BY = {"collect.edit": ("collector", "B"), "books.village": ("clerk", "T1"),
              "books.job": ("clerk", "T1"), "books.download": ("clerk", "T1"),
              "history.month": ("village_leader", "B"),
-             "events.record": ("collector", "B")}
+             "events.record": ("collector", "B"),
+             "prefill.village": ("village_leader", "B")}
 
 
 # Pages that only the session that made their object opens: tested where it is made.

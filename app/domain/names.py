@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
 import opencc
 from pypinyin import Style, lazy_pinyin
@@ -48,6 +48,7 @@ SURNAME_READINGS = {"曾": "zeng", "单": "shan", "解": "xie", "区": "ou", "�
                     "尉": "yu", "万俟": "moqi", "召": "shao", "句": "gou", "繁": "po", "员": "yun"}
 
 
+@lru_cache(maxsize=100_000)  # a pre-fill reads 400k names, half of them repeated (app.domain.prefill)
 def name_keys(name: str) -> tuple[str, str]:
     """(full toneless pinyin, initials) for search: 张三 -> ("zhangsan", "zs")."""
     name = (name or "").strip()

@@ -370,6 +370,10 @@ def _add_version(actor: User, household: Household, kind: VersionKind, clean: di
     cached, rows = _cached_rows(household, clean)
     cached.update(current_number=number, complete=complete, updated_at=version.created_at,
                   state=HouseholdState.draft.value)  # any change is a new draft (approval issue)
+    if household.collected_at is None:
+        # A new household, or a police pre-fill saved by a collector: from now on it counts as
+        # collected (issue 16; app.domain.prefill).
+        cached["collected_at"] = version.created_at
     if number == 1:
         # One flush inserts the household and its version, then points the household at
         # the version (post_update); its persons follow in one multi-row INSERT, without the

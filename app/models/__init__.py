@@ -2,7 +2,8 @@
 from app.models.access import AccessBatch, AccessEntry, ScanCount
 from app.models.audit import AuditEntry
 from app.models.base import Base, utcnow
-from app.models.households import (EVENT_KINDS, CardCounter, Household, HouseholdState, HouseholdVersion, Person,
+from app.models.households import (EVENT_KINDS, CardCounter, Household, HouseholdNotice, HouseholdOrigin,
+                                   HouseholdState, HouseholdVersion, Person,
                                    PersonItems, VerifiedPerson, VersionKind)
 from app.models.lists import (ACTIVE_STATES, LIST_SOURCES, ImportedList, ListMapping, ListProblem, ListRecord,
                               ListState)
@@ -15,7 +16,7 @@ from app.models.workflow import Signature, WorkflowAction, WorkflowEvent
 
 __all__ = [
     "AccessBatch", "AccessEntry", "ScanCount",
-    "AdminUnit", "AuditEntry", "Base", "BookSlot", "CardCounter", "JOB_TRANSITIONS", "PrintJob", "PrintJobKind", "PrintJobState", "Household", "HouseholdState", "HouseholdVersion",
+    "AdminUnit", "AuditEntry", "Base", "BookSlot", "CardCounter", "JOB_TRANSITIONS", "PrintJob", "PrintJobKind", "PrintJobState", "Household", "HouseholdNotice", "HouseholdOrigin", "HouseholdState", "HouseholdVersion",
     "Person", "PersonItems", "VerifiedPerson", "VersionKind", "EVENT_KINDS", "LEVEL_ORDER", "LoginFailure", "Role",
     "RoleAssignment", "Signature", "UnitLevel", "User", "UserSession", "WorkflowAction",
     "WorkflowEvent", "utcnow",
