@@ -21,7 +21,7 @@ from app.domain import events as ev
 from app.domain import registration as reg
 from app.domain import workflow
 from app.domain.errors import DomainError
-from app.domain.names import name_keys, normalise_name
+from app.domain.names import given_name, name_keys, normalise_name
 from app.domain.users import grant_role
 from app.extensions import db
 from app.models import Household, HouseholdVersion, Person, Role, VerifiedPerson, WorkflowAction
@@ -79,7 +79,8 @@ def expected_items(m: dict, position: int, is_head: bool) -> dict:
     pinyin, initials = name_keys(name)
     number = m.get("id_number")
     return {
-        "position": position, "name": name, "name_norm": normalise_name(name), "name_pinyin": pinyin,
+        "position": position, "name": name, "name_norm": normalise_name(name),
+        "given_norm": given_name(normalise_name(name)), "name_pinyin": pinyin,
         "name_initials": initials, "sex": m.get("sex"), "birth_date": _date(m.get("birth_date")),
         "id_number": number, "id_tail": number[-4:] if number else None, "ethnicity": m.get("ethnicity"),
         "relationship_code": m.get("relationship"), "is_head": is_head, "marital_status": m.get("marital_status"),
@@ -509,3 +510,10 @@ def test_the_migration_fills_the_register_as_the_saves_do(empty_db):
         db.session.rollback()
         db.session.remove()
         db.engine.dispose()
+
+
+def test_given_name_is_the_name_without_its_surname():
+    assert given_name("张建国") == "建国" and given_name("欧阳修") == "修" and given_name("司马光") == "光"
+    assert given_name("欧阳") == "阳"  # a two-character name is a surname and one character
+    assert given_name("阿依古丽买买提") == "依古丽买买提"
+    assert given_name("zhangsan") == "zhangsan" and given_name("") == ""

@@ -216,6 +216,10 @@ def test_search(app, units, make_user, collector_a):
     assert found("") == ["0001", "0002"]
     assert found("2") == ["0002"] and found("0001") == ["0001"]
     assert found("张建国") == ["0001"] and found("秀英") == ["0001", "0002"]
+    # The beginning of the whole name or of the given name; normalised like the register's names.
+    assert found("张建") == ["0001"] and found("建国") == ["0001", "0002"]
+    assert found("張建國") == ["0001"] and found("张 建 国") == ["0001"]
+    assert found("国") == [] and found("张三") == []
     assert found("zjg") == ["0001", "0002"]  # 张建国 and 曾建国 (曾 read zeng, not ceng)
     assert found("zhangj") == ["0001"] and found("zengjian") == ["0002"] and found("ZHANGW") == ["0001"]
     tail = db.session.scalar(select(Person.id_tail).where(Person.household_id == b.id, Person.position == 0))

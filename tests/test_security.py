@@ -226,8 +226,6 @@ FACTORIES = {
     "transfer_id": _transfer_into_c,
     "list_id": _list_in_t1,
     "sha256": _upload_in_t1,
-
-
     "notice_id": _notice_in_b,
 }
 

@@ -100,7 +100,8 @@ def member_rows(data: dict[str, Any]) -> list[tuple[uuid.UUID | None, dict[str, 
 def place_of(household: Household) -> dict[str, Any]:
     """The household's place as the register keeps it. The village is read through the
     relationship: a household moved (a transfer) or not yet flushed has no new village_id yet."""
-    return {"unit_path": household.unit_path, "village_id": household.village.id, "card_no": household.card_no}
+    village_id = household.village.id if household.village is not None else household.village_id
+    return {"unit_path": household.unit_path, "village_id": village_id, "card_no": household.card_no}
 
 
 def follow_household(household: Household) -> None:

@@ -18,10 +18,11 @@ from app.domain.errors import Invalid
 from app.extensions import db
 from app.models import AdminUnit, Household, HouseholdOrigin, HouseholdState, UnitLevel, User
 from app.routing import db_int
-from app.web import collect, shows_personal_data, viewed
+from app.web import shows_personal_data, viewed
+from app.web.household_views import household_helpers
 
 bp = Blueprint("prefill", __name__, url_prefix="/review/prefilled")
-bp.context_processor(collect._helpers)
+bp.context_processor(household_helpers)
 
 PER_PAGE = 100
 
