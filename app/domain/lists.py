@@ -317,6 +317,29 @@ def open_file(path: str | Path, *, sheet: str | None = None) -> exchange.Table:
         raise ListUnreadable(e) from e
 
 
+@dataclass
+class Preview:
+    table: exchange.Table
+    proposal: exchange.Proposal
+    records: list[exchange.Record]  # the first rows, read with the proposal (when complete)
+
+
+def preview(path: str | Path, *, source: str, mapping_name: str | None = None,
+            overrides: dict[str, str] | None = None, sheet: str | None = None, rows: int = 10) -> Preview:
+    """What the clerk confirms before importing: the columns, the proposed mapping (saved
+    mapping, header, overrides) and the first rows as they would be read. Writes nothing."""
+    _check_arguments(source, None)
+    table = open_file(path, sheet=sheet)
+    proposal = propose(table, source, mapping_name=mapping_name, overrides=overrides)
+    records: list[exchange.Record] = []
+    if proposal.complete:
+        for record in exchange.read_records(table, proposal.fields, source):
+            records.append(record)
+            if len(records) >= rows:
+                break
+    return Preview(table, proposal, records)
+
+
 def _check_arguments(source: str, month: str | None) -> None:
     if source not in exchange.SOURCES:
         raise Invalid(str(_l("Unknown source %(source)s (one of %(known)s).", source=source,
