@@ -401,7 +401,8 @@ def import_list(actor: User | None, path: str | Path, *, source: str, month: str
                 file_name: str | None = None, sheet: str | None = None, today: dt.date | None = None,
                 chunk_rows: int = CHUNK_ROWS, stale_after: dt.timedelta = STALE_AFTER) -> ImportResult:
     """Import the list in `path` (see the module's notes). `commit`: run as a batch, each
-    chunk committed by it (the list is marked failed if it stops half-way); without it,
+    chunk committed by it, the caller's open transaction first (the list is marked failed if
+    it stops half-way; the caller commits the last part: state, mapping, audit); without it,
     everything is flushed in the caller's transaction. `list_id`: a list recorded by
     prepare_import. `on_progress(rows_read)` after each chunk. Raises ListUnreadable,
     MappingIncomplete, Invalid, Forbidden, Conflict; nothing is changed then."""
@@ -452,12 +453,12 @@ def import_list(actor: User | None, path: str | Path, *, source: str, month: str
     loader = _Loader(table, proposal, source, month, area, list_id, today, dry_run=False)
     try:
         result = loader.run(on_progress=on_progress, commit=commit, chunk_rows=chunk_rows)
-    except BaseException as e:
+        _finish(actor_id, list_id, result, proposal, file_name, table.sha256, source, month, mapping_name)
+    except BaseException as e:  # an interrupted command too: its rows must not count
         if commit is None:
             raise
         _mark_failed(list_id, e, commit)
         raise
-    _finish(actor_id, list_id, result, proposal, file_name, table.sha256, source, month, mapping_name)
     return result
 
 
@@ -599,7 +600,8 @@ class _Loader:
             result.read += 1
             if record.refused:
                 result.refused += 1
-                problems.extend(record.problems)
+                # Every problem of a refused row says so (the row is not there to check).
+                problems.extend(p if p.refused else dataclasses.replace(p, refused=True) for p in record.problems)
                 continue
             row_problems = [p for p in record.problems if not p.refused]
             placed, reason = villages.place(record.raw.get("village", ""))
