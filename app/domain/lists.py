@@ -14,11 +14,14 @@ How it works, and why:
   cannot be placed in a household). Wrong values are kept as written and flagged per field.
   A row already in an active list of the same source and month (same content hash or the
   source's own record id) is counted as a duplicate and not added.
-- Rows are written with Core multi-row inserts, a chunk at a time (one ORM object per row
-  would take minutes for the police's 400k rows). In batch mode (a `commit` callback: the
-  CLI, the job) each chunk is committed on its own, and the file is read between chunks
-  outside any transaction, so SQLite's one write lock is held only for a chunk's insert and
-  a collector's save waits at most that long. A batch that fails half-way marks its list
+- Rows are written a chunk at a time with the driver's executemany (SQLite) or COPY
+  (PostgreSQL); one ORM object per row would take minutes for the police's 400k rows. In
+  batch mode (a `commit` callback: the CLI, the job) each chunk is committed on its own; the
+  file is read, and each chunk's rows made ready, outside any transaction (the few reads
+  before a chunk run deferred), so SQLite's one write lock is held only for a chunk's insert
+  (1,000 rows) and a collector's save waits at most that long. The file's own earlier rows
+  are found through a fixed-size Bloom filter, so memory stays flat and a first list of the
+  month makes no look-up per chunk. A batch that fails half-way marks its list
   failed; its rows count for nothing, and importing the file again cleans and reloads it.
   Without a callback the whole import is one transaction, flushed, committed by the caller.
 """
