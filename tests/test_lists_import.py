@@ -366,3 +366,32 @@ def test_rows_repeated_in_the_file_count_once_across_chunks(app, units, clerk, t
 
     assert (result.read, result.loaded, result.duplicate) == (8, 6, 2)
     assert count(ListRecord) == 6
+
+
+def test_preview_shows_the_mapping_and_first_rows_and_writes_nothing(app, units, clerk, tmp_path):
+    path = write_csv(tmp_path / "p.csv", POLICE_HEADER, [person(i, units["A"].code) for i in range(1, 30)])
+
+    shown = lists.preview(path, source="police", rows=5)
+
+    assert shown.proposal.complete and shown.proposal.fields["id_number"] == "公民身份号码"
+    assert [r.line for r in shown.records] == [2, 3, 4, 5, 6]
+    nothing_saved()
+
+
+def test_a_loading_list_left_by_a_dead_loader_is_cleaned_a_live_one_refused(app, units, clerk, tmp_path):
+    from app.domain.errors import Conflict
+
+    path = write_csv(tmp_path / "p.csv", POLICE_HEADER, [person(i, units["A"].code) for i in range(1, 4)])
+    prepared = lists.prepare_import(clerk, path, source="police")
+    db.session.commit()
+    with pytest.raises(Conflict):
+        lists.import_list(clerk, path, source="police")
+    db.session.rollback()
+
+    lst = db.session.get(ImportedList, prepared.list_id)
+    lst.progress_at = lst.progress_at - dt.timedelta(hours=1)
+    db.session.commit()
+    result = lists.import_list(clerk, path, source="police", stale_after=dt.timedelta(minutes=10))
+    db.session.commit()
+    assert (result.list_id, result.loaded) == (prepared.list_id, 3)
+    assert db.session.get(ImportedList, prepared.list_id).state == "loaded"
