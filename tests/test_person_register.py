@@ -498,7 +498,9 @@ def test_the_migration_fills_the_register_as_the_saves_do(empty_db):
         upgrade()
         assert _snapshot() == before
         db.session.rollback()
-        # Again in batches of one household, over a register gone wrong.
+        # Again in batches of one household, over a register gone wrong, at this revision
+        # (later ones add columns its rows do not fill).
+        downgrade(revision="0014_person_register")
         migration = _load_migration()
         migration.BATCH = 1
         with db.engine.begin() as conn:
@@ -506,6 +508,7 @@ def test_the_migration_fills_the_register_as_the_saves_do(empty_db):
             conn.execute(text("UPDATE person SET household_state = 'draft', card_no = '9999', name_norm = '', "
                               "hukou_place = NULL, ethnicity = '02', boys = 9"))
             migration._backfill(conn)
+        upgrade()
         assert _snapshot() == before
         db.session.rollback()
         db.session.remove()

@@ -48,6 +48,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.domain import audit
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from app.domain.names import normalise_name
 from app.domain.scope import PERMISSIONS, assignments
 from app.domain.tree import in_any_subtree, is_within, minimal_roots
 from app.extensions import db, reads_only
@@ -241,21 +242,6 @@ class _Villages:
 
 
 # ------------------------------------------------------------------ names
-
-@lru_cache(maxsize=1)
-def _t2s():
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
-def normalise_name(name: str) -> str:
-    """A name for matching: traditional -> simplified (OpenCC), full-width -> half-width,
-    spaces removed (the same steps as app.domain.names.normalise_name of the person register)."""
-    text = unicodedata.normalize("NFKC", name)
-    text = re.sub(r"\s+", "", text)
-    return _t2s().convert(text)
-
 
 # ------------------------------------------------------------------ mappings
 
