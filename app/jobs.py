@@ -100,7 +100,7 @@ def run_prefill(list_id: int, key: str, actor_id: int) -> None:
     the reason (the villages done stay; a new run goes on from there)."""
     from flask_babel import force_locale
     from flask_babel import gettext as _
-    from sqlalchemy import or_, update
+    from sqlalchemy import func, or_, update
 
     from app.domain import prefill
     from app.domain.errors import DomainError
@@ -145,7 +145,9 @@ def run_prefill(list_id: int, key: str, actor_id: int) -> None:
                                kind=type(e).__name__)
                 mark(prefill_state=PrefillState.failed.value, prefill_error=reason[:2000])
                 return
-            mark(prefill_state=PrefillState.done.value, prefill_created=result.created,
+            mark(prefill_state=PrefillState.done.value,
+                 prefill_total=func.coalesce(ImportedList.prefill_total, ImportedList.prefill_done),  # nothing to do
+                 prefill_created=result.created,
                  prefill_updated=result.updated, prefill_noticed=result.noticed)
         finally:
             db.session.remove()
