@@ -94,26 +94,63 @@ def run_list_import(list_id: int, path: str, *, source: str, actor_id: int | Non
 
 @huey.task()
 def run_prefill(list_id: int, key: str, actor_id: int) -> None:
-    """Pre-filled households from an imported list (app.domain.prefill), a village per commit."""
+    """Pre-filled households from an imported list (app.domain.prefill), a village per commit.
+    Its state, progress (records done of total) and final counts are written on the list in
+    short commits of their own, which the list's page polls; an error leaves it 'failed' with
+    the reason (the villages done stay; a new run goes on from there)."""
     from flask_babel import force_locale
+    from flask_babel import gettext as _
+    from sqlalchemy import func, or_, update
 
     from app.domain import prefill
+    from app.domain.errors import DomainError
     from app.extensions import db
-    from app.models import User
+    from app.models import ImportedList, PrefillState, User, utcnow
 
     app = _app()
-    with app.app_context(), force_locale(app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")):
-        actor = db.session.get(User, actor_id)
 
-        def progress(done: int, total: int) -> None:
-            app.logger.info("prefill of list %s: %d of %d records", list_id, done, total)
-
-        try:
-            prefill.prefill(actor, list_id, key=key, commit=db.session.commit, on_progress=progress)
-        except Exception:
-            db.session.rollback()  # the villages done so far stay; a new run goes on from there
-            raise
+    def mark(*where, **values) -> bool:
+        done = db.session.execute(update(ImportedList).where(ImportedList.id == list_id, *where)
+                                  .values(prefill_progress_at=utcnow(), **values)
+                                  .execution_options(synchronize_session=False)).rowcount
         db.session.commit()
+        return bool(done)
+
+    with app.app_context(), force_locale(app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")):
+        try:
+            # Not while another job runs it (asked again after it seemed dead, or a direct call).
+            stale = utcnow() - dt.timedelta(seconds=app.config.get("LIST_IMPORT_STALE_AFTER", 600))
+            if not mark(or_(ImportedList.prefill_state.is_(None),
+                            ImportedList.prefill_state != PrefillState.running.value,
+                            ImportedList.prefill_progress_at < stale),
+                        prefill_state=PrefillState.running.value, prefill_key=key, prefill_by_id=actor_id,
+                        prefill_error=None):
+                return
+            actor = db.session.get(User, actor_id)
+
+            def progress(done: int, total: int) -> None:
+                app.logger.info("prefill of list %s: %d of %d records", list_id, done, total)
+                mark(prefill_done=done, prefill_total=total)
+
+            try:
+                result = prefill.prefill(actor, list_id, key=key, commit=db.session.commit, on_progress=progress)
+                db.session.commit()
+            except Exception as e:
+                db.session.rollback()  # the villages done so far stay; a new run goes on from there
+                if isinstance(e, DomainError):
+                    reason = e.message
+                else:
+                    app.logger.exception("prefill of list %s failed", list_id)
+                    reason = _("An unexpected error (%(kind)s); the administrator finds it in the log.",
+                               kind=type(e).__name__)
+                mark(prefill_state=PrefillState.failed.value, prefill_error=reason[:2000])
+                return
+            mark(prefill_state=PrefillState.done.value,
+                 prefill_total=func.coalesce(ImportedList.prefill_total, ImportedList.prefill_done),  # nothing to do
+                 prefill_created=result.created,
+                 prefill_updated=result.updated, prefill_noticed=result.noticed)
+        finally:
+            db.session.remove()
 
 
 def requeue_stale_jobs() -> list[int]:

@@ -44,7 +44,7 @@ SHOWS_NONE = {
     "api-docs.openapi_json": "the API's description",
     "api.form": "the form definition and code tables",
     "lists.index": "imported lists: source, month, file name, counts and who imported them",
-    "lists.show": "one imported list's state and counts",
+    "lists.show": "one imported list's state and counts, and of its pre-fill (who asked it)",
     "lists.status": "one imported list's state and counts, for its page's progress",
     "lists.withdraw_form": "a confirmation naming the list and its count of records",
     "lists.template": "a blank template: column names only",

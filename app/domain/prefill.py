@@ -49,7 +49,7 @@ from app.domain.household_rules import HEAD, check_household_rules
 from app.domain.tree import is_within
 from app.extensions import db, reads_first
 from app.models import (AdminUnit, CardCounter, Household, HouseholdNotice, HouseholdOrigin, HouseholdState,
-                        HouseholdVersion, ImportedList, ListRecord, Person, Role, RoleAssignment, UnitLevel, User,
+                        HouseholdVersion, ImportedList, ListRecord, Person, PrefillState, Role, RoleAssignment, UnitLevel, User,
                         VersionKind, utcnow)
 from collection_forms import check, load_form
 from collection_forms.validate import REFUSING_RULES
@@ -163,6 +163,31 @@ def _list_for(actor: User, list_id: int) -> ImportedList:
     if lst.state != "loaded":
         raise Conflict(_("The list is “%(state)s”: only a loaded list pre-fills households.", state=lst.state))
     return lst
+
+
+def ask(actor: User, list_id: int, *, key: str, stale_after: dt.timedelta) -> bool:
+    """Record on the list that `actor` asked for a pre-fill with `key` (queued, progress reset);
+    the caller commits and then enqueues app.jobs.run_prefill. False, and nothing changed, while
+    another is queued or running (a double tap starts one job): one conditional UPDATE, so two
+    requests at once cannot both pass. A job silent for `stale_after` died: it may be asked again."""
+    if key not in KEYS:
+        raise Invalid(_("Choose the household key: 户号 or village + card number."), field="key")
+    lst = _list_for(actor, list_id)
+    now = utcnow()
+    free = or_(ImportedList.prefill_state.is_(None),
+               ImportedList.prefill_state.not_in([PrefillState.queued.value, PrefillState.running.value]),
+               ImportedList.prefill_progress_at < now - stale_after)
+    asked = db.session.execute(
+        update(ImportedList).where(ImportedList.id == lst.id, free)
+        .values(prefill_state=PrefillState.queued.value, prefill_key=key, prefill_by_id=actor.id, prefill_asked_at=now,
+                prefill_progress_at=now, prefill_done=0, prefill_total=None, prefill_created=None,
+                prefill_updated=None, prefill_noticed=None, prefill_error=None)
+        .execution_options(synchronize_session=False)).rowcount
+    db.session.expire(lst)
+    if asked:
+        audit.record("list.prefill_asked", actor=actor, object_type="imported_list", object_id=lst.id,
+                     details={"key": key})
+    return bool(asked)
 
 
 def prefill(actor: User, list_id: int, *, key: str = "household_no", commit: Callable[[], None] | None = None,

@@ -6,7 +6,7 @@ from app.models.households import (EVENT_KINDS, CardCounter, Household, Househol
                                    HouseholdState, HouseholdVersion, Person,
                                    PersonItems, VerifiedPerson, VersionKind)
 from app.models.lists import (ACTIVE_STATES, LIST_SOURCES, ImportedList, ListMapping, ListProblem, ListRecord,
-                              ListState)
+                              ListState, PREFILL_BUSY, PrefillState)
 from app.models.printing import JOB_TRANSITIONS, BookSlot, PrintJob, PrintJobKind, PrintJobState
 from app.models.sync import (CONFLICT_TRANSITIONS, ConflictResolution, ConflictState, DeviceToken,
                              HouseholdConflict, SyncReceipt)
@@ -23,4 +23,5 @@ __all__ = [
     "CONFLICT_TRANSITIONS", "ConflictResolution", "ConflictState", "DeviceToken", "HouseholdConflict",
     "SyncReceipt",
     "ACTIVE_STATES", "LIST_SOURCES", "ImportedList", "ListMapping", "ListProblem", "ListRecord", "ListState",
+    "PREFILL_BUSY", "PrefillState",
 ]

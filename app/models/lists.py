@@ -37,6 +37,16 @@ class ListState(str, enum.Enum):
     withdrawn = "withdrawn"  # a mistaken import, taken back: rows kept, excluded
 
 
+class PrefillState(str, enum.Enum):
+    """A pre-fill of households asked from a list's page (app.jobs.run_prefill)."""
+    queued = "queued"
+    running = "running"
+    done = "done"
+    failed = "failed"   # the villages done stay; asking again goes on from there
+
+
+PREFILL_BUSY = (PrefillState.queued.value, PrefillState.running.value)
+
 # Lists whose rows count (for duplicates, comparisons, pre-fill).
 ACTIVE_STATES = (ListState.loading.value, ListState.loaded.value)
 
@@ -77,15 +87,31 @@ class ImportedList(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     withdrawn_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    # The last pre-fill asked from the list's page: who, when, with which household key, and
+    # its progress (records done of total, a commit per village) and counts, which the page polls.
+    prefill_state: Mapped[str | None] = mapped_column(String(10))
+    prefill_key: Mapped[str | None] = mapped_column(String(20))
+    prefill_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    prefill_asked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    prefill_progress_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # the job's last sign of life
+    prefill_done: Mapped[int | None] = mapped_column(Integer)
+    prefill_total: Mapped[int | None] = mapped_column(Integer)
+    prefill_created: Mapped[int | None] = mapped_column(Integer)
+    prefill_updated: Mapped[int | None] = mapped_column(Integer)
+    prefill_noticed: Mapped[int | None] = mapped_column(Integer)
+    prefill_error: Mapped[str | None] = mapped_column(Text)
 
     unit: Mapped[AdminUnit | None] = relationship()
     created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
     withdrawn_by: Mapped[User | None] = relationship(foreign_keys=[withdrawn_by_id])
+    prefill_by: Mapped[User | None] = relationship(foreign_keys=[prefill_by_id])
 
     __table_args__ = (
         CheckConstraint(f"source IN ({_in(LIST_SOURCES)})", name="source_known"),
         CheckConstraint(f"state IN ({_in(s.value for s in ListState)})", name="state_known"),
         CheckConstraint("(state = 'withdrawn') = (withdrawn_at IS NOT NULL)", name="withdrawn_when"),
+        CheckConstraint(f"prefill_state IS NULL OR prefill_state IN ({_in(s.value for s in PrefillState)})",
+                        name="prefill_state_known"),
         # The same file of the same source counts once: two imports racing for it cannot both
         # load (the database decides, not a check-then-insert).
         Index("uq_imported_list_active_file", "source", "file_sha256", unique=True,

@@ -1,5 +1,6 @@
-// The list import's page (templates/lists/show.html): while the import runs, ask its state
-// every two seconds and show the counts; when it has ended, load the page again for its links.
+// The list import's page (templates/lists/show.html): while the import or a pre-fill of
+// households runs ("busy"), ask its state every two seconds and show the counts; when it has
+// ended, load the page again for its links.
 (function () {
   "use strict";
   var box = document.querySelector("[data-status-url]");
@@ -21,7 +22,7 @@
       })
       .then(function (status) {
         show(status);
-        if (status.state === "loading") setTimeout(poll, 2000);
+        if (status.busy) setTimeout(poll, 2000);
         else window.location.reload();
       })
       .catch(function () { setTimeout(poll, 5000); });  // a dropped connection: try again, slower

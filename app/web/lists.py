@@ -27,10 +27,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 import exchange
 from app.config import DEFAULT_LIST_UPLOAD_MAX_BYTES, _instance_path
-from app.domain import list_pages
+from app.domain import list_pages, prefill, scope
 from app.domain import lists as lists_domain
-from app.domain.errors import DomainError, Forbidden
+from app.domain.errors import Conflict, DomainError, Forbidden, Invalid
 from app.extensions import db, reads_first
+from app.models import PREFILL_BUSY
 from app.routing import db_int
 from app.web import accepts_upload, label_language, shows_personal_data, viewed
 
@@ -45,6 +46,10 @@ SOURCE_LABELS = {
 }
 STATE_LABELS = {"loading": _l("Importing…"), "loaded": _l("Imported"), "failed": _l("Import failed"),
                 "withdrawn": _l("Withdrawn")}
+PREFILL_STATE_LABELS = {"queued": _l("Waiting to start…"), "running": _l("Pre-filling…"),
+                        "done": _l("Pre-fill done"), "failed": _l("Pre-fill stopped")}
+PREFILL_KEY_LABELS = {"household_no": _l("Household number (户号)"),
+                      "village_card_no": _l("Village + card number (村+户卡编号)")}
 PREVIEW_ROWS = 10
 PENDING_KEPT = 5  # uploads a session remembers for their preview
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -63,6 +68,8 @@ def labels():
     return {"source_label": lambda s: str(SOURCE_LABELS.get(s, s)),
             "field_label": _field_label,
             "list_state_label": lambda s: str(STATE_LABELS.get(s, s)),
+            "prefill_state_label": lambda s: str(PREFILL_STATE_LABELS.get(s, s)),
+            "prefill_key_label": lambda k: str(PREFILL_KEY_LABELS.get(k, k)),
             "sources": exchange.SOURCES}
 
 
@@ -381,8 +388,18 @@ def _enqueue(list_id: int, path: Path, item: dict, mapping_name: str | None, ove
 
 @bp.route("/<int:list_id>")
 def show(list_id: int):
-    item = lists_domain.get_list(_me(), list_id)
-    return render_template("lists/show.html", item=item, running=item.state == "loading")
+    me = _me()
+    item = lists_domain.get_list(me, list_id)
+    prefill_busy = item.prefill_state in PREFILL_BUSY
+    # The form for a loaded police list or register, for the users who pre-fill (list.prefill).
+    can_prefill = (item.state == "loaded" and item.source in prefill.SOURCES
+                   and bool(scope.scope_paths(me, "list.prefill")))
+    return render_template("lists/show.html", item=item, running=item.state == "loading",
+                           prefill_busy=prefill_busy, polling=item.state == "loading" or prefill_busy,
+                           can_prefill=can_prefill, keys=prefill.KEYS,
+                           default_key=item.prefill_key or ("village_card_no" if item.source == "register"
+                                                            else "household_no"),
+                           may_assign=bool(scope.scope_paths(me, "household.assign")))
 
 
 @bp.route("/<int:list_id>/status")
@@ -390,7 +407,38 @@ def status(list_id: int):
     item = lists_domain.get_list(_me(), list_id)
     return jsonify(state=item.state, state_label=str(STATE_LABELS.get(item.state, item.state)),
                    read=item.rows_read or 0, loaded=item.rows_loaded or 0, flagged=item.rows_flagged or 0,
-                   refused=item.rows_refused or 0, duplicate=item.rows_duplicate or 0)
+                   refused=item.rows_refused or 0, duplicate=item.rows_duplicate or 0,
+                   prefill_state=item.prefill_state,
+                   prefill_state_label=str(PREFILL_STATE_LABELS.get(item.prefill_state or "", "")),
+                   prefill_done=item.prefill_done or 0,
+                   prefill_total="…" if item.prefill_total is None else item.prefill_total,
+                   busy=item.state == "loading" or item.prefill_state in PREFILL_BUSY)
+
+
+@bp.route("/<int:list_id>/prefill", methods=["POST"])
+def ask_prefill(list_id: int):
+    """Households pre-filled from the list, on the task queue: recorded as asked and committed
+    first (the worker must see it), then enqueued; one at a time per list."""
+    me = _me()
+    item = lists_domain.get_list(me, list_id)
+    key = request.form.get("key", "")
+    try:
+        asked = prefill.ask(me, item.id, key=key, stale_after=dt.timedelta(
+            seconds=current_app.config.get("LIST_IMPORT_STALE_AFTER", 600)))
+    except (Invalid, Conflict) as error:
+        db.session.rollback()
+        flash(error.message, "error")
+        return redirect(url_for("lists.show", list_id=list_id))
+    if not asked:
+        db.session.rollback()
+        flash(_("A pre-fill of this list is already under way; it was not started again."), "error")
+        return redirect(url_for("lists.show", list_id=list_id))
+    actor_id = me.id  # read before the commit: after it, reading opens a transaction
+    db.session.commit()
+    from app.jobs import run_prefill
+
+    run_prefill(list_id, key, actor_id)
+    return redirect(url_for("lists.show", list_id=list_id))
 
 
 @bp.route("/<int:list_id>/problems")
