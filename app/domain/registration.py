@@ -537,14 +537,18 @@ def history(actor: User, household_id: uuid.UUID) -> list[HouseholdVersion]:
 def search_households(actor: User, *, q: str = "", unit_id: int | None = None, state: str | None = None,
                       page: int = 1, per_page: int = 30) -> HouseholdPage:
     query = select(Household).where(scope.scope_filter(actor, Household.unit_path, "household.view"))
+    # The same area on the persons' side: a search reads the persons of the area only (persons
+    # carry their household's unit path), not the county's, before it meets the households.
+    persons_in = [scope.scope_filter(actor, Person.unit_path, "household.view")]
     if unit_id:
         unit = scope.require_unit(actor, unit_id)
         query = query.where(in_subtree(Household.unit_path, unit.path))
+        persons_in.append(in_subtree(Person.unit_path, unit.path))
     if state:
         query = query.where(Household.state == state)
     q = (q or "").strip()
     if q:
-        query = query.where(_matches(q))
+        query = query.where(_matches(q, persons_in))
     total = db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
     pages = max(1, -(-total // per_page))
     page = min(max(1, page), pages)
@@ -553,7 +557,7 @@ def search_households(actor: User, *, q: str = "", unit_id: int | None = None, s
     return HouseholdPage(items, total, page, pages)
 
 
-def _matches(q: str):
+def _matches(q: str, persons_in: list | tuple = ()):
     """Card number, last 4 ID digits, pinyin (initials or full), or a name: the beginning of
     the whole name or of the given name (张建国 is found by 张建, 建国 and zjg). Each is a
     range over an index of person, and the households come from the persons found (one IN),
@@ -573,7 +577,7 @@ def _matches(q: str):
         if key:
             person += [_starts_with(Person.name_norm, key), _starts_with(Person.given_norm, key)]
     if person:
-        conditions.append(Household.id.in_(select(Person.household_id).where(or_(*person))))
+        conditions.append(Household.id.in_(select(Person.household_id).where(or_(*person), *persons_in)))
     return or_(*conditions) if conditions else Household.id.is_(None)
 
 
