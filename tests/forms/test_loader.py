@@ -31,7 +31,7 @@ def test_household_form_loads_with_its_sections_and_fields():
     assert [s.name for s in form.sections] == ["household", "members"]
     assert [s.repeat for s in form.sections] == [False, True]
     assert [f.name for f in form.household_fields] == [
-        "group_code", "building", "unit", "room", "door_no", "household_type", "hukou_type", "phone", "notes"]
+        "group_code", "building", "unit", "room", "door_no", "address", "household_type", "hukou_type", "phone", "notes"]
     assert len(form.member_fields) == 25
     assert form.field("members", "relationship").required is True
     assert form.field("household", "household_type").list_name == "household_type"
