@@ -1,0 +1,806 @@
+"""Bench: a county-sized registry, built through the import path and read through HTTP, on
+SQLite and PostgreSQL (issue 16; not a test: it prints figures and asserts nothing).
+
+    .venv/bin/python bench/registry.py [--backend sqlite|postgresql|both] [--persons 400k|1m|both]
+        [--requests 200] [--sample 3000] [--saves 200] [--small] [--no-load] [--no-append]
+
+For each database, in a fresh database (SQLite: a file in a temporary folder; PostgreSQL: a
+database bench_registry_<pid> on DOORSTEP_TEST_PG, dropped afterwards):
+1. builds the registry with the commands a county's operator runs, each one a child process
+   (`flask ...` with FLASK_APP=wsgi.py and the database in the environment), timed (wall
+   seconds) with its peak resident memory (ru_maxrss of the child, from wait4):
+   `flask db upgrade`; `flask units import admin_divisions_l1-l4_2023.csv`; `flask units
+   import admin_divisions_l1-l5_2021.csv.gz --under 431128000000` (新田县's 232 villages;
+   431100000000, 永州市, for --persons 1m); `flask lists import police.csv.gz --source police`
+   (../shared/linkage/full: 398,744 persons, 130,002 households) and `flask lists prefill N
+   --key household_no`. Goal: import + prefill ≤ 2 minutes on each database, ≤ 1 GB each;
+2. in this process, through the domain: a county administrator; a collector and a village
+   leader holding their role in every village of the county; a verifier holding his in every
+   township of it. A sample of --sample pre-filled households (chosen at random among those the
+   form finds complete) is checked at the door ("核对无误", app.domain.prefill.checked_unchanged)
+   and submitted by the collector; half of them are then confirmed by the leader, so both
+   queues hold about --sample / 2 households. PostgreSQL then runs ANALYZE, as autovacuum does
+   shortly after such a load (SQLite is measured as the application leaves it: nothing runs
+   ANALYZE there);
+3. starts gunicorn (sync workers: 2 on SQLite, 4 on PostgreSQL, as bench/submit.py) serving
+   wsgi:app, logs each user in through the login form, and times, one request after another
+   (p50 and p95 over --requests requests, after 5 untimed ones):
+   - QR scan → household page: GET /c/<village>-<card>.<tag> (the card's signed code, the
+     tag made as app.domain.cards.card_code makes it) and the household page it redirects to,
+     timed together, for random households of the county (the collector);
+   - the collector's list search /collect/?q=: a random person's full name, the pinyin
+     initials of a random person's name, the last 4 characters of a random ID number;
+   - the collector's home /collect/; the leader's /review/leader and the verifier's
+     /review/verifier queues; a household's history /history/households/<id> (households of
+     the sample: two versions and their workflow events).
+   Goals at 400k persons: scan p95 ≤ 50 ms, searches ≤ 100 ms, queues ≤ 150 ms;
+4. on SQLite (400k only, not with --no-load): a collector's save of a new household (the form
+   POST of bench/submit.py, one after another) --saves times alone, then again while a second
+   400k-row police list is imported (the same file with its record ids rewritten, `flask
+   lists import ... --month`, a child process) and another child reads every person of the
+   registry in a loop (one read transaction per pass). Goal: p95 with the load ≤ 2× without.
+With --persons 1m (PostgreSQL only): the police list is written again into a temporary
+.csv.gz with the county's own rows and a copy for each of two more counties of 永州市 (宁远县
+431126, 道县 431124): village codes mapped round-robin onto that county's villages (NBS 2021),
+record ids suffixed, and every ID number's region code made the county's (sequence moved on
+where that would repeat a number, check character recomputed where it was right): 3 × 398,744
+= 1.2M persons. Then steps 1-3 as above, the users still over 新田县. Goal: within 1.5× of the
+400k figures of the same run (--persons both).
+
+--small uses ../shared/linkage/small (29k persons, 15 villages) for a quick try.
+Figures are printed and appended to docs/PERFORMANCE.md (its section of this bench).
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import gzip
+import os
+import platform
+import random
+import re
+import secrets
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import _harness as harness  # noqa: E402
+from bench._harness import Server, scratch_databases  # noqa: E402
+from bench._report import PERFORMANCE_MD, append_to_section  # noqa: E402
+
+DATA = Path("/work/shared/data")
+LINKAGE = Path("/work/shared/linkage")
+UNITS_L4 = DATA / "admin_divisions_l1-l4_2023.csv"
+UNITS_L5 = DATA / "admin_divisions_l1-l5_2021.csv.gz"
+COUNTY = "431128000000"  # 新田县
+CITY = "431100000000"  # 永州市
+# The two more counties of --persons 1m: (code, name).
+MORE_COUNTIES = (("431126000000", "宁远县"), ("431124000000", "道县"))
+FLASK = ROOT / ".venv" / "bin" / "flask"
+PYTHON = ROOT / ".venv" / "bin" / "python"
+PASSWORD = "bench-registry-password"
+USERS = {"admin": "bench_admin", "collector": "bench_collector", "leader": "bench_leader",
+         "verifier": "bench_verifier"}
+WORKERS = {"sqlite": 2, "postgresql": 4}
+WARMUP = 5
+SECTION = "## A county-sized registry (`bench/registry.py`, issue 16)"
+LIST_ID_RE = re.compile(r"^list_id=(\d+)\s*$", re.MULTILINE)
+# Goals (ms, p95) by measurement; None: measured, no goal stated.
+GOALS = {"scan": 50, "search_name": 100, "search_initials": 100, "search_id4": 100, "home": None,
+         "leader_queue": 150, "verifier_queue": 150, "history": None}
+LABELS = {"scan": "QR scan → household page", "search_name": "search by name",
+          "search_initials": "search by pinyin initials", "search_id4": "search by last 4 ID characters",
+          "home": "collector's home /collect/", "leader_queue": "leader's queue /review/leader",
+          "verifier_queue": "verifier's queue /review/verifier", "history": "a household's history"}
+# One card key for the run, in the environment (as harness does for the audit keys): the
+# server, the commands and this process's card codes all use it.
+os.environ.setdefault("CARD_KEYS", "1:" + secrets.token_hex(32))
+
+
+# ------------------------------------------------------------------ child processes
+
+@dataclass
+class Step:
+    label: str
+    seconds: float
+    max_rss_mb: float
+    status: int
+    stdout: str
+    stderr: str
+
+    def tail(self) -> str:
+        return (self.stderr.strip() or self.stdout.strip())[-800:]
+
+
+def environment(uri: str, instance: Path) -> dict[str, str]:
+    return {**os.environ, "FLASK_APP": "wsgi.py", "DATABASE_URL": uri, "DOORSTEP_INSTANCE": str(instance),
+            "BASE_URL": "http://bench", "PYTHONUNBUFFERED": "1"}
+
+
+def start(args: list[str], env: dict[str, str], out, err, stdin: str | None = None) -> subprocess.Popen:
+    process = subprocess.Popen([str(a) for a in args], env=env, cwd=ROOT, stdout=out, stderr=err,
+                               stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL)
+    if stdin is not None:
+        process.stdin.write(stdin.encode())
+        process.stdin.close()
+    return process
+
+
+def reap(process: subprocess.Popen) -> tuple[int, float]:
+    """Wait for the child; (exit status, its peak resident memory in MB, from wait4)."""
+    _pid, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, usage.ru_maxrss / 1024  # kilobytes on Linux
+
+
+def run_step(label: str, args: list[str], env: dict[str, str], stdin: str | None = None) -> Step:
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        status, rss = reap(start(args, env, out, err, stdin))
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        step = Step(label, seconds, rss, status, out.read().decode("utf-8", "replace"),
+                    err.read().decode("utf-8", "replace"))
+    print(f"  {label}: {seconds:6.1f} s, peak {rss:6.0f} MB, exit {status}"
+          + ("" if status == 0 else f"\n    {step.tail()}"), flush=True)
+    return step
+
+
+# ------------------------------------------------------------------ the lists
+
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"
+
+
+def check_char(first17: str) -> str:
+    return ID_CHECK[sum(int(c) * w for c, w in zip(first17, ID_WEIGHTS)) % 11]
+
+
+def moved_id(number: str, region: str, used: set[str]) -> str:
+    """The ID number with the region code `region`, unique in `used` (the sequence moved on by
+    2, keeping the sex, where it would repeat one); a right check character stays right, a
+    wrong one stays wrong."""
+    if len(number) == 18 and number[:17].isdigit():
+        right = check_char(number[:17]) == number[17].upper()
+        body, seq = region + number[6:14], int(number[14:17])
+        for step in range(500):
+            first17 = f"{body}{(seq + 2 * step) % 1000:03d}"
+            good = check_char(first17)
+            candidate = first17 + (good if right else ID_CHECK[(ID_CHECK.index(good) + 1) % 11])
+            if candidate not in used:
+                used.add(candidate)
+                return candidate
+    if len(number) == 15 and number.isdigit():
+        body, seq = region + number[6:12], int(number[12:15])
+        for step in range(500):
+            candidate = f"{body}{(seq + 2 * step) % 1000:03d}"
+            if candidate not in used:
+                used.add(candidate)
+                return candidate
+    return number  # empty or unreadable: as it was
+
+
+def rewritten_record_ids(source: Path, dest: Path, mark: str) -> int:
+    """The same list with every record id marked (a second list of the same persons)."""
+    rows = 0
+    with gzip.open(source, "rt", encoding="utf-8", newline="") as f, \
+            gzip.open(dest, "wt", encoding="utf-8", newline="", compresslevel=1) as out:
+        reader, writer = csv.reader(f), csv.writer(out)
+        header = next(reader)
+        writer.writerow(header)
+        rid = header.index("record_id")
+        for row in reader:
+            row[rid] = row[rid] + mark
+            writer.writerow(row)
+            rows += 1
+    return rows
+
+
+def villages_of(county: str) -> list[str]:
+    prefix = county[:6]
+    with gzip.open(UNITS_L5, "rt", encoding="utf-8") as f:
+        return sorted(row["code"] for row in csv.DictReader(f)
+                      if row["code"].startswith(prefix) and row["level"] == "5")
+
+
+def three_counties(source: Path, dest: Path) -> int:
+    """The county's rows, then a copy for each of MORE_COUNTIES (see the module's docstring)."""
+    with gzip.open(source, "rt", encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader)
+        rows = list(reader)
+    col = {name: header.index(name) for name in ("record_id", "village_code", "id_number", "address")}
+    home = sorted({r[col["village_code"]] for r in rows})
+    used = {r[col["id_number"]] for r in rows if r[col["id_number"]]}
+    written = 0
+    with gzip.open(dest, "wt", encoding="utf-8", newline="", compresslevel=1) as out:
+        writer = csv.writer(out)
+        writer.writerow(header)
+        writer.writerows(rows)
+        written += len(rows)
+        for k, (county, name) in enumerate(MORE_COUNTIES, start=1):
+            targets = villages_of(county)
+            mapping = {v: targets[i % len(targets)] for i, v in enumerate(home)}
+            for r in rows:
+                copy = list(r)
+                copy[col["record_id"]] = f"{r[col['record_id']]}-{k}"
+                copy[col["village_code"]] = mapping.get(r[col["village_code"]], r[col["village_code"]])
+                if r[col["id_number"]]:
+                    copy[col["id_number"]] = moved_id(r[col["id_number"]], county[:6], used)
+                copy[col["address"]] = r[col["address"]].replace("新田县", name)
+                writer.writerow(copy)
+                written += 1
+    return written
+
+
+# ------------------------------------------------------------------ building the registry
+
+@dataclass
+class Build:
+    steps: dict[str, Step]
+    list_id: int | None
+    counts: dict[str, int] = field(default_factory=dict)
+    version: str = ""
+    size_mb: float = 0.0
+    sample: dict[str, int] = field(default_factory=dict)
+    sample_seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def import_prefill(self) -> tuple[float, float]:
+        """(seconds, peak MB) of the list import and the prefill together."""
+        parts = [self.steps[k] for k in ("lists import", "lists prefill") if k in self.steps]
+        return sum(s.seconds for s in parts), max((s.max_rss_mb for s in parts), default=0.0)
+
+
+def build(env: dict[str, str], police: Path, units_under: str) -> Build:
+    steps: dict[str, Step] = {}
+    b = Build(steps, None)
+    for label, args in (("db upgrade", ["db", "upgrade"]),
+                        ("units import l1-l4", ["units", "import", UNITS_L4]),
+                        (f"units import l1-l5 --under {units_under}", ["units", "import", UNITS_L5,
+                                                                        "--under", units_under])):
+        steps[label] = run_step(label, [FLASK, *args], env)
+        if steps[label].status not in (0, 3):  # 3: some rows refused, the rest imported
+            b.problems.append(f"{label} failed: {steps[label].tail()}")
+            return b
+    steps["lists import"] = step = run_step(f"lists import {police.name} --source police",
+                                            [FLASK, "lists", "import", police, "--source", "police"], env)
+    match = LIST_ID_RE.search(step.stdout)
+    if step.status != 0 or not match:
+        b.problems.append(f"lists import: exit {step.status}, no list_id=N line: {step.tail()}")
+        return b
+    b.list_id = int(match.group(1))
+    print("    " + " | ".join(line.strip() for line in step.stdout.strip().splitlines()[:6]), flush=True)
+    steps["lists prefill"] = step = run_step(f"lists prefill {b.list_id} --key household_no",
+                                             [FLASK, "lists", "prefill", str(b.list_id), "--key", "household_no"],
+                                             env)
+    if step.status != 0:
+        b.problems.append(f"lists prefill: exit {step.status}: {step.tail()}")
+    else:
+        print("    " + " | ".join(line.strip() for line in step.stdout.strip().splitlines()[-4:]), flush=True)
+    return b
+
+
+def in_app():
+    """The application as the server and the commands make it (settings from the environment)."""
+    from app import create_app
+
+    return create_app()
+
+
+def describe_database(b: Build, uri: str) -> None:
+    from sqlalchemy import func, select, text
+
+    from app.extensions import db
+    from app.models import Household, HouseholdVersion, Person
+
+    app = in_app()
+    with app.app_context():
+        b.counts = {name: db.session.scalar(select(func.count()).select_from(model)) or 0
+                    for name, model in (("households", Household), ("versions", HouseholdVersion),
+                                        ("persons", Person))}
+        if db.engine.dialect.name == "sqlite":
+            b.version = "SQLite " + db.session.scalar(text("SELECT sqlite_version()"))
+            path = Path(uri.split("///", 1)[1])
+            b.size_mb = sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 2**20
+        else:
+            b.version = "PostgreSQL " + db.session.scalar(text("SHOW server_version")).split()[0]
+            b.size_mb = db.session.scalar(text("SELECT pg_database_size(current_database())")) / 2**20
+        db.session.remove()
+        db.engine.dispose()
+
+
+@dataclass
+class Targets:
+    """What the requests ask for, drawn at random from the registry."""
+    cards: list[tuple[str, str]]  # (village code, card no)
+    names: list[str]
+    initials: list[str]
+    id4: list[str]
+    history: list[str]  # household ids
+    save_village: tuple[int, str]  # (id, code) of the village the saves go to
+    county_villages: int = 0
+
+
+def users_and_sample(b: Build, sample: int, requests: int) -> Targets:
+    """The users, the sample moved along the chain, and what the requests will ask for."""
+    from flask_babel import force_locale
+    from sqlalchemy import func, select, text
+
+    from app.demo.workflow import squiggle
+    from app.domain import prefill, workflow
+    from app.domain.tree import in_subtree
+    from app.domain.users import create_user, grant_role
+    from app.extensions import db
+    from app.models import AdminUnit, Household, HouseholdState, Person, Role, UnitLevel
+
+    app = in_app()
+    rng = random.Random(16)
+    with app.app_context(), force_locale("zh_CN"):
+        county = db.session.scalar(select(AdminUnit).where(AdminUnit.code == COUNTY))
+        villages = list(db.session.scalars(select(AdminUnit).where(
+            in_subtree(AdminUnit.path, county.path), AdminUnit.level == UnitLevel.village.value)
+            .order_by(AdminUnit.path)))
+        townships = list(db.session.scalars(select(AdminUnit).where(
+            in_subtree(AdminUnit.path, county.path), AdminUnit.level == UnitLevel.township.value)
+            .order_by(AdminUnit.path)))
+        # Only villages with households: 新田县's list names 232 of its villages.
+        used = set(db.session.scalars(select(Household.village_id).distinct()))
+        villages = [v for v in villages if v.id in used]
+        townships = [t for t in townships if any(v.path.startswith(t.path) for v in villages)]
+        create_user(None, username=USERS["admin"], name="县管理员", password=PASSWORD, role=Role.county_admin,
+                    unit=county)
+        people = {}
+        for key, name, role, units in (("collector", "采集员", Role.collector, villages),
+                                       ("leader", "村干部", Role.village_leader, villages),
+                                       ("verifier", "审核员", Role.verifier, townships)):
+            user = create_user(None, username=USERS[key], name=name, password=PASSWORD, role=role, unit=units[0])
+            for unit in units[1:]:
+                grant_role(None, user, role, unit)
+            people[key] = user
+        db.session.commit()
+
+        started = time.perf_counter()
+        chosen = list(db.session.scalars(
+            select(Household.id).where(in_subtree(Household.unit_path, county.path), Household.complete,
+                                       Household.state == HouseholdState.draft.value)
+            .order_by(Household.id).limit(sample)))  # uuid4 order: at random over the villages
+        collector, leader = people["collector"], people["leader"]
+        moved = {"checked": 0, "submitted": 0, "confirmed": 0, "refused": 0}
+        for i, household_id in enumerate(chosen):
+            try:
+                household = db.session.get(Household, household_id)
+                if household.collected_at is None:
+                    prefill.checked_unchanged(collector, household_id, base_number=household.current_number)
+                    moved["checked"] += 1
+                household = db.session.get(Household, household_id)
+                workflow.submit(collector, household_id, version_number=household.current_number,
+                                strokes=squiggle(collector.username, i))
+                moved["submitted"] += 1
+                if i % 2 == 0:
+                    workflow.confirm(leader, household_id, version_number=household.current_number,
+                                     strokes=squiggle(leader.username, i))
+                    moved["confirmed"] += 1
+            except Exception as e:  # noqa: BLE001 - a bench reports what the domain refused
+                db.session.rollback()
+                moved["refused"] += 1
+                if moved["refused"] <= 3:
+                    b.problems.append(f"sample household {household_id}: {type(e).__name__}: {e}")
+                continue
+            if i % 200 == 199:
+                db.session.commit()
+        db.session.commit()
+        b.sample, b.sample_seconds = moved, time.perf_counter() - started
+        print(f"  sample of {len(chosen)} complete pre-filled households: " + ", ".join(
+            f"{k} {v}" for k, v in moved.items()) + f" in {b.sample_seconds:.0f} s", flush=True)
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text("ANALYZE"))
+            db.session.commit()
+
+        def random_rows(*columns, where=None, n=requests + WARMUP):
+            query = select(*columns).where(in_subtree(Person.unit_path, county.path))
+            if where is not None:
+                query = query.where(where)
+            return db.session.execute(query.order_by(func.random()).limit(n)).all()
+
+        cards = [(v, c) for v, c in db.session.execute(
+            select(AdminUnit.code, Household.card_no).join(AdminUnit, AdminUnit.id == Household.village_id)
+            .where(in_subtree(Household.unit_path, county.path))
+            .order_by(func.random()).limit(requests + WARMUP)).all()]
+        names = [r[0] for r in random_rows(Person.name)]
+        initials = [r[0] for r in random_rows(Person.name_initials, where=Person.name_initials.is_not(None))]
+        id4 = [r[0] for r in random_rows(Person.id_tail, where=Person.id_tail.is_not(None))]
+        history = [str(h) for h in chosen]
+        rng.shuffle(history)
+        save_village = villages[len(villages) // 2]
+        targets = Targets(cards, names, initials, id4, history[:requests + WARMUP],
+                          (save_village.id, save_village.code), len(villages))
+        db.session.remove()
+        db.engine.dispose()
+    return targets
+
+
+# ------------------------------------------------------------------ HTTP
+
+@dataclass
+class Timing:
+    key: str
+    latencies: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    load: tuple[float, float] = (0.0, 0.0)
+
+    def pct(self, p: int) -> float:
+        if len(self.latencies) < 2:
+            return float("nan")
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
+
+
+def card_path(village: str, card_no: str) -> str:
+    from app.config import card_keys
+    from app.domain.cards import card_code
+
+    keys = card_keys(Path(os.environ.get("DOORSTEP_INSTANCE", ".")))  # from CARD_KEYS, as the server
+    return "/c/" + card_code(keys, village, card_no)
+
+
+def timed(key: str, client: harness.Client, paths: list[str], *, follow: bool = False) -> Timing:
+    """GET each path in turn (the first WARMUP untimed); with `follow`, a 302 and the page it
+    leads to are timed together."""
+    timing = Timing(key)
+    load = os.getloadavg()[0]
+    for i, path in enumerate(paths):
+        t0 = time.perf_counter()
+        status, headers, content = client.request("GET", path)
+        if follow and status == 302:
+            location = urlsplit(headers.get("Location", ""))
+            status, headers, content = client.request("GET", location.path + (f"?{location.query}"
+                                                                              if location.query else ""))
+        elapsed = time.perf_counter() - t0
+        if status != 200:
+            timing.failures.append(f"{path}: HTTP {status} {content[:160]!r}")
+        elif i >= WARMUP:
+            timing.latencies.append(elapsed)
+    timing.load = (load, os.getloadavg()[0])
+    return timing
+
+
+def measure_http(server: Server, t: Targets, requests: int) -> dict[str, Timing]:
+    clients = {}
+    for key in ("collector", "leader", "verifier"):
+        clients[key] = harness.Client(server.port, PASSWORD, timeout=120)
+        clients[key].login(USERS[key])
+    n = requests + WARMUP
+    plan = {
+        "scan": ("collector", [card_path(v, c) for v, c in t.cards], True),
+        "search_name": ("collector", [f"/collect/?q={quote(q)}" for q in t.names], False),
+        "search_initials": ("collector", [f"/collect/?q={quote(q)}" for q in t.initials], False),
+        "search_id4": ("collector", [f"/collect/?q={quote(q)}" for q in t.id4], False),
+        "home": ("collector", ["/collect/"] * n, False),
+        "leader_queue": ("leader", ["/review/leader"] * n, False),
+        "verifier_queue": ("verifier", ["/review/verifier"] * n, False),
+        "history": ("collector", [f"/history/households/{h}" for h in (t.history * n)[:n]], False),
+    }
+    out = {}
+    for key, (who, paths, follow) in plan.items():
+        out[key] = timing = timed(key, clients[who], paths, follow=follow)
+        print(f"  {LABELS[key]:34s} p50 {timing.pct(50):7.1f} ms  p95 {timing.pct(95):7.1f} ms  "
+              f"({len(timing.latencies)} timed, load {timing.load[0]:.1f}->{timing.load[1]:.1f})"
+              + (f"  FAILURES {len(timing.failures)}: {timing.failures[0]}" if timing.failures else ""),
+              flush=True)
+    return out
+
+
+# ------------------------------------------------------------------ saves under load
+
+def save_bodies(village_code: str, count: int) -> list[dict]:
+    from app.demo.households import generate_households
+
+    today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    bodies, seed = [], 0
+    while len(bodies) < count:
+        bodies += [h.data for h in generate_households({village_code: []}, count, 7000 + seed, today,
+                                                       place="湖南省永州市新田县") if h.problem is None]
+        seed += 1
+    return bodies[:count]
+
+
+def form_body(data: dict, token: str) -> dict[str, str]:
+    fields = {f"household-{k}": str(v) for k, v in data["household"].items()}
+    for i, member in enumerate(data["members"]):
+        fields.update({f"members-{i}-{k}": str(v) for k, v in member.items()})
+    fields["submission_id"] = str(uuid.uuid4())
+    fields["csrf_token"] = token
+    return fields
+
+
+def saves(key: str, client: harness.Client, path: str, token: str, bodies: list[dict], count: int,
+          until: subprocess.Popen | None = None) -> Timing:
+    """`count` saves one after another (first WARMUP untimed); with `until`, go on past
+    `count` while that process runs (the load), up to the bodies there are."""
+    timing = Timing(key)
+    load = os.getloadavg()[0]
+    for i, data in enumerate(bodies):
+        if i >= count + WARMUP and (until is None or until.poll() is not None):
+            break
+        t0 = time.perf_counter()
+        status, _headers, content = client.request("POST", path, form_body(data, token), keep_cookies=False)
+        elapsed = time.perf_counter() - t0
+        if status != 302:
+            timing.failures.append(f"HTTP {status} {content[:300]!r}")
+        elif i >= WARMUP:
+            timing.latencies.append(elapsed)
+    timing.load = (load, os.getloadavg()[0])
+    return timing
+
+
+@dataclass
+class LoadRun:
+    alone: Timing
+    loaded: Timing
+    import_step: Step | None
+    reader_passes: str
+    ratio: float
+
+
+def saves_under_load(server: Server, env: dict[str, str], t: Targets, police: Path, count: int,
+                     folder: Path) -> LoadRun:
+    village_id, village_code = t.save_village
+    client = harness.Client(server.port, PASSWORD, timeout=120)
+    client.login(USERS["collector"])
+    path = f"/collect/households/new?unit_id={village_id}"
+    token = harness.CSRF_RE.search(client.request("GET", path)[2].decode()).group(1)
+    bodies = save_bodies(village_code, 4 * count + 4 * WARMUP + 4000)
+    second = folder / "police-second.csv.gz"
+    rows = rewritten_record_ids(police, second, "-2")
+    print(f"  a second police list of {rows:,} rows written (record ids marked)", flush=True)
+
+    alone = saves("save_alone", client, path, token, bodies[:count + WARMUP], count)
+    print(f"  save alone: p50 {alone.pct(50):.1f} ms  p95 {alone.pct(95):.1f} ms  ({len(alone.latencies)} timed)"
+          + (f"  FAILURES {len(alone.failures)}: {alone.failures[0]}" if alone.failures else ""), flush=True)
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            open(folder / "reader.log", "w+") as reader_log:
+        reader = start([PYTHON, Path(__file__), "--read-loop"], env, reader_log, subprocess.STDOUT)
+        started = time.perf_counter()
+        importer = start([FLASK, "lists", "import", second, "--source", "police", "--month", "2026-12"],
+                         env, out, err)
+        time.sleep(2)  # both under way
+        loaded = saves("save_loaded", client, path, token, bodies[count + WARMUP:], count, until=importer)
+        status, rss = reap(importer)
+        seconds = time.perf_counter() - started
+        reader.send_signal(signal.SIGTERM)
+        reader.wait(timeout=60)
+        out.seek(0)
+        err.seek(0)
+        step = Step("second lists import (under the saves)", seconds, rss, status,
+                    out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"))
+        reader_log.seek(0)
+        passes = reader_log.read().strip().splitlines()
+    ratio = loaded.pct(95) / alone.pct(95) if alone.latencies and loaded.latencies else float("nan")
+    print(f"  save while the import and the reader run: p50 {loaded.pct(50):.1f} ms  p95 {loaded.pct(95):.1f} ms  "
+          f"({len(loaded.latencies)} timed, load {loaded.load[0]:.1f}->{loaded.load[1]:.1f}); "
+          f"p95 ratio {ratio:.2f}"
+          + (f"  FAILURES {len(loaded.failures)}: {loaded.failures[0]}" if loaded.failures else ""), flush=True)
+    print(f"  the import under the saves: {seconds:.1f} s, peak {rss:.0f} MB, exit {status}"
+          + ("" if status == 0 else f": {step.tail()}"), flush=True)
+    print(f"  the reader: {passes[-1] if passes else '(nothing)'}", flush=True)
+    return LoadRun(alone, loaded, step, passes[-1] if passes else "", ratio)
+
+
+def read_loop() -> None:
+    """Child process: read every person of the registry, one read transaction a pass, until
+    SIGTERM; prints the passes and rows read."""
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    stop = [False]
+    signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__(0, True))
+    app = in_app()
+    passes = rows = 0
+    started = time.perf_counter()
+    with app.app_context():
+        while not stop[0]:
+            with db.engine.connect() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SET TRANSACTION READ ONLY"))
+                result = conn.execution_options(stream_results=True, yield_per=5000).execute(text(
+                    "SELECT id, household_id, name, sex, birth_date, id_number, unit_path FROM person"))
+                for chunk in result.partitions():
+                    rows += len(chunk)
+                    if stop[0]:
+                        break
+                else:
+                    passes += 1
+            print(f"{passes} whole passes over the persons, {rows:,} rows read in "
+                  f"{time.perf_counter() - started:.0f} s", flush=True)
+
+
+# ------------------------------------------------------------------ one database
+
+@dataclass
+class Result:
+    backend: str
+    persons: str
+    build: Build
+    http: dict[str, Timing] = field(default_factory=dict)
+    load: LoadRun | None = None
+
+
+def run(backend: str, uri: str, persons: str, police: Path, args, folder: Path) -> Result:
+    print(f"\n{backend}, {persons} persons ({police.name}):", flush=True)
+    instance = folder / f"instance-{backend}-{persons}"
+    instance.mkdir()
+    env = environment(uri, instance)
+    os.environ.update(DATABASE_URL=uri, DOORSTEP_INSTANCE=str(instance), BASE_URL="http://bench")
+    b = build(env, police, CITY if persons == "1m" else COUNTY)
+    result = Result(backend, persons, b)
+    if b.problems:
+        return result
+    describe_database(b, uri)
+    print(f"  {b.version}: {b.counts['households']:,} households, {b.counts['persons']:,} persons, "
+          f"{b.size_mb:,.0f} MB", flush=True)
+    targets = users_and_sample(b, args.sample, args.requests)
+    server = Server(uri, instance, WORKERS[backend], args=("--timeout", "300"))
+    try:
+        result.http = measure_http(server, targets, args.requests)
+        if backend == "sqlite" and persons == "400k" and not args.no_load:
+            result.load = saves_under_load(server, env, targets, police, args.saves, folder)
+    finally:
+        server.stop()
+    return result
+
+
+# ------------------------------------------------------------------ report
+
+def fmt(v: float) -> str:
+    return "—" if v != v else f"{v:.0f}" if v >= 10 else f"{v:.1f}"
+
+
+def report(results: list[Result], header: str, load: tuple[str, str]) -> list[str]:
+    lines = [f"### Run of {time.strftime('%Y-%m-%d %H:%M')} UTC", "", header + ".",
+             f"Load average before the run: {load[0]}; after: {load[1]}.", "",
+             f"    .venv/bin/python bench/{Path(__file__).name} {' '.join(sys.argv[1:])}".rstrip(), ""]
+    lines += ["Building the registry (wall seconds, peak resident memory of the command):", "",
+              "| step | " + " | ".join(f"{r.backend} {r.persons}" for r in results) + " |",
+              "|---|" + "---:|" * len(results)]
+    labels = list(dict.fromkeys(label for r in results for label in r.build.steps))
+    for label in labels:
+        key = re.sub(r" --under \d+", "", label)
+        cells = []
+        for r in results:
+            s = r.build.steps.get(label) or next((v for k, v in r.build.steps.items()
+                                                  if re.sub(r" --under \d+", "", k) == key), None)
+            cells.append("—" if s is None else f"{s.seconds:.1f} s, {s.max_rss_mb:.0f} MB"
+                         + ("" if s.status in (0, 3) else f" (exit {s.status})"))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    lines.append("| **list import + prefill** (goal ≤ 120 s, ≤ 1024 MB) | " + " | ".join(
+        f"**{r.build.import_prefill[0]:.0f} s, {r.build.import_prefill[1]:.0f} MB**" for r in results) + " |")
+    lines.append("| households / persons after the prefill | " + " | ".join(
+        f"{r.build.counts.get('households', 0):,} / {r.build.counts.get('persons', 0):,}" for r in results) + " |")
+    lines.append("| database size | " + " | ".join(f"{r.build.size_mb:,.0f} MB" for r in results) + " |")
+    lines.append("| sample moved along the chain (in-process) | " + " | ".join(
+        ", ".join(f"{k} {v}" for k, v in r.build.sample.items()) + f" ({r.build.sample_seconds:.0f} s)"
+        for r in results) + " |")
+    measured = [r for r in results if r.http]
+    if measured:
+        base = {r.backend: r for r in measured if r.persons == "400k"}
+        lines += ["", "Requests one after another (ms, p50 / p95; the first 5 of each kind untimed):", "",
+                  "| request | goal p95 | " + " | ".join(f"{r.backend} {r.persons}" for r in measured)
+                  + (" | 1m / 400k (p95) |" if any(r.persons == "1m" for r in measured) and "postgresql" in base
+                     else " |"),
+                  "|---|---:|" + "---:|" * len(measured)
+                  + ("---:|" if any(r.persons == "1m" for r in measured) and "postgresql" in base else "")]
+        for key in GOALS:
+            goal = GOALS[key]
+            cells = []
+            for r in measured:
+                t = r.http.get(key)
+                if t is None:
+                    cells.append("—")
+                    continue
+                over = goal is not None and t.pct(95) > goal
+                cells.append(f"{fmt(t.pct(50))} / {'**' if over else ''}{fmt(t.pct(95))}{'**' if over else ''}"
+                             + (f" ({len(t.failures)} failed)" if t.failures else ""))
+            ratio = ""
+            big = next((r for r in measured if r.persons == "1m"), None)
+            if big is not None and "postgresql" in base:
+                small = base["postgresql"].http.get(key)
+                ratio = f" {big.http[key].pct(95) / small.pct(95):.2f} |" if small and key in big.http else " — |"
+            lines.append(f"| {LABELS[key]} | {'—' if goal is None else f'≤ {goal}'} | " + " | ".join(cells)
+                         + " |" + ratio)
+        lines.append("")
+        lines.append("(**bold**: over the goal.)")
+    for r in results:
+        if r.load is not None:
+            lr = r.load
+            lines += ["", f"A collector's save on {r.build.version} (POST /collect/households/new, one after "
+                          "another), alone and while a second 400k-row police list is imported and "
+                          "another process reads every person in a loop:", "",
+                      "| | saves | p50 | p95 | load average |", "|---|---:|---:|---:|---:|",
+                      f"| alone | {len(lr.alone.latencies)} | {lr.alone.pct(50):.1f} ms | {lr.alone.pct(95):.1f} ms "
+                      f"| {lr.alone.load[0]:.1f}-{lr.alone.load[1]:.1f} |",
+                      f"| with the import and the reader | {len(lr.loaded.latencies)} | {lr.loaded.pct(50):.1f} ms | "
+                      f"{lr.loaded.pct(95):.1f} ms | {lr.loaded.load[0]:.1f}-{lr.loaded.load[1]:.1f} |",
+                      "", f"p95 with the load / without: **{lr.ratio:.2f}** (goal ≤ 2). The import under the "
+                          f"saves took {lr.import_step.seconds:.0f} s (peak {lr.import_step.max_rss_mb:.0f} MB, exit "
+                          f"{lr.import_step.status}); the reader: {lr.reader_passes}."]
+            if lr.alone.failures or lr.loaded.failures:
+                lines.append(f"Failed saves: {len(lr.alone.failures)} alone, {len(lr.loaded.failures)} loaded: "
+                             f"{(lr.alone.failures + lr.loaded.failures)[0][:200]}")
+    for r in results:
+        for p in r.build.problems:
+            lines.append(f"\nProblem ({r.backend} {r.persons}): {p}")
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--persons", choices=("400k", "1m", "both"), default="400k",
+                        help="1m: PostgreSQL only, three counties (see the docstring)")
+    parser.add_argument("--requests", type=int, default=200, help="timed requests of each kind")
+    parser.add_argument("--sample", type=int, default=3000, help="households moved along the chain")
+    parser.add_argument("--saves", type=int, default=200, help="timed saves, alone and (at least) under load")
+    parser.add_argument("--small", action="store_true", help="../shared/linkage/small: a quick try")
+    parser.add_argument("--no-load", action="store_true", help="skip the saves under load (SQLite)")
+    parser.add_argument("--no-append", action="store_true", help="do not write to docs/PERFORMANCE.md")
+    parser.add_argument("--read-loop", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.read_loop:
+        return read_loop()
+
+    police = LINKAGE / ("small" if args.small else "full") / "police.csv.gz"
+    with open("/proc/cpuinfo") as f:
+        cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")),
+                   platform.processor())
+    header = (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, gunicorn sync workers "
+              f"2 (SQLite) / 4 (PostgreSQL), {args.requests} requests of each kind, sample {args.sample}, "
+              f"list {police.parent.name}/{police.name}")
+    load_before = Path("/proc/loadavg").read_text().strip()
+    print(f"{time.strftime('%Y-%m-%d %H:%M')} UTC  {header}; /proc/loadavg {load_before}", flush=True)
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="bench-registry-") as tmp:
+        folder = Path(tmp)
+        plan: list[tuple[str, str]] = []
+        if args.persons in ("400k", "both"):
+            plan += [(b, "400k") for b in ("sqlite", "postgresql") if args.backend in (b, "both")]
+        if args.persons in ("1m", "both") and args.backend in ("postgresql", "both"):
+            plan.append(("postgresql", "1m"))
+        big = None
+        for backend, persons in plan:
+            source = police
+            if persons == "1m":
+                if big is None:
+                    big = folder / "police-three-counties.csv.gz"
+                    t0 = time.perf_counter()
+                    rows = three_counties(police, big)
+                    print(f"\nthree counties written: {rows:,} rows in {time.perf_counter() - t0:.0f} s", flush=True)
+                source = big
+            for name, uri in scratch_databases("bench_registry", skip_sqlite=backend != "sqlite",
+                                               skip_postgres=backend != "postgresql"):
+                results.append(run(name, uri, persons, source, args, folder))
+    load_after = Path("/proc/loadavg").read_text().strip()
+    lines = report(results, header, (load_before, load_after))
+    print("\n" + "\n".join(lines))
+    if results and not args.no_append:
+        append_to_section(SECTION, lines)
+        print(f"\nAppended to {PERFORMANCE_MD.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()
