@@ -66,6 +66,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -98,10 +99,15 @@ WARMUP = 5
 SECTION = "## A county-sized registry (`bench/registry.py`, issue 16)"
 LIST_ID_RE = re.compile(r"^list_id=(\d+)\s*$", re.MULTILINE)
 # Goals (ms, p95) by measurement; None: measured, no goal stated.
-GOALS = {"scan": 50, "search_name": 100, "search_initials": 100, "search_id4": 100, "home": None,
+GOALS = {"scan": 50, "search_name": 100, "search_initials": 100, "search_id4": 100,
+         "county_name": 100, "county_initials": 100, "county_id4": 100, "home": None,
          "leader_queue": 150, "verifier_queue": 150, "history": None}
-LABELS = {"scan": "QR scan → household page", "search_name": "search by name",
-          "search_initials": "search by pinyin initials", "search_id4": "search by last 4 ID characters",
+LABELS = {"scan": "QR scan → household page", "search_name": "collector's search: a name",
+          "search_initials": "collector's search: pinyin initials",
+          "search_id4": "collector's search: last 4 of an ID number",
+          "county_name": "county-wide search (county admin): a name",
+          "county_initials": "county-wide search: pinyin initials",
+          "county_id4": "county-wide search: last 4 of an ID number",
           "home": "collector's home /collect/", "leader_queue": "leader's queue /review/leader",
           "verifier_queue": "verifier's queue /review/verifier", "history": "a household's history"}
 # One card key for the run, in the environment (as harness does for the audit keys): the
@@ -277,6 +283,7 @@ def build(env: dict[str, str], police: Path, units_under: str) -> Build:
         if steps[label].status not in (0, 3):  # 3: some rows refused, the rest imported
             b.problems.append(f"{label} failed: {steps[label].tail()}")
             return b
+    make_admin()
     steps["lists import"] = step = run_step(f"lists import {police.name} --source police",
                                             [FLASK, "lists", "import", police, "--source", "police"], env)
     match = LIST_ID_RE.search(step.stdout)
@@ -284,15 +291,39 @@ def build(env: dict[str, str], police: Path, units_under: str) -> Build:
         b.problems.append(f"lists import: exit {step.status}, no list_id=N line: {step.tail()}")
         return b
     b.list_id = int(match.group(1))
-    print("    " + " | ".join(line.strip() for line in step.stdout.strip().splitlines()[:6]), flush=True)
-    steps["lists prefill"] = step = run_step(f"lists prefill {b.list_id} --key household_no",
-                                             [FLASK, "lists", "prefill", str(b.list_id), "--key", "household_no"],
-                                             env)
+    print("    " + " | ".join(line.strip() for line in step.stdout.strip().splitlines()[:7]), flush=True)
+    # The pre-fill is a clerk's or a county administrator's work: as the county's administrator
+    # when the command takes a user (--as), else as the system.
+    help_text = subprocess.run([FLASK, "lists", "prefill", "--help"], env=env, cwd=ROOT, capture_output=True,
+                               text=True).stdout
+    as_user = ["--as", USERS["admin"]] if "--as" in help_text else []
+    steps["lists prefill"] = step = run_step(f"lists prefill {b.list_id} --key household_no {' '.join(as_user)}",
+                                             [FLASK, "lists", "prefill", str(b.list_id), "--key", "household_no",
+                                              *as_user], env)
     if step.status != 0:
         b.problems.append(f"lists prefill: exit {step.status}: {step.tail()}")
     else:
-        print("    " + " | ".join(line.strip() for line in step.stdout.strip().splitlines()[-4:]), flush=True)
+        print("    " + " | ".join(line.strip() for line in step.stdout.strip().splitlines()[-5:]), flush=True)
     return b
+
+
+def make_admin() -> None:
+    """The county's administrator (domain, this process): the pre-fill runs as this user."""
+    from flask_babel import force_locale
+    from sqlalchemy import select
+
+    from app.domain.users import create_user
+    from app.extensions import db
+    from app.models import AdminUnit, Role
+
+    app = in_app()
+    with app.app_context(), force_locale("zh_CN"):
+        county = db.session.scalar(select(AdminUnit).where(AdminUnit.code == COUNTY))
+        create_user(None, username=USERS["admin"], name="县管理员", password=PASSWORD, role=Role.county_admin,
+                    unit=county)
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
 
 
 def in_app():
@@ -327,61 +358,71 @@ def describe_database(b: Build, uri: str) -> None:
 @dataclass
 class Targets:
     """What the requests ask for, drawn at random from the registry."""
-    cards: list[tuple[str, str]]  # (village code, card no)
-    names: list[str]
+    cards: list[tuple[str, str]]  # (village code, card no) of the collector's village
+    names: list[str]  # of persons of the collector's village
     initials: list[str]
     id4: list[str]
-    history: list[str]  # household ids
-    save_village: tuple[int, str]  # (id, code) of the village the saves go to
-    county_villages: int = 0
+    county_names: list[str]  # of persons of the whole county (the county administrator's searches)
+    county_initials: list[str]
+    county_id4: list[str]
+    history: list[str]  # household ids of the sample in the collector's village
+    save_village: tuple[int, str]  # (id, code) of the collector's village
+    where: str = ""  # the collector's village and the verifier's township, for the report
 
 
 def users_and_sample(b: Build, sample: int, requests: int) -> Targets:
-    """The users, the sample moved along the chain, and what the requests will ask for."""
+    """The field's users of one township, the sample moved along the chain, and what the
+    requests will ask for (domain, this process)."""
     from flask_babel import force_locale
     from sqlalchemy import func, select, text
 
     from app.demo.workflow import squiggle
     from app.domain import prefill, workflow
     from app.domain.tree import in_subtree
-    from app.domain.users import create_user, grant_role
+    from app.domain.users import create_user
     from app.extensions import db
-    from app.models import AdminUnit, Household, HouseholdState, Person, Role, UnitLevel
+    from app.models import AdminUnit, Household, HouseholdState, Person, Role
 
     app = in_app()
     rng = random.Random(16)
+    n = requests + WARMUP
     with app.app_context(), force_locale("zh_CN"):
         county = db.session.scalar(select(AdminUnit).where(AdminUnit.code == COUNTY))
-        villages = list(db.session.scalars(select(AdminUnit).where(
-            in_subtree(AdminUnit.path, county.path), AdminUnit.level == UnitLevel.village.value)
-            .order_by(AdminUnit.path)))
-        townships = list(db.session.scalars(select(AdminUnit).where(
-            in_subtree(AdminUnit.path, county.path), AdminUnit.level == UnitLevel.township.value)
-            .order_by(AdminUnit.path)))
-        # Only villages with households: 新田县's list names 232 of its villages.
-        used = set(db.session.scalars(select(Household.village_id).distinct()))
-        villages = [v for v in villages if v.id in used]
-        townships = [t for t in townships if any(v.path.startswith(t.path) for v in villages)]
-        create_user(None, username=USERS["admin"], name="县管理员", password=PASSWORD, role=Role.county_admin,
-                    unit=county)
-        people = {}
-        for key, name, role, units in (("collector", "采集员", Role.collector, villages),
-                                       ("leader", "村干部", Role.village_leader, villages),
-                                       ("verifier", "审核员", Role.verifier, townships)):
-            user = create_user(None, username=USERS[key], name=name, password=PASSWORD, role=role, unit=units[0])
-            for unit in units[1:]:
-                grant_role(None, user, role, unit)
-            people[key] = user
+        per_village = dict(db.session.execute(
+            select(Household.village_id, func.count()).where(in_subtree(Household.unit_path, county.path))
+            .group_by(Household.village_id)).all())
+        villages = list(db.session.scalars(select(AdminUnit).where(AdminUnit.id.in_(per_village))))
+        per_township: dict[int, int] = {}
+        for v in villages:
+            per_township[v.parent_id] = per_township.get(v.parent_id, 0) + per_village[v.id]
+        # The township with the most households, and its village with the most: the field's
+        # users of one township (一村一采集员, a leader per village, the township's verifier).
+        township = db.session.get(AdminUnit, max(per_township, key=per_township.get))
+        ours = sorted((v for v in villages if v.parent_id == township.id), key=lambda v: v.code)
+        home = max(ours, key=lambda v: per_village[v.id])
+        collectors, leaders = {}, {}
+        for v in ours:
+            mine = v.id == home.id
+            collectors[v.id] = create_user(None, username=USERS["collector"] if mine else f"c{v.code}",
+                                           name="采集员", password=PASSWORD, role=Role.collector, unit=v)
+            leaders[v.id] = create_user(None, username=USERS["leader"] if mine else f"l{v.code}", name="村干部",
+                                        password=PASSWORD, role=Role.village_leader, unit=v)
+        create_user(None, username=USERS["verifier"], name="审核员", password=PASSWORD, role=Role.verifier,
+                    unit=township)
         db.session.commit()
+        where = (f"collector and leader of {home.name} ({per_village[home.id]:,} households), "
+                 f"verifier of {township.name} ({len(ours)} villages, {per_township[township.id]:,} households)")
+        print(f"  users: {where}; the county administrator", flush=True)
 
         started = time.perf_counter()
-        chosen = list(db.session.scalars(
-            select(Household.id).where(in_subtree(Household.unit_path, county.path), Household.complete,
-                                       Household.state == HouseholdState.draft.value)
+        chosen = list(db.session.execute(
+            select(Household.id, Household.village_id).where(
+                in_subtree(Household.unit_path, township.path), Household.complete,
+                Household.state == HouseholdState.draft.value)
             .order_by(Household.id).limit(sample)))  # uuid4 order: at random over the villages
-        collector, leader = people["collector"], people["leader"]
         moved = {"checked": 0, "submitted": 0, "confirmed": 0, "refused": 0}
-        for i, household_id in enumerate(chosen):
+        for i, (household_id, village_id) in enumerate(chosen):
+            collector, leader = collectors[village_id], leaders[village_id]
             try:
                 household = db.session.get(Household, household_id)
                 if household.collected_at is None:
@@ -401,34 +442,31 @@ def users_and_sample(b: Build, sample: int, requests: int) -> Targets:
                 if moved["refused"] <= 3:
                     b.problems.append(f"sample household {household_id}: {type(e).__name__}: {e}")
                 continue
-            if i % 200 == 199:
-                db.session.commit()
-        db.session.commit()
+            db.session.commit()  # each household as the screens do it: a refusal undoes only its own
         b.sample, b.sample_seconds = moved, time.perf_counter() - started
-        print(f"  sample of {len(chosen)} complete pre-filled households: " + ", ".join(
+        print(f"  sample of {len(chosen)} complete pre-filled households of {township.name}: " + ", ".join(
             f"{k} {v}" for k, v in moved.items()) + f" in {b.sample_seconds:.0f} s", flush=True)
         if db.engine.dialect.name == "postgresql":
             db.session.execute(text("ANALYZE"))
             db.session.commit()
 
-        def random_rows(*columns, where=None, n=requests + WARMUP):
-            query = select(*columns).where(in_subtree(Person.unit_path, county.path))
-            if where is not None:
-                query = query.where(where)
-            return db.session.execute(query.order_by(func.random()).limit(n)).all()
+        def persons(column, path: str) -> list[str]:
+            rows = db.session.scalars(select(column).where(in_subtree(Person.unit_path, path), column.is_not(None))
+                                      .order_by(func.random()).limit(n)).all()
+            return [rows[i % len(rows)] for i in range(n)] if rows else []
 
-        cards = [(v, c) for v, c in db.session.execute(
-            select(AdminUnit.code, Household.card_no).join(AdminUnit, AdminUnit.id == Household.village_id)
-            .where(in_subtree(Household.unit_path, county.path))
-            .order_by(func.random()).limit(requests + WARMUP)).all()]
-        names = [r[0] for r in random_rows(Person.name)]
-        initials = [r[0] for r in random_rows(Person.name_initials, where=Person.name_initials.is_not(None))]
-        id4 = [r[0] for r in random_rows(Person.id_tail, where=Person.id_tail.is_not(None))]
-        history = [str(h) for h in chosen]
+        cards = db.session.scalars(select(Household.card_no).where(Household.village_id == home.id)
+                                   .order_by(func.random()).limit(n)).all()
+        history = [str(h) for h, v in chosen if v == home.id] or [
+            str(h) for h in db.session.scalars(select(Household.id).where(Household.village_id == home.id).limit(n))]
         rng.shuffle(history)
-        save_village = villages[len(villages) // 2]
-        targets = Targets(cards, names, initials, id4, history[:requests + WARMUP],
-                          (save_village.id, save_village.code), len(villages))
+        targets = Targets(
+            cards=[(home.code, cards[i % len(cards)]) for i in range(n)],
+            names=persons(Person.name, home.path), initials=persons(Person.name_initials, home.path),
+            id4=persons(Person.id_tail, home.path), county_names=persons(Person.name, county.path),
+            county_initials=persons(Person.name_initials, county.path),
+            county_id4=persons(Person.id_tail, county.path),
+            history=[history[i % len(history)] for i in range(n)], save_village=(home.id, home.code), where=where)
         db.session.remove()
         db.engine.dispose()
     return targets
@@ -480,7 +518,7 @@ def timed(key: str, client: harness.Client, paths: list[str], *, follow: bool = 
 
 def measure_http(server: Server, t: Targets, requests: int) -> dict[str, Timing]:
     clients = {}
-    for key in ("collector", "leader", "verifier"):
+    for key in ("collector", "leader", "verifier", "admin"):
         clients[key] = harness.Client(server.port, PASSWORD, timeout=120)
         clients[key].login(USERS[key])
     n = requests + WARMUP
@@ -489,10 +527,13 @@ def measure_http(server: Server, t: Targets, requests: int) -> dict[str, Timing]
         "search_name": ("collector", [f"/collect/?q={quote(q)}" for q in t.names], False),
         "search_initials": ("collector", [f"/collect/?q={quote(q)}" for q in t.initials], False),
         "search_id4": ("collector", [f"/collect/?q={quote(q)}" for q in t.id4], False),
+        "county_name": ("admin", [f"/collect/?q={quote(q)}" for q in t.county_names], False),
+        "county_initials": ("admin", [f"/collect/?q={quote(q)}" for q in t.county_initials], False),
+        "county_id4": ("admin", [f"/collect/?q={quote(q)}" for q in t.county_id4], False),
         "home": ("collector", ["/collect/"] * n, False),
         "leader_queue": ("leader", ["/review/leader"] * n, False),
         "verifier_queue": ("verifier", ["/review/verifier"] * n, False),
-        "history": ("collector", [f"/history/households/{h}" for h in (t.history * n)[:n]], False),
+        "history": ("collector", t.history, False),
     }
     out = {}
     for key, (who, paths, follow) in plan.items():
@@ -512,8 +553,11 @@ def save_bodies(village_code: str, count: int) -> list[dict]:
     today = dt.datetime.now(ZoneInfo("Asia/Shanghai")).date()
     bodies, seed = [], 0
     while len(bodies) < count:
-        bodies += [h.data for h in generate_households({village_code: []}, count, 7000 + seed, today,
-                                                       place="湖南省永州市新田县") if h.problem is None]
+        for h in generate_households({village_code: []}, count, 7000 + seed, today, place="湖南省永州市新田县"):
+            if h.problem is None:
+                # The imported villages have no 村民小组: the household is the village's own.
+                h.data["household"].pop("group_code", None)
+                bodies.append(h.data)
         seed += 1
     return bodies[:count]
 
@@ -528,19 +572,21 @@ def form_body(data: dict, token: str) -> dict[str, str]:
 
 
 def saves(key: str, client: harness.Client, path: str, token: str, bodies: list[dict], count: int,
-          until: subprocess.Popen | None = None) -> Timing:
-    """`count` saves one after another (first WARMUP untimed); with `until`, go on past
-    `count` while that process runs (the load), up to the bodies there are."""
+          running=None) -> Timing:
+    """`count` saves one after another (first WARMUP untimed); with `running`, go on past
+    `count` while it says the load runs, up to the bodies there are."""
     timing = Timing(key)
     load = os.getloadavg()[0]
     for i, data in enumerate(bodies):
-        if i >= count + WARMUP and (until is None or until.poll() is not None):
+        if i >= count + WARMUP and (running is None or not running()):
             break
         t0 = time.perf_counter()
         status, _headers, content = client.request("POST", path, form_body(data, token), keep_cookies=False)
         elapsed = time.perf_counter() - t0
         if status != 302:
-            timing.failures.append(f"HTTP {status} {content[:300]!r}")
+            page = content.decode("utf-8", "replace")
+            said = re.search(r'data-testid="form-message">([^<]*)<', page)
+            timing.failures.append(f"HTTP {status}: {said.group(1) if said else page[:300]}")
         elif i >= WARMUP:
             timing.latencies.append(elapsed)
     timing.load = (load, os.getloadavg()[0])
@@ -578,10 +624,18 @@ def saves_under_load(server: Server, env: dict[str, str], t: Targets, police: Pa
         started = time.perf_counter()
         importer = start([FLASK, "lists", "import", second, "--source", "police", "--month", "2026-12"],
                          env, out, err)
+        reaped: dict[str, tuple[int, float] | float] = {}
+
+        def wait() -> None:  # reaped by wait4 here, for its peak memory (not by Popen.poll)
+            reaped["status"] = reap(importer)
+            reaped["seconds"] = time.perf_counter() - started
+
+        waiter = threading.Thread(target=wait, daemon=True)
+        waiter.start()
         time.sleep(2)  # both under way
-        loaded = saves("save_loaded", client, path, token, bodies[count + WARMUP:], count, until=importer)
-        status, rss = reap(importer)
-        seconds = time.perf_counter() - started
+        loaded = saves("save_loaded", client, path, token, bodies[count + WARMUP:], count, running=waiter.is_alive)
+        waiter.join()
+        (status, rss), seconds = reaped["status"], reaped["seconds"]
         reader.send_signal(signal.SIGTERM)
         reader.wait(timeout=60)
         out.seek(0)
@@ -639,6 +693,12 @@ class Result:
     build: Build
     http: dict[str, Timing] = field(default_factory=dict)
     load: LoadRun | None = None
+    where: str = ""
+
+    @property
+    def title(self) -> str:
+        persons = self.build.counts.get("persons", 0)
+        return f"{self.backend}, {persons / 1000:,.0f}k persons" if persons else f"{self.backend} {self.persons}"
 
 
 def run(backend: str, uri: str, persons: str, police: Path, args, folder: Path) -> Result:
@@ -655,6 +715,7 @@ def run(backend: str, uri: str, persons: str, police: Path, args, folder: Path) 
     print(f"  {b.version}: {b.counts['households']:,} households, {b.counts['persons']:,} persons, "
           f"{b.size_mb:,.0f} MB", flush=True)
     targets = users_and_sample(b, args.sample, args.requests)
+    result.where = targets.where
     server = Server(uri, instance, WORKERS[backend], args=("--timeout", "300"))
     try:
         result.http = measure_http(server, targets, args.requests)
@@ -676,7 +737,7 @@ def report(results: list[Result], header: str, load: tuple[str, str]) -> list[st
              f"Load average before the run: {load[0]}; after: {load[1]}.", "",
              f"    .venv/bin/python bench/{Path(__file__).name} {' '.join(sys.argv[1:])}".rstrip(), ""]
     lines += ["Building the registry (wall seconds, peak resident memory of the command):", "",
-              "| step | " + " | ".join(f"{r.backend} {r.persons}" for r in results) + " |",
+              "| step | " + " | ".join(r.title for r in results) + " |",
               "|---|" + "---:|" * len(results)]
     labels = list(dict.fromkeys(label for r in results for label in r.build.steps))
     for label in labels:
@@ -699,8 +760,9 @@ def report(results: list[Result], header: str, load: tuple[str, str]) -> list[st
     measured = [r for r in results if r.http]
     if measured:
         base = {r.backend: r for r in measured if r.persons == "400k"}
-        lines += ["", "Requests one after another (ms, p50 / p95; the first 5 of each kind untimed):", "",
-                  "| request | goal p95 | " + " | ".join(f"{r.backend} {r.persons}" for r in measured)
+        lines += ["", "Requests one after another (ms, p50 / p95; the first 5 of each kind untimed). Users: "
+                  + "; ".join(f"{r.title}: {r.where}" for r in measured) + ".", "",
+                  "| request | goal p95 | " + " | ".join(r.title for r in measured)
                   + (" | 1m / 400k (p95) |" if any(r.persons == "1m" for r in measured) and "postgresql" in base
                      else " |"),
                   "|---|---:|" + "---:|" * len(measured)
@@ -744,7 +806,7 @@ def report(results: list[Result], header: str, load: tuple[str, str]) -> list[st
                              f"{(lr.alone.failures + lr.loaded.failures)[0][:200]}")
     for r in results:
         for p in r.build.problems:
-            lines.append(f"\nProblem ({r.backend} {r.persons}): {p}")
+            lines.append(f"\nProblem ({r.title}): {p}")
     return lines
 
 
