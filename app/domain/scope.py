@@ -33,6 +33,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "household.resolve": frozenset({Role.village_leader}),
     # Cards and books are printed by the township's clerks (DESIGN.md §1).
     "card.print": frozenset({Role.clerk, Role.county_admin}),
+    # Lists from the police, hospitals and civil affairs, and old registers, are taken in by
+    # the township's and county's clerks (DESIGN.md §1, §10) and the administrators.
+    "list.import": frozenset({Role.clerk, Role.county_admin, Role.sysadmin}),
 }
 
 ROLE_LABELS = {

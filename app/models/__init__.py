@@ -3,6 +3,8 @@ from app.models.access import AccessBatch, AccessEntry, ScanCount
 from app.models.audit import AuditEntry
 from app.models.base import Base, utcnow
 from app.models.households import EVENT_KINDS, CardCounter, Household, HouseholdState, HouseholdVersion, Person, VersionKind
+from app.models.lists import (ACTIVE_STATES, LIST_SOURCES, ImportedList, ListMapping, ListProblem, ListRecord,
+                              ListState)
 from app.models.printing import JOB_TRANSITIONS, BookSlot, PrintJob, PrintJobKind, PrintJobState
 from app.models.sync import (CONFLICT_TRANSITIONS, ConflictResolution, ConflictState, DeviceToken,
                              HouseholdConflict, SyncReceipt)
@@ -18,4 +20,5 @@ __all__ = [
     "WorkflowEvent", "utcnow",
     "CONFLICT_TRANSITIONS", "ConflictResolution", "ConflictState", "DeviceToken", "HouseholdConflict",
     "SyncReceipt",
+    "ACTIVE_STATES", "LIST_SOURCES", "ImportedList", "ListMapping", "ListProblem", "ListRecord", "ListState",
 ]
