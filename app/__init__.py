@@ -189,10 +189,10 @@ def _init_login(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.api import init_api
     from app.web import (admin, auth, books, cards, collect, conflicts, devices, events, history, home, offline,
-                         review, security, units)
+                         prefill, review, security, units)
 
     for bp in (auth.bp, home.bp, units.bp, admin.bp, collect.bp, review.bp, cards.bp, books.bp,
-               conflicts.bp, devices.bp, offline.bp, history.bp, events.bp, security.bp):
+               conflicts.bp, devices.bp, offline.bp, history.bp, events.bp, security.bp, prefill.bp):
         app.register_blueprint(bp)
     init_api(app)
 

@@ -52,6 +52,30 @@ def run_print_job(job_id: int) -> None:
         print_jobs.run(job_id)
 
 
+@huey.task()
+def run_prefill(list_id: int, key: str, actor_id: int) -> None:
+    """Pre-filled households from an imported list (app.domain.prefill), a village per commit."""
+    from flask_babel import force_locale
+
+    from app.domain import prefill
+    from app.extensions import db
+    from app.models import User
+
+    app = _app()
+    with app.app_context(), force_locale(app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")):
+        actor = db.session.get(User, actor_id)
+
+        def progress(done: int, total: int) -> None:
+            app.logger.info("prefill of list %s: %d of %d records", list_id, done, total)
+
+        try:
+            prefill.prefill(actor, list_id, key=key, commit=db.session.commit, on_progress=progress)
+        except Exception:
+            db.session.rollback()  # the villages done so far stay; a new run goes on from there
+            raise
+        db.session.commit()
+
+
 def requeue_stale_jobs() -> list[int]:
     """Hand again to the queue the print jobs that were lost: recorded but never enqueued (the
     web worker died between its commit and the enqueue, or the queue's storage was lost), or

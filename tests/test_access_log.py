@@ -33,6 +33,7 @@ SHOWS_NONE = {
     "cards.card": "a card says village and number only; a signed-in scan is in the change audit "
                   "(card.scan), anonymous scans are counted per day and address (scan_count)",
     "books.index": "villages and counts",
+    "prefill.index": "villages and counts of pre-filled households",
     "books.job": "a print job's state and file names",
     "devices.index": None,  # marked: listed here only to prove the two lists do not overlap (below)
     "offline.service_worker": "the offline app's script",

@@ -90,7 +90,8 @@ def assign_slots(actor: User | None, village: AdminUnit) -> int:
         db.session.execute(select(AdminUnit.id).where(AdminUnit.id == village.id).with_for_update())
     slotted = select(BookSlot.household_id).where(BookSlot.village_id == village.id)
     new = list(db.session.scalars(
-        select(Household).where(Household.village_id == village.id, Household.id.not_in(slotted))
+        select(Household).where(Household.village_id == village.id, Household.id.not_in(slotted),
+                                Household.collected_at.is_not(None))  # police pre-fills: not before the door
         .options(selectinload(Household.group))))
     if not new:
         return 0
@@ -209,7 +210,7 @@ def moved_out_slots(village: AdminUnit) -> list[tuple[BookSlot, MovedOut]]:
 def unslotted_count(village: AdminUnit) -> int:
     slotted = select(BookSlot.household_id).where(BookSlot.village_id == village.id)
     return db.session.scalar(select(func.count()).select_from(Household).where(
-        Household.village_id == village.id, Household.id.not_in(slotted))) or 0
+        Household.village_id == village.id, Household.id.not_in(slotted), Household.collected_at.is_not(None))) or 0
 
 
 def changed_slots(village: AdminUnit, book_no: int) -> list[BookSlot]:

@@ -15,6 +15,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -371,6 +372,10 @@ def _add_version(actor: User, household: Household, kind: VersionKind, clean: di
     cached, rows = _cached_rows(household, clean)
     cached.update(current_number=number, complete=complete, updated_at=version.created_at,
                   state=HouseholdState.draft.value)  # any change is a new draft (approval issue)
+    if household.collected_at is None:
+        # A new household, or a police pre-fill saved by a collector: from now on it counts as
+        # collected (issue 16; app.domain.prefill).
+        cached["collected_at"] = version.created_at
     if number == 1:
         # One flush inserts the household and its version, then points the household at
         # the version (post_update); its persons follow in one multi-row INSERT, without the
@@ -463,6 +468,7 @@ SURNAME_READINGS = {"曾": "zeng", "单": "shan", "解": "xie", "区": "ou", "�
                     "尉": "yu", "万俟": "moqi", "召": "shao", "句": "gou", "繁": "po", "员": "yun"}
 
 
+@lru_cache(maxsize=100_000)  # a pre-fill reads 400k names, half of them repeated (app.domain.prefill)
 def name_keys(name: str) -> tuple[str, str]:
     """(full toneless pinyin, initials) for search: 张三 -> ("zhangsan", "zs")."""
     name = (name or "").strip()

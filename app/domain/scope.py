@@ -33,6 +33,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "household.resolve": frozenset({Role.village_leader}),
     # Cards and books are printed by the township's clerks (DESIGN.md §1).
     "card.print": frozenset({Role.clerk, Role.county_admin}),
+    # Pre-filled households from a police list or an old register (issue 16, app.domain.prefill):
+    # made by the clerks and county staff who import lists; given out to collectors by the
+    # village leader.
+    "list.prefill": frozenset({Role.clerk, Role.county_admin, Role.sysadmin}),
+    "household.assign": frozenset({Role.village_leader}),
     # Lists from the police, hospitals and civil affairs, and old registers, are taken in by
     # the township's and county's clerks (DESIGN.md §1, §10) and the administrators.
     "list.import": frozenset({Role.clerk, Role.county_admin, Role.sysadmin}),

@@ -139,6 +139,10 @@ def _refusal(user: User, household: Household, action: WorkflowAction) -> Domain
         return Forbidden(_("You already signed version %(n)d of this household as %(role)s; one person "
                            "never acts at two levels of the same version.",
                            n=version.number, role=scope.role_label(other.role)))
+    if action == A.submit and household.collected_at is None:
+        # A police pre-fill is signed only after a collector has checked it at the door (issue 16).
+        return Conflict(_("This household was pre-filled from the police register and is not verified at the "
+                          "door yet: tap “Checked, nothing changed” or correct the form first."))
     if action == A.submit and not version.complete:
         errors = sum(1 for i in version.issues if i.get("level") == "error")
         return Conflict(_("Version %(n)d still has %(errors)d errors; correct them before submitting.",

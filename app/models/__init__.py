@@ -2,7 +2,7 @@
 from app.models.access import AccessBatch, AccessEntry, ScanCount
 from app.models.audit import AuditEntry
 from app.models.base import Base, utcnow
-from app.models.households import EVENT_KINDS, CardCounter, Household, HouseholdState, HouseholdVersion, Person, VersionKind
+from app.models.households import EVENT_KINDS, CardCounter, Household, HouseholdNotice, HouseholdOrigin, HouseholdState, HouseholdVersion, Person, VersionKind
 from app.models.lists import (ACTIVE_STATES, LIST_SOURCES, ImportedList, ListMapping, ListProblem, ListRecord,
                               ListState)
 from app.models.printing import JOB_TRANSITIONS, BookSlot, PrintJob, PrintJobKind, PrintJobState
@@ -14,7 +14,7 @@ from app.models.workflow import Signature, WorkflowAction, WorkflowEvent
 
 __all__ = [
     "AccessBatch", "AccessEntry", "ScanCount",
-    "AdminUnit", "AuditEntry", "Base", "BookSlot", "CardCounter", "JOB_TRANSITIONS", "PrintJob", "PrintJobKind", "PrintJobState", "Household", "HouseholdState", "HouseholdVersion",
+    "AdminUnit", "AuditEntry", "Base", "BookSlot", "CardCounter", "JOB_TRANSITIONS", "PrintJob", "PrintJobKind", "PrintJobState", "Household", "HouseholdNotice", "HouseholdOrigin", "HouseholdState", "HouseholdVersion",
     "Person", "VersionKind", "EVENT_KINDS", "LEVEL_ORDER", "LoginFailure", "Role",
     "RoleAssignment", "Signature", "UnitLevel", "User", "UserSession", "WorkflowAction",
     "WorkflowEvent", "utcnow",

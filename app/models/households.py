@@ -44,6 +44,15 @@ class VersionKind(str, enum.Enum):
     head_change = "head_change"
 
 
+class HouseholdOrigin(str, enum.Enum):
+    """Where a household came from (issue 16): collected at the door, or pre-filled from a
+    list (app.domain.prefill): the police register (to be verified at the door) or the
+    township's own register of the previous round (counts as collected)."""
+    collected = "collected"
+    police = "police"
+    register = "register"
+
+
 # Kinds that are life events (counted in the monthly change report), not corrections.
 EVENT_KINDS = frozenset(VersionKind) - {VersionKind.create, VersionKind.edit}
 
@@ -80,6 +89,17 @@ class Household(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Pre-filled households (issue 16, app.domain.prefill). collected_at: when the household
+    # was first saved by a collector (or pre-filled from the township's own register); None
+    # only for a police pre-fill not yet verified at the door, which does not count as collected.
+    origin: Mapped[str] = mapped_column(String(10), default=HouseholdOrigin.collected.value,
+                                        server_default=HouseholdOrigin.collected.value)
+    collected_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    source_list_id: Mapped[int | None] = mapped_column(ForeignKey("imported_list.id"))
+    # The household's key in its source list: the police 户号, or an old register's card number.
+    source_key: Mapped[str | None] = mapped_column(String(40))
+    # The collector a village leader gave the pre-filled household to, to verify at the door.
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), index=True)
 
     village: Mapped[AdminUnit] = relationship(foreign_keys=[village_id])
     group: Mapped[AdminUnit | None] = relationship(foreign_keys=[group_id])
@@ -94,7 +114,17 @@ class Household(Base):
         UniqueConstraint("village_id", "card_no"),
         CheckConstraint(_check("state", HouseholdState), name="state"),
         CheckConstraint("length(card_no) = 4", name="card_no_length"),
+        CheckConstraint(_check("origin", HouseholdOrigin), name="origin"),
+        # Only a police pre-fill waits to be collected (a guarded cache, STYLE.md 3).
+        CheckConstraint("collected_at IS NOT NULL OR origin = 'police'", name="collected"),
+        # A re-imported register finds its households by village and key (app.domain.prefill).
+        Index("ix_household_village_id_source_key", "village_id", "source_key"),
     )
+
+    @property
+    def to_verify(self) -> bool:
+        """Pre-filled from the police register and not yet verified at the door."""
+        return self.collected_at is None
 
 
 class HouseholdVersion(Base):
@@ -167,3 +197,28 @@ class Person(Base):
     household: Mapped[Household] = relationship(back_populates="persons")
 
     __table_args__ = (Index("ix_person_name_birth_date", "name", "birth_date"),)
+
+
+class HouseholdNotice(Base):
+    """A note for the household's collector (issue 16): a newer register differs from a
+    household a collector has already worked on, so it was not changed; `differences` say
+    how ([{"member", "field", "was", "now"}]), until someone resolves it."""
+
+    __tablename__ = "household_notice"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    household_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("household.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    list_id: Mapped[int | None] = mapped_column(ForeignKey("imported_list.id"))
+    differences: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    household: Mapped[Household] = relationship()
+    resolved_by: Mapped[User | None] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('register_differs')", name="kind_known"),
+        CheckConstraint("(resolved_at IS NULL) = (resolved_by_id IS NULL)", name="resolved_by_someone"),
+    )

@@ -40,7 +40,8 @@ def index():
         scope.units_for(current_user, "card.print").where(AdminUnit.level == UnitLevel.village.value)
         .order_by(AdminUnit.path)))
     counts = dict(db.session.execute(
-        select(Household.village_id, func.count()).where(Household.village_id.in_([v.id for v in villages]))
+        select(Household.village_id, func.count()).where(Household.village_id.in_([v.id for v in villages]),
+                                                         Household.collected_at.is_not(None))
         .group_by(Household.village_id)).all())
     rows = [{"village": v, "households": counts.get(v.id, 0), "books": books.books_of(v),
              "unslotted": books.unslotted_count(v)} for v in villages]

@@ -24,7 +24,7 @@ from flask_login import current_user
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
-from app.domain import labels, registration, workflow
+from app.domain import labels, prefill, registration, workflow
 from app.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.extensions import db, reads_first
 from app.models import (AdminUnit, Household, HouseholdState, UnitLevel, User,
@@ -76,8 +76,12 @@ def index():
     units = registration.edit_units(me)
     # Returned households come first, with their latest reason (only collectors fix them).
     returned = workflow.returned_for_collector(me) if units else []
-    viewed(count=result.total, page=result.page, q=q, state=state, unit_id=unit_id, returned=len(returned))
+    # Pre-filled households the village leader gave to this collector (issue 16).
+    assigned = prefill.assigned_to_verify(me) if units else []
+    viewed(count=result.total, page=result.page, q=q, state=state, unit_id=unit_id, returned=len(returned),
+           assigned=len(assigned))
     return render_template("collect/index.html", units=units, result=result, q=q, returned=returned,
+                           assigned=assigned,
                            state=state, unit_id=unit_id, states=STATE_LABELS, reasons_text=reasons_text,
                            new_url=new_household_url(units))
 
@@ -102,7 +106,65 @@ def _render_household(me: User, household_id: uuid.UUID, *, message: str | None 
                            versions=versions, can_edit=registration.can_edit(me, h),
                            actions=[a.value for a in workflow.available_actions(me, h)],
                            timeline=timeline(versions, events), last_return=last_return(h, events),
+                           notices=prefill.open_notices(h), notice_lines=notice_lines,
+                           check_submission_id=uuid.uuid4(),
                            message=message, pad_error=pad_error, **timeline_helpers()), status
+
+
+def notice_lines(notice) -> list[str]:
+    """A newer register's differences from the household, as sentences in the user's language."""
+    form, lang = _form(), label_language()
+    lines = []
+    for d in notice.differences:
+        name = d.get("member") or ""
+        if d.get("change") == "added":
+            lines.append(_("%(name)s: in the register, not in this household.", name=name))
+            continue
+        if d.get("change") == "missing":
+            lines.append(_("%(name)s: in this household, not in the register.", name=name))
+            continue
+        key = MEMBERS if d.get("member") is not None else HOUSEHOLD
+        f = form.fields_of(key).get(d.get("field"))
+        label = f.label.get(lang, d.get("field")) if f is not None else d.get("field")
+
+        def shown(value, f=f):
+            if value in (None, ""):
+                return _("(empty)")
+            return f.code_list.label(value, lang) if f is not None and f.code_list is not None else str(value)
+
+        values = {"field": label, "was": shown(d.get("was")), "now": shown(d.get("now"))}
+        lines.append(_("%(name)s, %(field)s: here “%(was)s”, in the register “%(now)s”.", name=name, **values)
+                     if name else _("%(field)s: here “%(was)s”, in the register “%(now)s”.", **values))
+    return lines
+
+
+@bp.route("/households/<uuid:household_id>/checked", methods=["POST"])
+@shows_personal_data("household", "household_id")  # a refusal shows the page again
+def checked(household_id: uuid.UUID):
+    """"核对无误": a pre-filled household found at the door as the register has it."""
+    me = _me()
+    try:
+        done = prefill.checked_unchanged(me, household_id, base_number=request.form.get("base_number", -1, type=int),
+                                         submission_id=_submission_id())
+    except NotFound:
+        raise
+    except DomainError as e:
+        db.session.rollback()
+        return _render_household(me, household_id, message=e.message, status=e.status)
+    card = done.household.card_no
+    db.session.commit()
+    flash(_("Card %(card)s was already checked at the door.", card=card) if done.repeated
+          else _("Card %(card)s checked at the door: it counts as collected now.", card=card))
+    return redirect(url_for(".household", household_id=household_id))
+
+
+@bp.route("/households/<uuid:household_id>/notices/<int:notice_id>/resolve", methods=["POST"])
+def resolve_notice(household_id: uuid.UUID, notice_id: int):
+    me = _me()
+    notice = prefill.resolve_notice(me, notice_id, household_id=household_id)
+    db.session.commit()
+    flash(_("Notice of card %(card)s marked as dealt with.", card=notice.household.card_no))
+    return redirect(url_for(".household", household_id=household_id))
 
 
 @bp.route("/households/<uuid:household_id>/submit", methods=["POST"])
