@@ -690,14 +690,16 @@ def read_loop() -> None:
     SIGTERM; prints the passes and rows read."""
     from sqlalchemy import text
 
-    from app.extensions import db
+    from app.extensions import db, reads_only
 
     stop = [False]
     signal.signal(signal.SIGTERM, lambda *_: stop.__setitem__(0, True))
     app = in_app()
     passes = rows = 0
     started = time.perf_counter()
-    with app.app_context():
+    # A registry-wide job reads in read-only transactions: on SQLite they begin deferred
+    # (app.extensions.reads_only), without the one write lock the saves need.
+    with app.app_context(), reads_only():
         while not stop[0]:
             with db.engine.connect() as conn:
                 if conn.dialect.name == "postgresql":
