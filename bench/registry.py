@@ -2,7 +2,7 @@
 SQLite and PostgreSQL (issue 16; not a test: it prints figures and asserts nothing).
 
     .venv/bin/python bench/registry.py [--backend sqlite|postgresql|both] [--persons 400k|1m|both]
-        [--requests 200] [--sample 3000] [--saves 200] [--small] [--no-load] [--no-append]
+        [--requests 200] [--seconds 90] [--sample 3000] [--saves 200] [--small] [--no-load] [--no-append]
 
 For each database, in a fresh database (SQLite: a file in a temporary folder; PostgreSQL: a
 database bench_registry_<pid> on DOORSTEP_TEST_PG, dropped afterwards):
@@ -14,31 +14,37 @@ database bench_registry_<pid> on DOORSTEP_TEST_PG, dropped afterwards):
    431100000000, 永州市, for --persons 1m); `flask lists import police.csv.gz --source police`
    (../shared/linkage/full: 398,744 persons, 130,002 households) and `flask lists prefill N
    --key household_no`. Goal: import + prefill ≤ 2 minutes on each database, ≤ 1 GB each;
-2. in this process, through the domain: a county administrator; a collector and a village
-   leader holding their role in every village of the county; a verifier holding his in every
-   township of it. A sample of --sample pre-filled households (chosen at random among those the
-   form finds complete) is checked at the door ("核对无误", app.domain.prefill.checked_unchanged)
-   and submitted by the collector; half of them are then confirmed by the leader, so both
-   queues hold about --sample / 2 households. PostgreSQL then runs ANALYZE, as autovacuum does
-   shortly after such a load (SQLite is measured as the application leaves it: nothing runs
-   ANALYZE there);
+2. in this process, through the domain (the county administrator is made before the
+   pre-fill, which runs as that user): the field's users of the township with the most
+   households: a collector and a village leader in each of its villages, the township's
+   verifier. A sample of --sample pre-filled households of that township (chosen at random
+   among those the form finds complete) is checked at the door by its village's collector
+   ("核对无误", app.domain.prefill.checked_unchanged) and submitted; every second one is then
+   confirmed by the village's leader, so both queues hold households. PostgreSQL then runs
+   ANALYZE, as autovacuum does shortly after such a load (SQLite is measured as the
+   application leaves it: nothing runs ANALYZE there);
 3. starts gunicorn (sync workers: 2 on SQLite, 4 on PostgreSQL, as bench/submit.py) serving
    wsgi:app, logs each user in through the login form, and times, one request after another
-   (p50 and p95 over --requests requests, after 5 untimed ones):
+   (p50 and p95 over --requests requests, after 5 untimed ones; fewer where one kind would
+   take more than --seconds, and the table says how many):
    - QR scan → household page: GET /c/<village>-<card>.<tag> (the card's signed code, the
      tag made as app.domain.cards.card_code makes it) and the household page it redirects to,
-     timed together, for random households of the county (the collector);
+     timed together, for random cards of the collector's village (the village with the most
+     households of that township);
    - the collector's list search /collect/?q=: a random person's full name, the pinyin
-     initials of a random person's name, the last 4 characters of a random ID number;
+     initials of a random person's name, the last 4 characters of a random ID number (persons
+     of the collector's village); the same three searches by the county administrator over
+     the whole county;
    - the collector's home /collect/; the leader's /review/leader and the verifier's
      /review/verifier queues; a household's history /history/households/<id> (households of
      the sample: two versions and their workflow events).
    Goals at 400k persons: scan p95 ≤ 50 ms, searches ≤ 100 ms, queues ≤ 150 ms;
 4. on SQLite (400k only, not with --no-load): a collector's save of a new household (the form
-   POST of bench/submit.py, one after another) --saves times alone, then again while a second
-   400k-row police list is imported (the same file with its record ids rewritten, `flask
-   lists import ... --month`, a child process) and another child reads every person of the
-   registry in a loop (one read transaction per pass). Goal: p95 with the load ≤ 2× without.
+   POST of bench/submit.py, one after another) --saves times alone; then while another child
+   reads every person of the registry in a loop (a read-only transaction a pass, as the
+   issue's batch jobs read); then while a second police list of the same size is imported
+   (the same file with its record ids marked, `flask lists import ... --month`, a child
+   process; the saves go on until it ends); then with both. Goal: p95 with both ≤ 2× alone.
 With --persons 1m (PostgreSQL only): the police list is written again into a temporary
 .csv.gz with the county's own rows and a copy for each of two more counties of 永州市 (宁远县
 431126, 道县 431124): village codes mapped round-robin onto that county's villages (NBS 2021),
@@ -495,12 +501,16 @@ def card_path(village: str, card_no: str) -> str:
     return "/c/" + card_code(keys, village, card_no)
 
 
-def timed(key: str, client: harness.Client, paths: list[str], *, follow: bool = False) -> Timing:
-    """GET each path in turn (the first WARMUP untimed); with `follow`, a 302 and the page it
-    leads to are timed together."""
+def timed(key: str, client: harness.Client, paths: list[str], *, follow: bool = False,
+          seconds: float = 1e9) -> Timing:
+    """GET each path in turn (the first WARMUP untimed) for at most `seconds`; with `follow`, a
+    302 and the page it leads to are timed together."""
     timing = Timing(key)
     load = os.getloadavg()[0]
+    stop_at = time.perf_counter() + seconds
     for i, path in enumerate(paths):
+        if time.perf_counter() > stop_at:
+            break
         t0 = time.perf_counter()
         status, headers, content = client.request("GET", path)
         if follow and status == 302:
@@ -516,7 +526,7 @@ def timed(key: str, client: harness.Client, paths: list[str], *, follow: bool = 
     return timing
 
 
-def measure_http(server: Server, t: Targets, requests: int) -> dict[str, Timing]:
+def measure_http(server: Server, t: Targets, requests: int, seconds: float) -> dict[str, Timing]:
     clients = {}
     for key in ("collector", "leader", "verifier", "admin"):
         clients[key] = harness.Client(server.port, PASSWORD, timeout=120)
@@ -537,7 +547,7 @@ def measure_http(server: Server, t: Targets, requests: int) -> dict[str, Timing]
     }
     out = {}
     for key, (who, paths, follow) in plan.items():
-        out[key] = timing = timed(key, clients[who], paths, follow=follow)
+        out[key] = timing = timed(key, clients[who], paths, follow=follow, seconds=seconds)
         print(f"  {LABELS[key]:44s} p50 {timing.pct(50):7.1f} ms  p95 {timing.pct(95):7.1f} ms  "
               f"({len(timing.latencies)} timed, load {timing.load[0]:.1f}->{timing.load[1]:.1f})"
               + (f"  FAILURES {len(timing.failures)}: {timing.failures[0]}" if timing.failures else ""),
@@ -750,7 +760,7 @@ def run(backend: str, uri: str, persons: str, police: Path, args, folder: Path) 
     result.where = targets.where
     server = Server(uri, instance, WORKERS[backend], args=("--timeout", "300"))
     try:
-        result.http = measure_http(server, targets, args.requests)
+        result.http = measure_http(server, targets, args.requests, args.seconds)
         if backend == "sqlite" and persons == "400k" and not args.no_load:
             result.load = saves_under_load(server, env, targets, police, args.saves, folder)
     finally:
@@ -764,7 +774,7 @@ def fmt(v: float) -> str:
     return "—" if v != v else f"{v:.0f}" if v >= 10 else f"{v:.1f}"
 
 
-def report(results: list[Result], header: str, load: tuple[str, str]) -> list[str]:
+def report(results: list[Result], header: str, load: tuple[str, str], requests: int) -> list[str]:
     lines = [f"### Run of {time.strftime('%Y-%m-%d %H:%M')} UTC", "", header + ".",
              f"Load average before the run: {load[0]}; after: {load[1]}.", "",
              f"    .venv/bin/python bench/{Path(__file__).name} {' '.join(sys.argv[1:])}".rstrip(), ""]
@@ -809,6 +819,7 @@ def report(results: list[Result], header: str, load: tuple[str, str]) -> list[st
                     continue
                 over = goal is not None and t.pct(95) > goal
                 cells.append(f"{fmt(t.pct(50))} / {'**' if over else ''}{fmt(t.pct(95))}{'**' if over else ''}"
+                             + (f" ({len(t.latencies)} timed)" if len(t.latencies) < requests else "")
                              + (f" ({len(t.failures)} failed)" if t.failures else ""))
             ratio = ""
             big = next((r for r in measured if r.persons == "1m"), None)
@@ -850,6 +861,8 @@ def main() -> None:
     parser.add_argument("--persons", choices=("400k", "1m", "both"), default="400k",
                         help="1m: PostgreSQL only, three counties (see the docstring)")
     parser.add_argument("--requests", type=int, default=200, help="timed requests of each kind")
+    parser.add_argument("--seconds", type=float, default=90,
+                        help="time limit of each kind of request (fewer than --requests are timed when it is hit)")
     parser.add_argument("--sample", type=int, default=3000, help="households moved along the chain")
     parser.add_argument("--saves", type=int, default=200, help="timed saves, alone and (at least) under load")
     parser.add_argument("--small", action="store_true", help="../shared/linkage/small: a quick try")
@@ -891,7 +904,7 @@ def main() -> None:
                                                skip_postgres=backend != "postgresql"):
                 results.append(run(name, uri, persons, source, args, folder))
     load_after = Path("/proc/loadavg").read_text().strip()
-    lines = report(results, header, (load_before, load_after))
+    lines = report(results, header, (load_before, load_after), args.requests)
     print("\n" + "\n".join(lines))
     if results and not args.no_append:
         append_to_section(SECTION, lines)
