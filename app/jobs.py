@@ -1,4 +1,4 @@
-"""The task queue (Huey): print jobs run here, never inside a web request that can time out.
+"""The task queue (Huey): print jobs and list imports run here, never inside a web request that can time out.
 
 Storage: SQLite in the instance folder by default, so the embedded install needs no other
 service; Redis when REDIS_URL is set (production). scripts/demo.sh starts the consumer:
@@ -74,6 +74,46 @@ def run_prefill(list_id: int, key: str, actor_id: int) -> None:
             db.session.rollback()  # the villages done so far stay; a new run goes on from there
             raise
         db.session.commit()
+
+
+@huey.task()
+def run_list_import(list_id: int, path: str, *, source: str, actor_id: int | None, month: str | None = None,
+                    mapping_name: str | None = None, overrides: dict[str, str] | None = None,
+                    file_name: str | None = None, sheet: str | None = None, delete_file: bool = False) -> None:
+    """Load a list recorded by app.domain.lists.prepare_import. Its progress (rows read,
+    loaded, ...) is written on the ImportedList row with each chunk, which a page polls; a
+    failure leaves the list 'failed' with its error. `delete_file`: the upload is removed after."""
+    from flask_babel import force_locale
+    from sqlalchemy import update
+
+    from app.domain import lists
+    from app.domain.errors import DomainError
+    from app.extensions import db
+    from app.models import ImportedList, ListState, User
+
+    app = _app()
+    with app.app_context(), force_locale(app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")):
+        try:
+            actor = db.session.get(User, actor_id) if actor_id is not None else None
+            lists.import_list(actor, path, source=source, month=month, mapping_name=mapping_name,
+                              overrides=overrides, list_id=list_id, file_name=file_name, sheet=sheet,
+                              commit=db.session.commit,
+                              stale_after=dt.timedelta(seconds=app.config.get("LIST_IMPORT_STALE_AFTER", 600)))
+            db.session.commit()
+        except DomainError as e:
+            # Refused before any row was written (the file changed, a mapping went missing):
+            # the prepared list says why.
+            db.session.rollback()
+            db.session.execute(update(ImportedList).where(ImportedList.id == list_id,
+                                                          ImportedList.state == ListState.loading.value)
+                               .values(state=ListState.failed.value, error=e.message[:2000]))
+            db.session.commit()
+        finally:
+            db.session.remove()
+            if delete_file:
+                from pathlib import Path
+
+                Path(path).unlink(missing_ok=True)
 
 
 def requeue_stale_jobs() -> list[int]:

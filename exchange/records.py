@@ -115,7 +115,8 @@ def _cross_check(record: Record, columns: dict[str, str]) -> None:
     assert isinstance(number, str)  # noqa: S101 - parse_id returns text
     birth, sex = record.values.get("birth_date"), record.values.get("sex")
     checks = []
-    if isinstance(birth, date) and birth.strftime("%Y%m%d") != number[6:14]:
+    if isinstance(birth, date) and (birth.year, birth.month, birth.day) != (
+            int(number[6:10]), int(number[10:12]), int(number[12:14])):
         checks.append(("id.birth_date_mismatch", "与出生日期不一致", "does not match the date of birth"))
     if sex in ("1", "2") and ("1" if int(number[16]) % 2 else "2") != sex:
         checks.append(("id.sex_mismatch", "与性别不一致", "does not match the sex"))

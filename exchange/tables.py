@@ -28,7 +28,6 @@ GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
 OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # .xls (Excel 97-2003)
 DELIMITERS = (",", "\t", ";")
-csv.field_size_limit(1 << 20)
 
 
 @dataclass(frozen=True)
@@ -64,8 +63,11 @@ class Table:
                 yield SourceRow(line, values)
 
     def _csv_rows(self) -> Iterator[tuple[int, list[str]]]:
-        with _open_text(self.path, self.gzipped, self.encoding or "utf-8") as text:
-            yield from _csv_records(text, self.delimiter)
+        try:
+            with _open_text(self.path, self.gzipped, self.encoding or "utf-8") as text:
+                yield from _csv_records(text, self.delimiter)
+        except (csv.Error, UnicodeDecodeError, OSError, EOFError, zlib.error) as e:  # changed since opened
+            raise UnreadableFile("io", f"读取文件时出错：{e}", f"error reading the file: {e}") from e
 
     def _xlsx_rows(self) -> Iterator[tuple[int, tuple]]:
         wb = _load_workbook(self.path)
@@ -73,6 +75,9 @@ class Table:
             ws = wb[self.sheet]
             ws.reset_dimensions()  # some writers store a wrong size; read what is there
             yield from enumerate(ws.iter_rows(values_only=True), start=1)
+        except Exception as e:  # noqa: BLE001 - damage found mid-sheet (openpyxl, zipfile's CRC)
+            raise UnreadableFile("not_a_table", f"读取工作表“{self.sheet}”时出错，文件可能已损坏：{e}",
+                                 f"error reading the sheet {self.sheet!r}; the file may be damaged: {e}") from e
         finally:
             wb.close()
 
@@ -204,7 +209,11 @@ def _scan(path: Path, gzipped: bool) -> tuple[str, str]:
                         raise UnreadableFile("not_a_table", "这不是文本表格文件（含有二进制内容），请导入CSV或Excel（.xlsx）文件",
                                              "this is not a text table (it holds binary data); import a CSV or Excel (.xlsx) file")
                     total += len(chunk)
-                    decoder.decode(chunk)
+                    try:
+                        decoder.decode(chunk)
+                    except UnicodeDecodeError as e:
+                        line += chunk[: max(e.start, 0)].count(b"\n")
+                        raise
                     line += chunk.count(b"\n")
                 if decoder is not None:
                     decoder.decode(b"", final=True)

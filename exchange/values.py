@@ -76,18 +76,20 @@ def _relations() -> dict[str, str]:
         "妹妹": "77", "妹夫": "78", "侄子": "93", "侄女": "94", "外甥": "95", "外甥女": "96",
         "其他": "80", "其他亲属": "97", "非亲属": "99", "保姆": "99",
     })
+    for code in table:  # the codes themselves, also without the leading zero Excel drops
+        names[code] = code
+        names.setdefault(code.lstrip("0"), code)
     return names
 
 
 def parse_relation(value: object) -> tuple[str | None, Problem]:
     """A GB/T 4761 code ("02", "2") or its words, also as "户主之子", "之女"."""
-    text = unicodedata.normalize("NFKC", _text(value)).replace(" ", "")
-    table = load_code_lists()["relationship"].codes
-    if text.isdigit() and len(text) <= 2:
-        code = text.zfill(2)
-        if code in table:
-            return code, None
+    text = _text(value)
     names = _relations()
+    found = names.get(text)
+    if found is not None:
+        return found, None
+    text = unicodedata.normalize("NFKC", text).replace(" ", "")
     for candidate in (text, _strip_head(text)):
         if candidate in names:
             return names[candidate], None
@@ -109,7 +111,7 @@ def _ethnicities() -> dict[str, str]:
         names[code] = code
         names[item.zh] = code
         names[item.en.lower()] = code
-        if item.zh.endswith("族") and len(item.zh) > 2:
+        if item.zh.endswith("族") and len(item.zh) >= 2:
             names.setdefault(item.zh[:-1], code)
     return names
 

@@ -139,11 +139,10 @@ def _print_report(result: domain.ImportResult, problems: list[exchange.RowProble
         click.echo(_("This file was imported already: nothing was added."))
     elif dry_run:
         click.echo(_("Dry run: nothing was saved."))
-    click.echo(f"{_('rows read')}: {result.read}")
-    click.echo(f"{_('loaded')}: {result.loaded}")
-    click.echo(f"{_('flagged')}: {result.flagged}")
-    click.echo(f"{_('refused')}: {result.refused}")
-    click.echo(f"{_('duplicate')}: {result.duplicate}")
+    counts = ((_("rows read"), result.read), (_("loaded"), result.loaded), (_("flagged"), result.flagged),
+              (_("refused"), result.refused), (_("duplicate"), result.duplicate))
+    for label, n in counts:
+        click.echo(f"{label}: {n}")
     if not result.existing:
         click.echo(_("%(seconds)s s", seconds=f"{seconds:.1f}"))
     if not problems:
