@@ -1,7 +1,8 @@
 """Pre-filled households from the county's police list (issue 16): 130k households, 400k
 persons of ../shared/linkage/full/police.csv.gz, on SQLite and PostgreSQL.
 
-    .venv/bin/python -m bench.prefill [--limit ROWS] [--skip-sqlite] [--skip-postgres] [--loader bench|lists]
+    .venv/bin/python -m bench.prefill [--limit ROWS] [--workers N] [--skip-sqlite] [--skip-postgres]
+                                      [--loader bench|lists]
 
 For each database: migrate, load 新田县's units (flask units import of the l1-l4 and, under
 431128000000, the l1-l5 file), a county clerk, then the list: through app.domain.lists
@@ -87,7 +88,7 @@ def _lists_loader(clerk, limit: int | None) -> int:
     return result.list_id
 
 
-def run(uri: str, limit: int | None, loader: str) -> dict[str, float]:
+def run(uri: str, limit: int | None, loader: str, workers: int) -> dict[str, float]:
     from flask_migrate import upgrade
     from sqlalchemy import func, select
 
@@ -114,7 +115,7 @@ def run(uri: str, limit: int | None, loader: str) -> dict[str, float]:
         list_id = (_lists_loader if loader == "lists" else _bench_loader)(clerk, limit)
         figures["load_s"] = time.perf_counter() - started
         started, cpu = time.perf_counter(), time.process_time()
-        result = prefill.prefill(clerk, list_id, key="household_no", commit=db.session.commit)
+        result = prefill.prefill(clerk, list_id, key="household_no", commit=db.session.commit, workers=workers)
         db.session.commit()
         figures["prefill_s"] = time.perf_counter() - started
         figures["prefill_cpu_s"] = time.process_time() - cpu
@@ -132,13 +133,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--limit", type=int, default=None, help="Load only the first ROWS rows.")
     parser.add_argument("--loader", choices=("bench", "lists"), default="bench")
+    parser.add_argument("--workers", type=int, default=0, help="Processes that build and check the forms.")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
     for backend, uri in scratch_databases("bench_prefill", skip_sqlite=args.skip_sqlite,
                                           skip_postgres=args.skip_postgres):
-        f = run(uri, args.limit, args.loader)
-        print(f"{backend:10s} load ({args.loader}) {f['load_s']:6.1f} s   prefill {f['prefill_s']:6.1f} s "
+        f = run(uri, args.limit, args.loader, args.workers)
+        print(f"{backend:10s} workers {args.workers}  load ({args.loader}) {f['load_s']:6.1f} s   prefill {f['prefill_s']:6.1f} s "
               f"(this process's CPU {f['prefill_cpu_s']:.1f} s)   "
               f"{f['created']:,.0f} households created in {f['villages']:.0f} villages, "
               f"{f['persons']:,.0f} persons   peak memory {f['peak_mb']:,.0f} MB   (units {f['units_s']:.1f} s)",

@@ -400,14 +400,16 @@ def test_the_command_line_prints_the_households_created(app, units, people):
 def test_the_job_prefills_too(app, units, people):
     from app import jobs
 
-    lst = make_list(police_rows(units), unit=units["T1"])
-    jobs.run_prefill(lst.id, "household_no", people.clerk.id)  # immediate in tests
+    clerk_id = people.clerk.id
+    list_id = make_list(police_rows(units), unit=units["T1"]).id
+    db.session.commit()  # ends the read of the ids: the job's own session writes (SQLite's one writer)
+    jobs.run_prefill(list_id, "household_no", clerk_id)  # immediate in tests
     db.session.expire_all()
-    assert len(_households(lst.id)) == 3
+    assert len(_households(list_id)) == 3
 
 
 def test_only_a_loaded_police_list_or_register_prefills(units, people):
-    from app.domain.errors import Forbidden, Invalid
+    from app.domain.errors import Forbidden, Invalid, NotFound
 
     births = make_list(police_rows(units)[:1], source="births", unit=units["T1"])
     with pytest.raises(Invalid):
@@ -415,7 +417,9 @@ def test_only_a_loaded_police_list_or_register_prefills(units, people):
     police = make_list(police_rows(units)[:1], unit=units["T1"])
     with pytest.raises(Invalid):
         prefill.prefill(people.clerk, police.id, key="surname", today=TODAY)
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden):  # sees the township's list, does not pre-fill
+        prefill.prefill(people.verifier, police.id, today=TODAY)
+    with pytest.raises(NotFound):  # the list is outside a village collector's area
         prefill.prefill(people.collector, police.id, today=TODAY)
     police.state = "withdrawn"
     police.withdrawn_at = dt.datetime.now(dt.timezone.utc)
@@ -423,3 +427,22 @@ def test_only_a_loaded_police_list_or_register_prefills(units, people):
     with pytest.raises(Conflict):
         prefill.prefill(people.clerk, police.id, today=TODAY)
     assert db.session.scalar(select(func.count()).select_from(Household)) == 0
+
+
+def test_import_then_prefill_on_the_command_line(app, units, people, tmp_path):
+    """The path a script takes: `flask lists import` of a police file, then `flask lists prefill`."""
+    header = "record_id,name,sex,birth_date,id_number,village_code,household_no,relation,address\n"
+    lines = [f"GA{i},{r['name']},{r['sex']},{r['birth_date'].isoformat()},{r['id_number']},{r['village'].code},"
+             f"{r['household_no']},{r['relation']},{r['address'] or ''}\n" for i, r in enumerate(police_rows(units))]
+    path = tmp_path / "police.csv"
+    path.write_text(header + "".join(lines), encoding="utf-8")
+    runner = app.test_cli_runner()
+    imported = runner.invoke(args=["lists", "import", str(path), "--source", "police"])
+    assert imported.exit_code == 0, imported.output
+    list_id = int(re.search(r"^list_id=(\d+)$", imported.output, re.M).group(1))
+    out = runner.invoke(args=["lists", "prefill", str(list_id), "--key", "household_no", "--as", "clerk_t1"])
+    assert out.exit_code == 0, out.output
+    assert "created=3 " in out.output
+    db.session.expire_all()
+    codes = dict(db.session.execute(select(Person.name, Person.relationship_code)).all())
+    assert codes["王建国"] == "02" and codes["王小明"] == "20"

@@ -166,6 +166,18 @@ def _transfer_into_c(ctx):
     return transfer.id
 
 
+def _notice_in_b(ctx):
+    """A newer register's notice on a B household (app.domain.prefill)."""
+    from app.models import HouseholdNotice
+    if "household_id" not in ctx["objects"]:
+        ctx["objects"]["household_id"] = _household_in_b(ctx)
+    notice = HouseholdNotice(household_id=ctx["objects"]["household_id"], kind="register_differs",
+                             differences=[{"member": "某", "change": "added"}])
+    db.session.add(notice)
+    db.session.commit()
+    return notice.id
+
+
 FACTORIES = {
     "device_id": _device_in_b,
     "conflict_id": _conflict_in_b,
@@ -180,6 +192,7 @@ FACTORIES = {
     "village_id": lambda ctx: ctx["units"]["B"].id,
     "kind": lambda ctx: "birth",
     "transfer_id": _transfer_into_c,
+    "notice_id": _notice_in_b,
 }
 
 # Who looks from outside, and who may see village B's objects (the positive control:
@@ -191,7 +204,8 @@ INSIDER = ("sysadmin", "province")
 OPENED_BY = {"collect.edit": ("collector", "B"), "books.village": ("clerk", "T1"),
              "books.job": ("clerk", "T1"), "books.download": ("clerk", "T1"),
              "history.month": ("village_leader", "B"),
-             "events.record": ("collector", "B")}
+             "events.record": ("collector", "B"),
+             "prefill.village": ("village_leader", "B")}
 
 
 @pytest.fixture

@@ -196,3 +196,12 @@ def problems_command(list_id: int, output: Path | None, username: str | None) ->
             where = _("line %(line)s", line=p.line) + (f", {p.column}" if p.column else "")
             mark = _("not imported") if p.refused else _("imported, to check")
             click.echo(f"{where}: {p.value!s} {p.message.get('zh', p.reason)} [{mark}]")
+
+
+# `flask lists prefill LIST_ID --key ...`: pre-filled households (app/cli/prefill.py).
+def _add_prefill() -> None:
+    from app.cli.prefill import prefill_command
+    lists_cli.add_command(prefill_command)
+
+
+_add_prefill()

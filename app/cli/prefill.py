@@ -1,6 +1,9 @@
 """`flask lists prefill LIST_ID --key household_no|village_card_no`: pre-filled households from
 an imported police list or register (app.domain.prefill). Part of the `flask lists` group
-(app/cli/lists.py adds it there)."""
+(app/cli/lists.py adds it there).
+
+Exit status: 0 done (also: nothing left to pre-fill); 1 refused (no such list, not a police
+list or register, not loaded, not the user's area): nothing was made; 2 wrong usage."""
 from __future__ import annotations
 
 import sys
@@ -14,20 +17,28 @@ from sqlalchemy import select
 from app.domain import prefill
 from app.domain.errors import DomainError
 from app.extensions import db
-from app.models import ImportedList, User
+from app.models import ImportedList, Role, RoleAssignment, User
 
 
 def _actor(list_id: int, username: str | None) -> User:
+    """Who pre-fills: --as, else who imported the list, else the first active system
+    administrator (households are always made by someone: Household.created_by)."""
     if username:
         user = db.session.scalar(select(User).where(User.username == username))
         if user is None or not user.active:
             raise click.ClickException(f"--as {username}: no such active user")
         return user
     lst = db.session.get(ImportedList, list_id)
-    if lst is not None and lst.created_by is not None:
+    if lst is not None and lst.created_by is not None and lst.created_by.active:
         return lst.created_by
-    raise click.ClickException(f"list {list_id}: name the clerk or county administrator who pre-fills "
-                               "with --as USERNAME (the list was imported without a user)")
+    admin = db.session.scalar(select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
+                              .where(RoleAssignment.role == Role.sysadmin.value, User.active.is_(True))
+                              .order_by(User.id).limit(1))
+    if admin is None:
+        raise click.ClickException(f"list {list_id}: name the clerk or county administrator who pre-fills "
+                                   "with --as USERNAME")
+    print(f"prefill: as {admin.username} (a system administrator; another with --as USERNAME)", file=sys.stderr)
+    return admin
 
 
 @click.command("prefill")
@@ -36,9 +47,12 @@ def _actor(list_id: int, username: str | None) -> User:
               help="How persons are grouped into households: the police 户号 (household_no), or village + "
                    "card number of an old register, whose card numbers are kept (village_card_no).")
 @click.option("--as", "username", metavar="USERNAME",
-              help="The clerk or county administrator who pre-fills (default: who imported the list).")
+              help="The clerk or county administrator who pre-fills (default: who imported the list, else the "
+                   "first system administrator).")
+@click.option("--workers", type=click.IntRange(0, 8), default=0, show_default=True,
+              help="Processes that build and check the forms while this one reads and writes (0: none).")
 @click.option("--quiet", "-q", is_flag=True, help="Print the totals only, not a line per village.")
-def prefill_command(list_id: int, key: str, username: str | None, quiet: bool) -> None:
+def prefill_command(list_id: int, key: str, username: str | None, workers: int, quiet: bool) -> None:
     """Create pre-filled draft households from the imported list LIST_ID (a police list or a register).
 
     Prints a line per village (households created with their card numbers, updated from a newer
@@ -55,7 +69,8 @@ def prefill_command(list_id: int, key: str, username: str | None, quiet: bool) -
                   file=sys.stderr, flush=True)
 
         try:
-            result = prefill.prefill(actor, list_id, key=key, commit=db.session.commit, on_progress=progress)
+            result = prefill.prefill(actor, list_id, key=key, commit=db.session.commit, on_progress=progress,
+                                     workers=workers)
         except DomainError as e:
             db.session.rollback()
             raise click.ClickException(f"list {list_id}: {e.message}") from e
