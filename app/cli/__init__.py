@@ -6,7 +6,7 @@ from flask import Flask
 
 
 def register_cli(app: Flask) -> None:
-    from app.cli import access, audit, backup, demo, lists, prefill, printing, units, users
+    from app.cli import access, audit, backup, demo, lists, printing, units, users
 
     app.cli.add_command(audit.audit_cli)
     app.cli.add_command(access.access_cli)
@@ -15,7 +15,5 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(demo.demo_cli)
     app.cli.add_command(printing.print_cli)
     app.cli.add_command(lists.lists_cli)
-    # `flask lists prefill` (app/cli/prefill.py) joins the lists group; merge glue of bench16.
-    lists.lists_cli.add_command(prefill.prefill_command)
     app.cli.add_command(backup.backup_command)
     app.cli.add_command(backup.restore_command)
