@@ -596,7 +596,7 @@ def saves(key: str, client: harness.Client, path: str, token: str, bodies: list[
         if status != 302:
             page = content.decode("utf-8", "replace")
             said = re.search(r'data-testid="form-message">([^<]*)<', page)
-            timing.failures.append(f"HTTP {status}: {said.group(1) if said else page[:300]}")
+            timing.failures.append(f"HTTP {status}: {said.group(1) if said else ' '.join(page.split())[:300]}")
         elif i >= WARMUP:
             timing.latencies.append(elapsed)
     timing.load = (load, os.getloadavg()[0])
