@@ -289,7 +289,7 @@ def build(env: dict[str, str], police: Path, units_under: str) -> Build:
         if steps[label].status not in (0, 3):  # 3: some rows refused, the rest imported
             b.problems.append(f"{label} failed: {steps[label].tail()}")
             return b
-    make_admin()
+    make_admin(units_under)
     steps["lists import"] = step = run_step(f"lists import {police.name} --source police",
                                             [FLASK, "lists", "import", police, "--source", "police"], env)
     match = LIST_ID_RE.search(step.stdout)
@@ -313,8 +313,10 @@ def build(env: dict[str, str], police: Path, units_under: str) -> Build:
     return b
 
 
-def make_admin() -> None:
-    """The county's administrator (domain, this process): the pre-fill runs as this user."""
+def make_admin(code: str) -> None:
+    """The administrator of the unit `code` (the county; the city for --persons 1m, whose
+    list covers three counties), made in this process: the pre-fill runs as this user and
+    pre-fills only the villages of that user's area."""
     from flask_babel import force_locale
     from sqlalchemy import select
 
@@ -324,9 +326,9 @@ def make_admin() -> None:
 
     app = in_app()
     with app.app_context(), force_locale("zh_CN"):
-        county = db.session.scalar(select(AdminUnit).where(AdminUnit.code == COUNTY))
+        unit = db.session.scalar(select(AdminUnit).where(AdminUnit.code == code))
         create_user(None, username=USERS["admin"], name="县管理员", password=PASSWORD, role=Role.county_admin,
-                    unit=county)
+                    unit=unit)
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
