@@ -5,9 +5,11 @@ import http.client
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -112,6 +114,13 @@ class Server:
                 self.process.kill()
                 self.process.wait()
         self.log.close()
+        # The server's log lies in the bench's scratch folder, which goes with the run: one that
+        # logged anything (a 500's traceback) is kept where it can be read afterwards.
+        log = Path(self.log.name)
+        if log.exists() and log.stat().st_size:
+            kept = Path(tempfile.gettempdir()) / f"doorstep-bench-gunicorn-{os.getpid()}-{self.port}.log"
+            shutil.copyfile(log, kept)
+            print(f"server log kept: {kept}", file=sys.stderr)
 
 
 class Client:
