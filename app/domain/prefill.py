@@ -767,14 +767,28 @@ def resolve_notice(actor: User, notice_id: int, *, household_id: uuid.UUID | Non
 # ------------------------------------------------------------------ assigning to collectors
 
 
+# What a leader gives out: households made from a list that are still drafts.
+_TO_ASSIGN = (Household.origin != HouseholdOrigin.collected.value, Household.state == HouseholdState.draft.value)
+
+
+def villages_to_assign(actor: User) -> list[tuple[AdminUnit, int, int]]:
+    """The actor's villages with their pre-filled drafts: (village, how many, not given out)."""
+    villages = list(db.session.scalars(scope.units_for(actor, "household.assign")
+                                       .where(AdminUnit.level == UnitLevel.village.value).order_by(AdminUnit.path)))
+    counts = {v: (n, free) for v, n, free in db.session.execute(
+        select(Household.village_id, func.count(), func.count().filter(Household.assigned_to_id.is_(None)))
+        .where(Household.village_id.in_([v.id for v in villages]), *_TO_ASSIGN)
+        .group_by(Household.village_id))}
+    return [(v, *counts.get(v.id, (0, 0))) for v in villages]
+
+
 def prefilled_of_village(actor: User, village_id: int, *, unassigned_only: bool = False,
                          page: int = 1, per_page: int = 100) -> tuple[AdminUnit, list[Household], int]:
     """The pre-filled households of a village still drafts, for its leader to give out."""
     village = scope.require_unit(actor, village_id, "household.assign")
     if village.level != UnitLevel.village.value:
         raise NotFound(_("No such village."))
-    where = [Household.village_id == village.id, Household.origin != HouseholdOrigin.collected.value,
-             Household.state == HouseholdState.draft.value]
+    where = [Household.village_id == village.id, *_TO_ASSIGN]
     if unassigned_only:
         where.append(Household.assigned_to_id.is_(None))
     total = db.session.scalar(select(func.count()).select_from(Household).where(*where)) or 0

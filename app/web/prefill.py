@@ -11,12 +11,11 @@ import uuid
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
 
 from app.domain import prefill, scope
 from app.domain.errors import Invalid
 from app.extensions import db
-from app.models import AdminUnit, Household, HouseholdOrigin, HouseholdState, UnitLevel, User
+from app.models import User
 from app.routing import db_int
 from app.web import shows_personal_data, viewed
 from app.web.household_views import household_helpers
@@ -38,14 +37,7 @@ def index():
     if not scope.scope_paths(me, "household.assign"):
         flash(_("Only village leaders give pre-filled households to collectors."), "error")
         return redirect(url_for("home.index"))
-    villages = list(db.session.scalars(scope.units_for(me, "household.assign")
-                                       .where(AdminUnit.level == UnitLevel.village.value).order_by(AdminUnit.path)))
-    counts = {v: (n, free) for v, n, free in db.session.execute(
-        select(Household.village_id, func.count(), func.count().filter(Household.assigned_to_id.is_(None)))
-        .where(Household.village_id.in_([v.id for v in villages]),
-               Household.origin != HouseholdOrigin.collected.value, Household.state == HouseholdState.draft.value)
-        .group_by(Household.village_id))}
-    return render_template("prefill/index.html", rows=[(v, *counts.get(v.id, (0, 0))) for v in villages])
+    return render_template("prefill/index.html", rows=prefill.villages_to_assign(me))
 
 
 @bp.route("/<int:unit_id>", methods=["GET", "POST"])
