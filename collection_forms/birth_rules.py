@@ -2,7 +2,7 @@
 
 Pure functions that return Issues (rule id, level, path, message in Chinese and English
 naming the mother), so that the birth event (app.domain.events), the household save
-(app.domain.household_rules, through a married woman's youngest child) and later the rule
+(quality.household, through a married woman's youngest child) and later the rule
 library of the quality work speak the same rules with the same ids:
 
     birth.mother_too_young   error    under 14 completed years (周岁) at the birth: refused

@@ -1,6 +1,6 @@
 """Issues: what a check found, as data (rule id, level, where, a message in Chinese and English).
 
-Field checks (validate.py) and the household logic rules (app/domain) both speak in Issues,
+Field checks (validate.py) and the household logic rules (quality/) both speak in Issues,
 so that the same list is shown next to the fields, stored with a draft and counted in reports.
 Messages name who (the household, or member n with the name) and the field's label:
     第3位成员（张三）的身份证号码校验位错误

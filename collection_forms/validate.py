@@ -7,7 +7,7 @@ its two halves. Rules (ids in Issue.rule):
     member.person_id  members.count
     id.length  id.format  id.checksum  id.date  id.region (warning)
     id.birth_date_mismatch  id.sex_mismatch
-The household logic rules (one head, ages, duplicate ID numbers) live in app/domain and use
+The household logic rules (one head, ages, duplicate ID numbers) live in quality/ and use
 the same Issue and message helpers.
 
 Nothing typed is lost: a value that cannot be converted (a date "1990-13-01") is reported and

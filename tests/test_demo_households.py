@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app.demo import township as demo
 from app.demo import households as dh
-from app.domain.household_rules import check_household_rules
+from quality.household import check_household_rules
 from app.extensions import db
 from app.models import AuditEntry, Household, HouseholdVersion, Person, User
 from collection_forms import IdNumberError, check, load_form, parse_id_number

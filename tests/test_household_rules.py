@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.domain.household_rules import check_household_rules, legal_marriage_age
+from quality.household import check_household_rules, legal_marriage_age
 from tests.support.households import family, member
 
 

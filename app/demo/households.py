@@ -63,7 +63,7 @@ CHILD_TOO_CLOSE = "child_too_close_to_head"      # a child less than 15 years yo
 PROBLEMS = (ID_CHECKSUM, MISSING_HEAD, DUPLICATE_ID, DUPLICATE_ID_ELSEWHERE, CHILD_TOO_CLOSE)
 
 # The error rules each problem sets off: field checks (collection_forms.check) and household
-# rules (app/domain/household_rules.py); exactly these, nothing else.
+# rules (quality/household.py); exactly these, nothing else.
 PROBLEM_ERRORS: dict[str, frozenset[str]] = {
     ID_CHECKSUM: frozenset({"id.checksum"}),
     MISSING_HEAD: frozenset({"household.no_head"}),

@@ -28,7 +28,7 @@ from app.domain import audit, cards, registration, scope, settings
 from app.domain.errors import Invalid, NotFound
 from app.domain.signatures import require_intact, signatures_for
 from app.extensions import db
-from app.domain.household_rules import HEAD
+from quality.household import HEAD
 from app.models import (AdminUnit, BookSlot, Household, HouseholdState, HouseholdVersion, UnitLevel, User,
                         WorkflowEvent, utcnow)
 from collection_forms.code_lists import load_code_lists

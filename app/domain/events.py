@@ -31,7 +31,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.domain import audit, registration, scope
 from app.domain.errors import Conflict, Invalid, NotFound
-from app.domain.household_rules import HEAD
+from quality.household import HEAD
 from app.domain.labels import EVENT_LABELS  # noqa: F401 (the events' names, kept in one place)
 from app.domain.tree import in_subtree
 from app.domain.units import unit_by_code

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import delete, update
 
-from app.domain.household_rules import HEAD
+from quality.household import HEAD
 from app.domain.names import given_name, name_keys, normalise_name
 from app.extensions import db
 from app.models import Household, HouseholdVersion, Person, VerifiedPerson

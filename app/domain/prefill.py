@@ -45,14 +45,15 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.domain import audit, registration, scope
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from app.domain.household_rules import HEAD, check_household_rules
 from app.domain.tree import is_within
 from app.extensions import db, reads_first
 from app.models import (AdminUnit, CardCounter, Household, HouseholdNotice, HouseholdOrigin, HouseholdState,
                         HouseholdVersion, ImportedList, ListRecord, Person, PrefillState, Role, RoleAssignment, UnitLevel, User,
                         VersionKind, utcnow)
-from collection_forms import check, load_form
+from collection_forms import load_form
 from collection_forms.validate import REFUSING_RULES
+from quality import save_checks
+from quality.household import HEAD
 
 KEYS = ("household_no", "village_card_no")
 SOURCES = {"police": HouseholdOrigin.police, "register": HouseholdOrigin.register}
@@ -420,12 +421,12 @@ def _compute(job: dict[str, Any]) -> dict[str, Any]:
     for k, members in job["groups"].items():
         previous = job["existing"].get(k)
         data = _form_data(members, by_number, previous[1] if previous else None)
-        clean, found = check(data, form, job["today"])
+        clean, found = save_checks(data, job["today"], form)
         refused = [i for i in found if i.rule in REFUSING_RULES]
         if refused:
             out["refused"][k] = dict(refused[0].message)
             continue
-        issues = [i.as_dict() for i in found] + [i.as_dict() for i in check_household_rules(clean)]
+        issues = [i.as_dict() for i in found]
         code = clean["household"].get("group_code")
         group_id, unit_path = group_units[code][:2] if code in group_units else (None, None)
         if previous is not None:

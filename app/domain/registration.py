@@ -28,7 +28,6 @@ from sqlalchemy.exc import IntegrityError
 from app import access_log
 from app.domain import audit, persons, scope, settings
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
-from app.domain.household_rules import check_household_rules
 # Names live in app.domain.names; name_keys stays importable from here for its callers.
 from app.domain.names import SURNAME_READINGS, name_keys, normalise_name  # noqa: F401
 from app.domain.tree import in_subtree
@@ -38,6 +37,7 @@ from app.models import (AdminUnit, CardCounter, Household, HouseholdState, House
                         User, VersionKind, utcnow)
 from collection_forms import check, load_form
 from collection_forms.validate import REFUSING_RULES
+from quality import save_checks
 
 MAX_CARD_NO = 9999
 
@@ -123,16 +123,17 @@ def check_form(data: Any, submission_id: uuid.UUID | None = None, on: dt.date | 
     """The field checks and household rules of a form, without the database: called first
     by every save, so that the work a large form costs is done before the first statement
     (on SQLite, before the one write lock). InvalidForm when the form cannot be stored."""
-    clean, field_issues = check(_with_person_ids(data, submission_id), load_form(), on or today())
-    refused = [i.as_dict() for i in field_issues if i.rule in REFUSING_RULES]
+    # The save-time rules of the rule library (quality.save_checks): the same code a
+    # registry-wide run calls, so a save and a run agree.
+    clean, found = save_checks(_with_person_ids(data, submission_id), on or today())
+    refused = [i.as_dict() for i in found if i.rule in REFUSING_RULES]
     if refused:
         locale = str(get_locale() or "zh_CN")
         problems = "；".join(issue_text(i, locale) for i in refused[:3])
         more = len(refused) - 3
         raise InvalidForm(_("Nothing was saved: %(problems)s", problems=problems)
                           + (" " + _("(and %(n)d more)", n=more) if more > 0 else ""), refused)
-    issues = [i.as_dict() for i in field_issues] + [i.as_dict() for i in check_household_rules(clean)]
-    return CheckedForm(clean, issues)
+    return CheckedForm(clean, [i.as_dict() for i in found])
 
 
 def new_household(actor: User, *, unit_id: int, data: dict[str, Any],

@@ -24,7 +24,7 @@ from werkzeug.datastructures import MultiDict
 
 from app.domain import events, registration
 from app.domain.errors import Conflict, Invalid, NotFound
-from app.domain.household_rules import HEAD
+from quality.household import HEAD
 from app.domain.units import unit_by_code
 from app.extensions import db
 from app.models import Household, User, VersionKind

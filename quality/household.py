@@ -1,9 +1,16 @@
 """Household logic rules (逻辑关系): checks across the members of one household.
 
-Pure functions over normalised household data (collection_forms.normalise), returning
-Issues like the field checks do, so both lists are shown, stored and counted the same way.
-Only active members count: a cancelled person stays in the data but is no longer "in" the
-household for these rules.
+Moved here from app/domain/household_rules.py (issue 17) so that a save and a registry-wide
+run call the same code: quality.save_checks runs them at every save, quality.check_household
+in a run. Pure functions over normalised household data (collection_forms.normalise),
+returning Issues like the field checks do, so both lists are shown, stored and counted the
+same way. Only active members count: a cancelled person stays in the data but is no longer
+"in" the household for these rules.
+
+Rule ids (registered in quality.registry with their why):
+    household.no_head  household.several_heads  household.child_age  household.parent_age
+    household.marriage_age (warning)  household.duplicate_id
+    birth.mother_too_young  birth.mother_young (warning)  birth.mother_old (warning)
 """
 from __future__ import annotations
 
@@ -12,6 +19,7 @@ from datetime import date
 from typing import Any
 
 from collection_forms import Issue, member_path, member_who
+from collection_forms.issues import Level
 from collection_forms.birth_rules import mother_age_issues
 from collection_forms.conditions import age_on, as_date
 
@@ -35,19 +43,21 @@ def legal_marriage_age(sex: str | None, on: date) -> int:
     return 22 if sex == "1" else 20
 
 
-def _active(member: Mapping[str, Any]) -> bool:
+def is_active(member: Mapping[str, Any]) -> bool:
+    """An active member (not cancelled: dead, moved out, duplicate, other)."""
     return member.get("status", "active") == "active"
 
 
-def _issue(rule: str, level: str, index: int, member: Mapping[str, Any], field: str | None,
+def member_issue(rule: str, level: Level, index: int, member: Mapping[str, Any], field: str | None,
            zh: str, en: str) -> Issue:
+    """An Issue about member `index`: its message starts with who (第3位成员（张伟）)."""
     who = member_who(index, member)
     return Issue(rule, level, member_path(index, field), {"zh": who["zh"] + zh, "en": f"{who['en']}: {en}"})
 
 
 def check_household_rules(data: Mapping[str, Any]) -> list[Issue]:
     members = [m for m in data.get("members") or [] if isinstance(m, Mapping)]
-    active = [(i, m) for i, m in enumerate(members) if _active(m)]
+    active = [(i, m) for i, m in enumerate(members) if is_active(m)]
     issues: list[Issue] = []
     issues += _one_head(active)
     heads = [(i, m) for i, m in active if m.get("relationship") == HEAD]
@@ -79,7 +89,7 @@ def _one_head(active: list[tuple[int, Mapping[str, Any]]]) -> list[Issue]:
         return [Issue("household.no_head", "error", "members",
                       {"zh": "本户没有户主：请把一位成员的“与户主关系”填为“户主”",
                        "en": "Household: no member is the head; set one member's relationship to 'Head of household'"})]
-    return [_issue("household.several_heads", "error", i, m, "relationship",
+    return [member_issue("household.several_heads", "error", i, m, "relationship",
                    "也被填为户主，一户只能有一位户主",
                    "is also marked as the head; a household has exactly one head")
             for i, m in heads[1:]]
@@ -97,13 +107,13 @@ def _generation_gaps(head: tuple[int, Mapping[str, Any]], active) -> list[Issue]
         if birth is None:
             continue
         if rel in CHILD and age_on(head_birth, birth) < MIN_GENERATION_GAP:
-            issues.append(_issue(
+            issues.append(member_issue(
                 "household.child_age", "error", i, m, "birth_date",
                 f"是户主的子女，但比户主年轻不到 {MIN_GENERATION_GAP} 岁，请核对出生日期或与户主关系",
                 f"is the head's child but less than {MIN_GENERATION_GAP} years younger than the head; "
                 "check the birth date or the relationship"))
         if rel in PARENT and age_on(birth, head_birth) < MIN_GENERATION_GAP:
-            issues.append(_issue(
+            issues.append(member_issue(
                 "household.parent_age", "error", i, m, "birth_date",
                 f"是户主的父母，但比户主年长不到 {MIN_GENERATION_GAP} 岁，请核对出生日期或与户主关系",
                 f"is the head's parent but less than {MIN_GENERATION_GAP} years older than the head; "
@@ -129,7 +139,7 @@ def _marriage_age(active, members) -> list[Issue]:
                 continue
             minimum = legal_marriage_age(person.get("sex"), married_on)
             if age_on(birth, married_on) < minimum:
-                issues.append(_issue(
+                issues.append(member_issue(
                     "household.marriage_age", "warning", j, person, field,
                     f"在结婚日期 {married_on.isoformat()} 未满法定婚龄 {minimum} 岁，请核对结婚日期或出生日期",
                     f"was under the legal marriage age of {minimum} on the marriage date "
@@ -146,7 +156,7 @@ def _id_once(active) -> list[Issue]:
             continue
         if number in seen:
             first = seen[number] + 1
-            issues.append(_issue(
+            issues.append(member_issue(
                 "household.duplicate_id", "error", i, m, "id_number",
                 f"的身份证号码与第{first}位成员相同，一个号码在户内只能出现一次",
                 f"has the same ID number as member {first}; a number appears once in a household"))
