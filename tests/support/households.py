@@ -38,3 +38,20 @@ def family(surname: str = "张", seq: int = 1) -> dict:
 
 
 TODAY = dt.date(2026, 11, 23)
+
+
+def young_family(surname: str = "张", seq: int = 1) -> dict:
+    """A coherent family with a married woman aged 15-49 (38 on TODAY) and her items filled:
+    head, his wife (married 2010, a son born 2012 and a daughter born 2015, both at home)."""
+    head = member(f"{surname}建国", "02", "1985-03-01", "1", seq=seq, marital_status="20")
+    return {
+        "household": {"household_type": "family", "door_no": f"{seq}号"},
+        "members": [
+            head,
+            member("李秀英", "12", "1988-05-02", "2", seq=seq, marital_status="20",
+                   marriage_date="2010-10-01", spouse_member=head["person_id"], boys=1, girls=1,
+                   youngest_birth_date="2015-06-01", youngest_sex="2"),
+            member(f"{surname}伟", "20", "2012-01-10", "1", seq=seq),
+            member(f"{surname}丽", "30", "2015-06-01", "2", seq=seq),
+        ],
+    }
