@@ -28,11 +28,11 @@ from app.domain import audit, cards, registration, scope, settings
 from app.domain.errors import Invalid, NotFound
 from app.domain.signatures import require_intact, signatures_for
 from app.extensions import db
-from quality.household import HEAD
 from app.models import (AdminUnit, BookSlot, Household, HouseholdState, HouseholdVersion, UnitLevel, User,
                         WorkflowEvent, utcnow)
 from collection_forms.code_lists import load_code_lists
 from collection_forms.conditions import as_date
+from quality.household import HEAD
 
 # Signature boxes on the card, in order: card maker, village cadre, township verifier.
 SIGNATURE_BOXES = (("collector", "制卡人"), ("village_leader", "村级审核"), ("verifier", "乡级核验"))

@@ -31,7 +31,6 @@ from sqlalchemy.exc import IntegrityError
 
 from app.domain import audit, registration, scope
 from app.domain.errors import Conflict, Invalid, NotFound
-from quality.household import HEAD
 from app.domain.labels import EVENT_LABELS  # noqa: F401 (the events' names, kept in one place)
 from app.domain.tree import in_subtree
 from app.domain.units import unit_by_code
@@ -44,6 +43,7 @@ from collection_forms.birth_rules import check_birth
 from collection_forms.conditions import as_date
 from collection_forms.head_change import Proposal, next_child_code, propose
 from collection_forms.id_number import IdNumberError, parse_id_number
+from quality.household import HEAD
 
 EARLIEST = dt.date(1900, 1, 1)
 

@@ -17,13 +17,13 @@ from typing import Any
 
 from sqlalchemy import delete, update
 
-from quality.household import HEAD
 from app.domain.names import given_name, name_keys, normalise_name
 from app.extensions import db
 from app.models import Household, HouseholdVersion, Person, VerifiedPerson
 from collection_forms import load_form
 from collection_forms.conditions import as_date
 from collection_forms.loader import MEMBERS
+from quality.household import HEAD
 
 # Form field -> register column, by kind of value.
 CODES = {"sex": "sex", "ethnicity": "ethnicity", "relationship": "relationship_code",

@@ -24,13 +24,13 @@ from werkzeug.datastructures import MultiDict
 
 from app.domain import events, registration
 from app.domain.errors import Conflict, Invalid, NotFound
-from quality.household import HEAD
 from app.domain.units import unit_by_code
 from app.extensions import db
 from app.models import Household, User, VersionKind
 from app.web import label_language, shows_personal_data, viewed
 from collection_forms import load_form
 from collection_forms.characters import code_points, refused_characters
+from quality.household import HEAD
 
 bp = Blueprint("events", __name__, url_prefix="/collect")
 

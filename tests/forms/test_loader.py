@@ -188,6 +188,22 @@ def test_the_minimal_definition_loads(tmp_path):
     assert len(form.member_fields) == 5 and form.field("members", "boys").max == 20
 
 
+def test_main_items_are_read_from_the_definition(tmp_path):
+    """`main_item: true` marks a 主要数据项 (the completeness of quality.completeness counts
+    them); it is carried to the phone too, and anything but true/false is refused."""
+    d = copy.deepcopy(BASE)
+    field_of(d, 1, "name")["main_item"] = True
+    field_of(d, 1, "boys")["main_item"] = True
+    form = load_form_file(write(tmp_path, d))
+    assert [(key, f.name) for key, f in form.main_items()] == [("members", "name"), ("members", "boys")]
+    assert form.field("members", "sex").main_item is False
+    fields = {f["name"]: f for f in form.as_json()["sections"][1]["fields"]}
+    assert fields["boys"]["main_item"] is True and fields["sex"]["main_item"] is False
+    field_of(d, 1, "boys")["main_item"] = "yes"
+    with pytest.raises(FormDefinitionError, match="'main_item' must be true or false"):
+        load_form_file(write(tmp_path, d))
+
+
 def _unknown_list(d):
     field_of(d, 0, "household_type")["list"] = "household_kind"
 
