@@ -153,6 +153,8 @@ def find_duplicates(records: Iterable[PersonRecord], *, block_cap: int = DEFAULT
     for pair, found in hits.items():
         i, j = divmod(pair, n)
         a, b = recs[i], recs[j]
+        if a.key == b.key:
+            continue  # one record read twice is not a pair
         if not_same and pair_key(a.key, b.key) in not_same:
             report.dropped_as_decided += 1
             continue
@@ -226,8 +228,9 @@ def _find_pairs(recs: list[PersonRecord], ids: list[str], block_cap: int,
     for rule, multi in ((SAME_NAME_BIRTH, name_multi), (HOMOPHONE_NAME_BIRTH, pinyin_multi)):
         for (name, birth), members in multi.items():
             if len(members) > block_cap:
-                capped.append(CappedBlock(rule, f"{name} {birth}", len(members)))
-                continue
+                if rule == SAME_NAME_BIRTH or len({recs[i].name_norm for i in members}) > 1:
+                    capped.append(CappedBlock(rule, f"{name} {birth}", len(members)))
+                continue  # a pinyin block of one name is that name's block, reported once
             for x, i in enumerate(members):
                 for j in members[x + 1:]:
                     if rule == SAME_NAME_BIRTH or recs[i].name_norm != recs[j].name_norm:
