@@ -38,7 +38,13 @@ LINKAGE = Path(__file__).resolve().parent.parent.parent / "shared" / "linkage"
 
 
 def _rss_mb() -> float:
+    """Peak resident size of this process so far."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _current_rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:")) / 1024
 
 
 def _read(path: Path, household_column: str) -> list[PersonRecord]:
@@ -82,6 +88,7 @@ def _true_pairs(records: list[PersonRecord], truth: dict[str, str]) -> set[froze
 
 def _run(label: str, records: list[PersonRecord], truth: dict[str, str], kinds: dict[str, set[str]],
          out: list[str]) -> None:
+    before = _current_rss_mb()
     t0 = time.perf_counter()
     report = find_duplicates(records, min_score=0.0)
     seconds = time.perf_counter() - t0
@@ -90,7 +97,8 @@ def _run(label: str, records: list[PersonRecord], truth: dict[str, str], kinds: 
     found = [(c, c.pair in true) for c in report.candidates]
     out.append(f"### {label}: {len(records):,} records, {len(true):,} true pairs (same person_id)")
     out.append("")
-    out.append(f"matcher {seconds:.1f} s, peak RSS of the process so far {rss:,.0f} MB; "
+    out.append(f"matcher {seconds:.1f} s; resident memory {before:,.0f} MB before it (the records of both lists "
+               f"and the truth), peak of the process so far {rss:,.0f} MB; "
                f"capped blocks {len(report.capped_blocks)}"
                + (f" (largest {max(b.size for b in report.capped_blocks)})" if report.capped_blocks else ""))
     out.append("")

@@ -7,8 +7,9 @@ one person registered twice, each with a score in 0-1 and the reasons a clerk wo
 
 The rules (a pair found by several appears once, with every reason):
 
-- same_id: the same ID number (18 or 15 characters). 1.0; 0.6 when both the names and the
-  birth dates differ (then the number is wrong on one record, not one person twice).
+- same_id: the same ID number (18 or 15 characters). 1.0; 0.6 when the names differ and so
+  do the birth dates or the sexes (then the number is wrong on one record, e.g. two members'
+  numbers swapped, rather than one person registered twice).
 - id_one_step: one substituted character or two swapped neighbours, found from the one-step
   variants of every number with a wrong check character (matching.id_numbers). Name and
   birth date agree 0.95, the name only 0.85; names differ: 0.4 with the same birth date,
@@ -19,8 +20,10 @@ The rules (a pair found by several appears once, with every reason):
 - same_name_birth: the same normalised name and birth date. 0.8.
 - homophone_name_birth: the same toneless pinyin in other characters (张伟/章伟) and the same
   birth date. 0.7.
-- same_name_household: the same normalised name twice in one household with different birth
-  dates. 0.7.
+- same_name_household: the same normalised name twice in one household with birth dates
+  that differ as typing and calendars make them differ (one character, day and month
+  swapped, or up to 60 days: a lunar date), or one of them unknown. 0.7. (Siblings given
+  one name years apart are not proposed.)
 
 Why names decide for id_one_step: people born on one day in one county have numbers that
 differ only in the 3-digit sequence, so a mistyped number is often one step from a
@@ -48,6 +51,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field
+from datetime import date
 
 from matching.id_numbers import (
     check_ok, embedded_birth, is_id15, is_id18, normalise_id, one_step_variants, upgrade_15,
@@ -68,7 +72,7 @@ DEFAULT_BLOCK_CAP = 50  # 50 records -> 1,225 pairs; the county's largest real b
 DEFAULT_MIN_SCORE = 0.5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reason:
     """One rule that found the pair, its score for this pair, and the words for the clerk."""
     rule: str
@@ -76,7 +80,7 @@ class Reason:
     message: Text
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Candidate:
     """Two records that may be one person. left/right are the records' keys, left the one
     read first. evidence: how the other fields compare, for and against. likely_typo: the
@@ -103,7 +107,7 @@ class Candidate:
         return {"zh": "；".join(p["zh"] for p in parts), "en": "; ".join(p["en"] for p in parts)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CappedBlock:
     """A block too large to pair out: the rule, its key as text, how many records share it."""
     rule: str
@@ -243,9 +247,25 @@ def _find_pairs(recs: list[PersonRecord], ids: list[str], block_cap: int,
             continue
         for x, i in enumerate(members):
             for j in members[x + 1:]:
-                if recs[i].birth_date != recs[j].birth_date or not recs[i].birth_date:
+                if recs[i].birth_date != recs[j].birth_date and dates_close(recs[i].birth_date, recs[j].birth_date):
                     add(i, j, SAME_NAME_HOUSEHOLD)
     return hits, capped
+
+
+def dates_close(x: str, y: str) -> bool:
+    """Two ISO birth dates that may be one date written wrongly: equal, one character apart
+    (a mistyped digit), day and month swapped, or at most 60 days apart (a lunar date taken
+    for a solar one runs 20-50 days behind). An unknown date ("") is close to anything."""
+    if not x or not y or x == y:
+        return True
+    if len(x) == len(y) and sum(p != q for p, q in zip(x, y, strict=True)) == 1:
+        return True
+    if x[:4] == y[:4] and x[5:7] == y[8:10] and x[8:10] == y[5:7]:
+        return True
+    try:
+        return abs((date.fromisoformat(x) - date.fromisoformat(y)).days) <= 60
+    except ValueError:
+        return False
 
 
 def _index(items: Iterable[tuple[Hashable, int]]) -> tuple[dict[Hashable, int], dict[Hashable, list[int]]]:
@@ -263,8 +283,9 @@ def _index(items: Iterable[tuple[Hashable, int]]) -> tuple[dict[Hashable, int], 
 # Texts shared by many candidates: one dict each, not one per candidate (400k of them).
 _SAME_ID = {"zh": "身份证号相同", "en": "the same ID number"}
 _SAME_ID_OTHERWISE_DIFFERENT = {
-    "zh": "身份证号相同，但姓名和出生日期都不同（可能是一方的号码填错，并非同一人）",
-    "en": "the same ID number, but names and birth dates differ (one record's number may be wrong, not one person)"}
+    "zh": "身份证号相同，但姓名不同，出生日期或性别也不同（可能是一方的号码填错，不像同一人）",
+    "en": "the same ID number, but the names differ and so do the birth dates or sexes "
+          "(one record's number may be wrong; hardly one person)"}
 _SAME_NAME_BIRTH = {"zh": "姓名和出生日期相同", "en": "the same name and birth date"}
 _SAME_NAME_HOUSEHOLD = {"zh": "同一户内姓名相同", "en": "the same name twice in one household"}
 _SAME_NAME = {"zh": "姓名一致", "en": "the same name"}
@@ -326,7 +347,7 @@ def _candidate(a: PersonRecord, b: PersonRecord, ida: str, idb: str, found: dict
     likely_typo = None
 
     if SAME_ID in found:
-        if name == "differ" and birth == "differ":
+        if name == "differ" and "differ" in (birth, sex):
             reasons.append(Reason(SAME_ID, 0.6, _SAME_ID_OTHERWISE_DIFFERENT))
         else:
             reasons.append(Reason(SAME_ID, 1.0, _SAME_ID))

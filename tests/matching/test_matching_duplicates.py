@@ -2,6 +2,7 @@
 look-alikes that are two people are not proposed, decisions are remembered, blocks capped."""
 from __future__ import annotations
 
+import datetime as dt
 import random
 from dataclasses import replace
 
@@ -15,6 +16,7 @@ from matching import (
     CANCELLED, HOMOPHONE_NAME_BIRTH, ID_ONE_STEP, ID_UPGRADE_15, SAME_ID, SAME_NAME_BIRTH, SAME_NAME_HOUSEHOLD,
     exclude_decided, find_duplicates, pair_key, person_record,
 )
+from matching.duplicates import dates_close
 
 SURNAMES = "王李张刘陈杨黄赵周吴徐孙马胡朱郭何罗高林"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚英华玉兰红梅建国志文海波"
@@ -132,7 +134,9 @@ def planted(seed: int):
     b = c.pick()
     plant(b, c.copy(b, household=b.household_key, id_number=""), {SAME_NAME_BIRTH}, score=0.95, same_household=True)
     b = c.pick()
-    plant(b, c.copy(b, household=b.household_key, id_number="", birth_date="1999-09-09"), {SAME_NAME_HOUSEHOLD},
+    b = c.pick()  # entered twice on one card, once with a lunar birth date (30 days behind)
+    lunar = (dt.date.fromisoformat(b.birth_date) - dt.timedelta(days=30)).isoformat()
+    plant(b, c.copy(b, household=b.household_key, id_number="", birth_date=lunar), {SAME_NAME_HOUSEHOLD},
           same_household=True)
 
     # look-alikes that are two people, never proposed at the default minimum score:
@@ -140,6 +144,8 @@ def planted(seed: int):
     namesake = c.person("N1", name=b.name, birth=b.birth_date, sex=b.sex)
     b = c.pick()  # someone else whose mistyped number is one step from b's
     stranger = c.person("N2", birth=b.birth_date, sex=b.sex, id_number=_substitute(b.id_number, 15))
+    b = c.pick()  # a child given the name of a sibling born years before: not proposed
+    c.person(b.household_key, name=b.name, birth="2015-02-03", sex=b.sex, id_number="")
     b = c.pick()  # the same birth date, a name one character apart but not a homophone
     c.person("N3", name=b.name[:-1] + ("伟" if b.name[-1] != "伟" else "芳"), birth=b.birth_date, id_number="")
     c.rng.shuffle(c.records)
@@ -189,12 +195,36 @@ def test_a_pair_found_by_several_rules_is_one_candidate_with_every_reason():
     assert cand.message()["zh"].startswith("身份证号相同；姓名和出生日期相同")
 
 
-def test_the_same_number_on_two_different_people_is_a_weaker_candidate():
-    """Names and birth dates both differ: one record's number is wrong, not one person twice."""
+@pytest.mark.parametrize("name, sex, birth, score", [
+    ("李秀英", "2", "1982-03-04", 0.6),  # nothing but the number in common
+    ("张建英", "2", "1980-10-01", 0.6),  # twins, one's number on the other's row
+    ("张建英", "1", "1982-03-04", 0.6),
+    ("张建英", "1", "1980-10-01", 1.0),  # only the name differs: renamed, or a typo
+    ("张建国", "2", "1982-03-04", 1.0),  # the same name
+])
+def test_the_same_number_on_two_different_people_is_a_weaker_candidate(name, sex, birth, score):
+    """The names differ and so do birth dates or sexes: one record's number is wrong."""
     a = person_record("a", "h1", "张建国", sex="1", birth_date="1980-10-01", id_number=_valid("43112819801001001"))
-    b = person_record("b", "h1", "李秀英", sex="2", birth_date="1982-03-04", id_number=a.id_number)
-    [cand] = find_duplicates([a, b]).candidates
-    assert cand.rules == (SAME_ID,) and cand.score == 0.6 and "并非同一人" in cand.message()["zh"]
+    b = person_record("b", "h1", name, sex=sex, birth_date=birth, id_number=a.id_number)
+    [cand] = find_duplicates([a, b], min_score=0).candidates
+    assert SAME_ID in cand.rules and cand.score == score
+    assert ("不像同一人" in cand.message()["zh"]) is (score < 1)
+
+
+@pytest.mark.parametrize("x, y, close", [
+    ("1980-10-01", "1980-10-01", True),
+    ("1980-10-01", "1980-10-07", True),  # one digit
+    ("1980-10-01", "1986-10-01", True),
+    ("1980-10-01", "1980-01-10", True),  # day and month swapped
+    ("1980-10-01", "1980-09-02", True),  # 29 days: a lunar date
+    ("1980-10-01", "1980-11-30", True),  # 60 days
+    ("1980-10-01", "1980-12-05", False),  # 65 days, two characters
+    ("1980-10-01", "1982-10-03", False),  # two characters, two years
+    ("1980-10-01", "", True),  # unknown
+    ("1980-10-01", "1980-13-01x", False),
+])
+def test_dates_close(x, y, close):
+    assert dates_close(x, y) is close and dates_close(y, x) is close
 
 
 def test_a_record_never_pairs_with_itself():
