@@ -53,6 +53,8 @@ from collections.abc import Callable, Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
+from stdnum.cn.ric import calc_check_digit
+
 from matching.id_numbers import (
     check_ok, embedded_birth, is_id15, is_id18, normalise_id, one_step_variants, upgrade_15,
 )
@@ -190,9 +192,11 @@ def _find_pairs(recs: list[PersonRecord], ids: list[str], block_cap: int,
             i, j = j, i
         hits.setdefault(i * n + j, {}).setdefault(rule, detail)
 
-    by_id, id_multi = _index((k, i) for i, k in enumerate(ids) if is_id18(k) or is_id15(k))
+    long_ids = [i for i, k in enumerate(ids) if is_id18(k)]
+    old_ids = [i for i, k in enumerate(ids) if is_id15(k)]
+    by_id, id_multi = _index((ids[i], i) for i in long_ids + old_ids)
     _, name_multi = _index(((r.name_norm, r.birth_date), i) for i, r in enumerate(recs)
-                                 if r.name_norm and r.birth_date)
+                           if r.name_norm and r.birth_date)
     _, pinyin_multi = _index(((r.pinyin, r.birth_date), i) for i, r in enumerate(recs)
                              if r.pinyin and r.birth_date)
     _, household_multi = _index(((r.household_key, r.name_norm), i) for i, r in enumerate(recs) if r.name_norm)
@@ -210,8 +214,9 @@ def _find_pairs(recs: list[PersonRecord], ids: list[str], block_cap: int,
                 add(i, j, SAME_ID)
 
     # one step apart: from each number that fails its check, its variants (see id_numbers)
-    for i, number in enumerate(ids):
-        if not is_id18(number) or check_ok(number):
+    for i in long_ids:
+        number = ids[i]
+        if calc_check_digit(number) == number[17]:
             continue
         for variant, kind, position in one_step_variants(number):
             others = block(variant)
@@ -221,12 +226,11 @@ def _find_pairs(recs: list[PersonRecord], ids: list[str], block_cap: int,
                 add(i, j, ID_ONE_STEP, (kind, position))
 
     # a first-generation number and its 18-character successor
-    for i, number in enumerate(ids):
-        if is_id15(number):
-            others = block(upgrade_15(number))
-            if len(others) <= block_cap:
-                for j in others:
-                    add(i, j, ID_UPGRADE_15)
+    for i in old_ids:
+        others = block(upgrade_15(ids[i]))
+        if len(others) <= block_cap:
+            for j in others:
+                add(i, j, ID_UPGRADE_15)
 
     # the same name (or the same sound) and birth date
     for rule, multi in ((SAME_NAME_BIRTH, name_multi), (HOMOPHONE_NAME_BIRTH, pinyin_multi)):
