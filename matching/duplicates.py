@@ -70,7 +70,9 @@ HOMOPHONE_NAME_BIRTH = "homophone_name_birth"
 SAME_NAME_HOUSEHOLD = "same_name_household"
 RULES = (SAME_ID, ID_ONE_STEP, ID_UPGRADE_15, SAME_NAME_BIRTH, HOMOPHONE_NAME_BIRTH, SAME_NAME_HOUSEHOLD)
 
-DEFAULT_BLOCK_CAP = 50  # 50 records -> 1,225 pairs; the county's largest real block is 4 or so
+# 50 records make 1,225 pairs. In the 400k linkage county no block holds more than 2 records of
+# one list (4 with both lists together); a bigger one is a placeholder, not people.
+DEFAULT_BLOCK_CAP = 50
 DEFAULT_MIN_SCORE = 0.5
 
 
@@ -306,6 +308,15 @@ def _who(r: PersonRecord) -> str:
     return r.name or "（无姓名）"
 
 
+def _which(r: PersonRecord, a: PersonRecord, b: PersonRecord) -> Text:
+    """One of the pair by name, or by its place when both bear the same name."""
+    if a.name != b.name:
+        return {"zh": _who(r), "en": _who(r)}
+    first = r is a
+    return {"zh": f"{'前' if first else '后'}一条记录（{_who(r)}）",
+            "en": f"the {'first' if first else 'second'} record ({_who(r)})"}
+
+
 def _name_level(a: PersonRecord, b: PersonRecord) -> str:
     if a.name_norm and a.name_norm == b.name_norm:
         return "same"
@@ -376,19 +387,20 @@ def _candidate(a: PersonRecord, b: PersonRecord, ida: str, idb: str, found: dict
         if a_ok != b_ok:
             typo = b if a_ok else a
             likely_typo = typo.key
-            text = {"zh": f"{text['zh']}，{_who(typo)}的号码校验位不符，应是录错",
-                    "en": f"{text['en']}; {_who(typo)}'s number fails its check digit: likely the typo"}
+            who = _which(typo, a, b)
+            text = {"zh": f"{text['zh']}，{who['zh']}的号码校验位不符，应是录错",
+                    "en": f"{text['en']}; the number of {who['en']} fails its check digit: likely the typo"}
         else:
             text = {"zh": f"{text['zh']}，两个号码校验位都不符", "en": f"{text['en']}; both numbers fail their check digit"}
         reasons.append(Reason(ID_ONE_STEP, _clamp(score), text))
 
     if ID_UPGRADE_15 in found:
-        old, new = (a, b) if is_id15(ida) else (b, a)
+        old, new = (_which(a, a, b), _which(b, a, b)) if is_id15(ida) else (_which(b, a, b), _which(a, a, b))
         score = (0.95 - homophone_cut) if names_agree else 0.6
         score -= sex_cut + (0.05 if birth == "differ" else 0.0)
         reasons.append(Reason(ID_UPGRADE_15, _clamp(score), {
-            "zh": f"{_who(old)}的15位旧号码升为18位后与{_who(new)}的号码相同",
-            "en": f"{_who(old)}'s 15-digit number, upgraded to 18 characters, is {_who(new)}'s number"}))
+            "zh": f"{old['zh']}的15位旧号码升为18位后与{new['zh']}的号码相同",
+            "en": f"the 15-digit number of {old['en']}, upgraded to 18 characters, is the number of {new['en']}"}))
 
     if SAME_NAME_BIRTH in found or HOMOPHONE_NAME_BIRTH in found:
         homophone = SAME_NAME_BIRTH not in found

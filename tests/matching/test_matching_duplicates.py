@@ -298,3 +298,22 @@ def test_person_record_normalises_as_the_register_does():
     assert (r.name, r.name_norm, r.pinyin, r.id_number) == ("張 偉", "张伟", "zhangwei", "11010519491231002X")
     assert app_names.normalise_name is matching.names.normalise_name  # one normalisation for app and matcher
     assert app_names.name_keys is matching.names.name_keys
+
+
+@pytest.mark.parametrize("typo_name, zh, en", [
+    ("张伟", "后一条记录（张伟）的号码校验位不符", "the number of the second record (张伟) fails its check digit"),
+    ("章伟", "章伟的号码校验位不符", "the number of 章伟 fails its check digit"),
+])
+def test_the_likely_typo_is_named_or_placed_when_both_bear_one_name(typo_name, zh, en):
+    a = person_record("a", "h1", "张伟", sex="2", birth_date="1949-12-31", id_number="11010519491231002X")
+    b = person_record("b", "h2", typo_name, sex="2", birth_date="1949-12-31", id_number="110105194912310021")
+    [cand] = find_duplicates([a, b]).candidates
+    assert cand.likely_typo == "b" and zh in cand.message()["zh"] and en in cand.message()["en"]
+
+
+def test_the_upgrade_names_the_old_and_the_new_number():
+    a = person_record("a", "h1", "张伟", sex="2", birth_date="1949-12-31", id_number="11010519491231002X")
+    b = person_record("b", "h2", "张卫", sex="2", birth_date="1949-12-31", id_number="110105491231002")
+    [cand] = find_duplicates([b, a]).candidates
+    assert cand.rules == (ID_UPGRADE_15, HOMOPHONE_NAME_BIRTH) and cand.score == 0.9
+    assert cand.message()["zh"].startswith("张卫的15位旧号码升为18位后与张伟的号码相同")
