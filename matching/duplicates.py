@@ -151,14 +151,16 @@ def find_duplicates(records: Iterable[PersonRecord], *, block_cap: int = DEFAULT
     Keys must be unique; `not_same` holds pair_key()s decided "not the same"."""
     recs = [r for r in records if include_cancelled or r.status == ACTIVE]
     ids = [normalise_id(r.id_number) for r in recs]
-    allow = None
-    if include_cancelled:
-        active = [r.status == ACTIVE for r in recs]
-        allow = lambda i, j: active[i] or active[j]  # noqa: E731 - two cancelled copies: nothing to decide
-    hits, capped = _find_pairs(recs, ids, block_cap, allow)
+    active = [r.status == ACTIVE for r in recs]
+
+    def some_active(i: int, j: int) -> bool:
+        return active[i] or active[j]  # two cancelled records: nothing left to decide
+
+    hits, capped = _find_pairs(recs, ids, block_cap, some_active if include_cancelled else None)
     report = DuplicateReport(candidates=[], capped_blocks=capped, records=len(recs))
     n = len(recs)
-    for pair, found in hits.items():
+    for pair in sorted(hits):  # in the order read
+        found = hits[pair]
         i, j = divmod(pair, n)
         a, b = recs[i], recs[j]
         if a.key == b.key:
@@ -171,7 +173,7 @@ def find_duplicates(records: Iterable[PersonRecord], *, block_cap: int = DEFAULT
             report.below_min_score += 1
             continue
         report.candidates.append(cand)
-    report.candidates.sort(key=lambda c: -c.score)  # stable: ties stay in the order found
+    report.candidates.sort(key=lambda c: -c.score)  # stable: ties stay in the order read
     return report
 
 

@@ -317,3 +317,17 @@ def test_the_upgrade_names_the_old_and_the_new_number():
     [cand] = find_duplicates([b, a]).candidates
     assert cand.rules == (ID_UPGRADE_15, HOMOPHONE_NAME_BIRTH) and cand.score == 0.9
     assert cand.message()["zh"].startswith("张卫的15位旧号码升为18位后与张伟的号码相同")
+
+
+def test_best_first_then_in_the_order_read():
+    number = _valid("43112819801001001")
+    records = [
+        person_record("w1", "h1", "王芳", sex="2", birth_date="1970-01-01"),
+        person_record("z1", "h2", "张伟", sex="1", birth_date="1980-10-01", id_number=number),
+        person_record("w2", "h3", "王芳", sex="2", birth_date="1970-01-01"),
+        person_record("l1", "h4", "李强", sex="1", birth_date="1990-05-05"),
+        person_record("z2", "h5", "张伟", sex="1", birth_date="1980-10-01", id_number=number),
+        person_record("l2", "h6", "李强", sex="1", birth_date="1990-05-05"),
+    ]
+    assert [(c.left, c.right) for c in find_duplicates(records).candidates] == [
+        ("z1", "z2"), ("w1", "w2"), ("l1", "l2")]
