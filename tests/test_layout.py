@@ -25,7 +25,7 @@ def _files(folder: str) -> list[Path]:
     return sorted((ROOT / folder).rglob("*.py"))
 
 
-@pytest.mark.parametrize("package", ["collection_forms", "printing", "exchange", "quality"])
+@pytest.mark.parametrize("package", ["collection_forms", "printing", "exchange", "quality", "matching"])
 def test_standalone_packages_import_neither_flask_nor_app(package):
     for path in _files(package):
         bad = {n for n in _imports(path)
