@@ -8,6 +8,9 @@ from app.models.households import (EVENT_KINDS, CardCounter, Household, Househol
 from app.models.lists import (ACTIVE_STATES, LIST_SOURCES, ImportedList, ListMapping, ListProblem, ListRecord,
                               ListState, PREFILL_BUSY, PrefillState)
 from app.models.printing import JOB_TRANSITIONS, BookSlot, PrintJob, PrintJobKind, PrintJobState
+from app.models.quality import (AcceptanceState, DuplicateCandidate, DuplicateState, ExplanationState,
+                                  OverThreshold, QualityFinding, QualityRun, QualityThreshold, RunState, SpotCheck,
+                                  SpotCheckItem, UnitExpectation, VillageAcceptance)
 from app.models.sync import (CONFLICT_TRANSITIONS, ConflictResolution, ConflictState, DeviceToken,
                              HouseholdConflict, SyncReceipt)
 from app.models.units import LEVEL_ORDER, AdminUnit, UnitLevel
@@ -24,4 +27,7 @@ __all__ = [
     "SyncReceipt",
     "ACTIVE_STATES", "LIST_SOURCES", "ImportedList", "ListMapping", "ListProblem", "ListRecord", "ListState",
     "PREFILL_BUSY", "PrefillState",
+    "AcceptanceState", "DuplicateCandidate", "DuplicateState", "ExplanationState", "OverThreshold", "QualityFinding",
+    "QualityRun", "QualityThreshold", "RunState", "SpotCheck", "SpotCheckItem", "UnitExpectation",
+    "VillageAcceptance",
 ]
