@@ -9,7 +9,7 @@ from app.models.lists import (ACTIVE_STATES, LIST_SOURCES, ImportedList, ListMap
                               ListState, PREFILL_BUSY, PrefillState)
 from app.models.printing import JOB_TRANSITIONS, BookSlot, PrintJob, PrintJobKind, PrintJobState
 from app.models.quality import (AcceptanceState, DuplicateCandidate, DuplicateState, ExplanationState,
-                                  OverThreshold, QualityFinding, QualityRun, QualityThreshold, RunState, SpotCheck,
+                                  HouseholdQuality, OverThreshold, QualityFinding, QualityRun, QualityThreshold, RunState, SpotCheck,
                                   SpotCheckItem, UnitExpectation, VillageAcceptance)
 from app.models.sync import (CONFLICT_TRANSITIONS, ConflictResolution, ConflictState, DeviceToken,
                              HouseholdConflict, SyncReceipt)
@@ -27,7 +27,7 @@ __all__ = [
     "SyncReceipt",
     "ACTIVE_STATES", "LIST_SOURCES", "ImportedList", "ListMapping", "ListProblem", "ListRecord", "ListState",
     "PREFILL_BUSY", "PrefillState",
-    "AcceptanceState", "DuplicateCandidate", "DuplicateState", "ExplanationState", "OverThreshold", "QualityFinding",
+    "AcceptanceState", "DuplicateCandidate", "DuplicateState", "ExplanationState", "HouseholdQuality", "OverThreshold", "QualityFinding",
     "QualityRun", "QualityThreshold", "RunState", "SpotCheck", "SpotCheckItem", "UnitExpectation",
     "VillageAcceptance",
 ]

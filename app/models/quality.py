@@ -130,6 +130,24 @@ class QualityFinding(Base):
             and self.explanation_state != ExplanationState.accepted.value
 
 
+class HouseholdQuality(Base):
+    """A household's counts for the scorecard, as of its current version: written by a run and
+    by every save of the household (so a township's figures are sums, not a pass over forms)."""
+
+    __tablename__ = "household_quality"
+
+    household_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("household.id"), primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("admin_unit.id"), index=True)
+    unit_path: Mapped[str] = mapped_column(PathString, index=True)
+    version_number: Mapped[int] = mapped_column(Integer)   # the version these counts are of
+    persons: Mapped[int] = mapped_column(Integer)            # active members
+    main_items_required: Mapped[int] = mapped_column(Integer)
+    main_items_filled: Mapped[int] = mapped_column(Integer)
+    married_women: Mapped[int] = mapped_column(Integer)      # aged 15-49: the logic rate's denominator / 10
+    checked_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("quality_run.id"))  # None: at a save
+
+
 class DuplicateState(str, enum.Enum):
     open = "open"            # proposed, not yet decided
     same = "same"            # the same person: one record cancelled as 重复 by a version
