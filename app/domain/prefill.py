@@ -29,6 +29,7 @@ Not done here, unlike a collector's save: the lookup of each ID number in other 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import uuid
 from collections import deque
@@ -193,7 +194,7 @@ def ask(actor: User, list_id: int, *, key: str, stale_after: dt.timedelta) -> bo
 
 def prefill(actor: User, list_id: int, *, key: str = "household_no", commit: Callable[[], None] | None = None,
             on_progress: Callable[[int, int], None] | None = None, today: dt.date | None = None,
-            workers: int = 0) -> PrefillResult:
+            workers: int = 0, pool_from: int = 5_000) -> PrefillResult:
     """Households from the list's records not yet used (ListRecord.household_id is None), one
     village at a time; `commit` is called after each village (the CLI and the job commit
     there; without it everything stays in the caller's transaction). `on_progress(done,
@@ -202,8 +203,9 @@ def prefill(actor: User, list_id: int, *, key: str = "household_no", commit: Cal
     Each village is read without the write lock (reads_first), its forms are built and
     checked without the database, and only then written, in one short transaction: a
     collector's save waits for one village's inserts at most, never for the checks.
-    `workers` > 1: the forms are built and checked in that many processes (a county: the
-    checks are most of the work), while this process reads and writes."""
+    `workers` >= 1: the forms are built and checked in that many other processes (a county:
+    the checks are half the work), while this process reads and writes; only for lists of at
+    least `pool_from` waiting records (starting a process costs a second)."""
     if key not in KEYS:
         raise Invalid(_("The household key is household_no (户号) or village_card_no (village + card number)."),
                       field="key")
@@ -221,7 +223,7 @@ def prefill(actor: User, list_id: int, *, key: str = "household_no", commit: Cal
         result.skipped = db.session.scalar(select(func.count()).select_from(_R).where(
             waiting, or_(_R.c.village_id.is_(None), _R.c.village_id.not_in([v.id for v in villages])))) or 0
     done = result.skipped
-    pool = _pool(workers)
+    pool = _pool(workers) if total >= pool_from else None
     ahead = workers if pool is not None else 0  # villages being checked while one is written
     in_flight: deque[tuple[_Plan, Any]] = deque()
     try:
@@ -277,8 +279,13 @@ class _Ready:
         return self.value
 
 
+def default_workers() -> int:
+    """One process building forms beside the one writing, where there is a second core."""
+    return 1 if (os.cpu_count() or 1) > 1 else 0
+
+
 def _pool(workers: int) -> ProcessPoolExecutor | None:
-    if workers <= 1:
+    if workers < 1:
         return None
     # spawn, not fork: a forked child would hold (and on exit close) this process's database
     # connections. The workers import the form and the checks only; they never open the database.
