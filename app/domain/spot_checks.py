@@ -361,3 +361,85 @@ def progress(check: SpotCheck) -> tuple[int, int]:
     """(items entered, items sampled) of one spot check."""
     entered = sum(1 for i in check.items if i.checked_at is not None)
     return entered, len(check.items)
+
+
+# ------------------------------------------------------------------ the check list
+
+@dataclass(frozen=True)
+class ListedItem:
+    checked: CheckedItem
+    label: str      # who + field label in one language
+    recorded: str   # the recorded value as a person reads it (a code's label, a member's name)
+
+
+@dataclass(frozen=True)
+class ListedPerson:
+    item: SpotCheckItem
+    household: Household
+    address: str
+    who: str
+    items: list[ListedItem]
+
+
+def household_address(h: Household) -> str:
+    parts = [h.group.name if h.group else None, h.building, h.unit_no, h.room, h.door_no]
+    return " ".join(p for p in parts if p)
+
+
+def shown_value(f: Field, value: Any, members: list[Mapping[str, Any]], lang: str) -> str:
+    """A recorded value as the checker reads it at the door."""
+    if value is None or value == "":
+        return ""
+    if f.code_list is not None:
+        return f"{f.code_list.label(str(value), lang)}（{value}）" if lang == "zh" \
+            else f"{f.code_list.label(str(value), lang)} ({value})"
+    if f.type == "member_ref":
+        for i, m in enumerate(members):
+            if str(m.get("person_id")) == str(value):
+                return member_who(i, m)[lang]
+    return str(value)
+
+
+def listed(check: SpotCheck, today: dt.date, lang: str = "zh") -> list[ListedPerson]:
+    """Per sampled item: the household, its address, whom it is about, and each main item as
+    recorded in the version checked against (what the check list prints and the pages show)."""
+    out = []
+    for item in check.items:
+        household = db.session.get(Household, item.household_id)
+        data = version_data(item)
+        members = [m if isinstance(m, Mapping) else {} for m in (data.get("members") or [])]
+        entries = []
+        for c in items_to_check(item, today, data):
+            label = c.field.label.get(lang, c.field.name)
+            if item.member_index is None:  # a sample point: every member's items, so say whose
+                label = f"{c.who[lang]} {label}"
+            entries.append(ListedItem(c, label, shown_value(c.field, c.recorded, members, lang)))
+        if item.member_index is not None and item.member_index < len(members):
+            who = member_who(item.member_index, members[item.member_index])[lang]
+        else:
+            who = _("The whole household")
+        out.append(ListedPerson(item, household, household_address(household), who, entries))
+    return out
+
+
+def facts(check: SpotCheck) -> list[tuple[str, str]]:
+    """The draw's figures, as printed and shown: enough to draw the same sample again."""
+    kind = _("Village sample (married women aged 15-49)") if check.kind == "village" \
+        else _("County sample point (%(n)d households)", n=POINT_HOUSEHOLDS)
+    return [(_("Kind"), kind), (_("Round"), check.round), (_("Seed"), check.seed),
+            (_("Population"), str(check.population)), (_("Married women aged 15-49"), str(check.married_women)),
+            (_("Sampling rate"), f"{check.rate * 100:g} %"), (_("Sample size"), str(check.sample_size)),
+            (_("Drawn"), f"{check.created_at:%Y-%m-%d}")]
+
+
+def check_list_document(check: SpotCheck, today: dt.date):
+    """The printable check list (printing.check_list.CheckList), in Chinese: paper goes to the door."""
+    from printing.check_list import CheckItem, CheckList, CheckPerson
+
+    persons = tuple(CheckPerson(p.item.position, p.household.card_no, p.address, p.who,
+                                tuple(CheckItem(e.label, e.recorded) for e in p.items))
+                    for p in listed(check, today, "zh"))
+    village = check.village
+    return CheckList(title="抽查核对表", village_name=village.name, village_code=village.code,
+                     township_name=village.parent.name if village.parent else "",
+                     facts=tuple(facts(check)), persons=persons)
