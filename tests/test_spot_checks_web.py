@@ -207,3 +207,20 @@ def test_the_entry_page_is_logged(app, world):
     got = entries(endpoint="spot_checks.item")
     assert len(got) == 1 and got[0].object_id == str(check.items[1].id)
     assert got[0].actor_id == world["users"]["checker"].id
+
+
+def test_the_county_adds_a_sample_point_and_a_township_verifier_cannot(app, world):
+    url = f"/spot-checks/draw/{world['A'].id}"
+    assert 'value="point"' not in text(world["clients"]["verifier"].get(url))
+    resp = world["clients"]["verifier"].post_form(url, {"seed": "pt", "round": "2026", "kind": "point"})
+    assert resp.status_code == 403
+    assert db.session.scalar(select(func.count()).select_from(SpotCheck)) == 0
+    assert 'value="point"' in text(world["clients"]["county"].get(url))
+    resp = world["clients"]["county"].post_form(url, {"seed": "pt", "round": "2026", "kind": "point"})
+    assert resp.status_code == 302
+    point = db.session.scalars(select(SpotCheck)).one()
+    assert (point.kind, point.sample_size) == ("point", 12)  # a village of 12 households: all of them
+    page = text(world["clients"]["county"].get(f"/spot-checks/{point.id}"))
+    assert "县级抽样点（30户）" in page and "全户" in page
+    page = text(world["clients"]["checker"].get(f"/spot-checks/{point.id}/items/1"))
+    assert "第1位成员" in page and "第4位成员" in page  # every member's main items

@@ -25,6 +25,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
@@ -422,17 +423,18 @@ def listed(check: SpotCheck, today: dt.date, lang: str = "zh") -> list[ListedPer
     return out
 
 
-def facts(check: SpotCheck) -> list[tuple[str, str]]:
-    """The draw's figures, as printed and shown: enough to draw the same sample again."""
+def facts(check: SpotCheck, zone: ZoneInfo) -> list[tuple[str, str]]:
+    """The draw's figures, as printed and shown: enough to draw the same sample again. `zone`:
+    where the village is (the day it was drawn, there)."""
     kind = _("Village sample (married women aged 15-49)") if check.kind == "village" \
         else _("County sample point (%(n)d households)", n=POINT_HOUSEHOLDS)
     return [(_("Kind"), kind), (_("Round"), check.round), (_("Seed"), check.seed),
             (_("Population"), str(check.population)), (_("Married women aged 15-49"), str(check.married_women)),
             (_("Sampling rate"), f"{check.rate * 100:g} %"), (_("Sample size"), str(check.sample_size)),
-            (_("Drawn"), f"{check.created_at:%Y-%m-%d}")]
+            (_("Drawn"), f"{check.created_at.astimezone(zone):%Y-%m-%d}")]
 
 
-def check_list_document(check: SpotCheck, today: dt.date):
+def check_list_document(check: SpotCheck, today: dt.date, zone: ZoneInfo):
     """The printable check list (printing.check_list.CheckList), in Chinese: paper goes to the door."""
     from printing.check_list import CheckItem, CheckList, CheckPerson
 
@@ -442,4 +444,4 @@ def check_list_document(check: SpotCheck, today: dt.date):
     village = check.village
     return CheckList(title="抽查核对表", village_name=village.name, village_code=village.code,
                      township_name=village.parent.name if village.parent else "",
-                     facts=tuple(facts(check)), persons=persons)
+                     facts=tuple(facts(check, zone)), persons=persons)

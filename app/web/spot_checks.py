@@ -118,7 +118,7 @@ def show(spot_check_id: int):
     own_right = sum((i.items_checked or 0) - (i.items_wrong or 0) for i in check.items)
     return render_template("spot_checks/show.html", check=check, persons=sc.listed(check, registration.today(),
                                                                                    label_language()),
-                           facts=sc.facts(check), progress=sc.progress(check),
+                           facts=sc.facts(check, registration.local_zone()), progress=sc.progress(check),
                            village_accuracy=accuracy_text(checked, right),
                            own_accuracy=accuracy_text(own_checked, own_right))
 
@@ -130,7 +130,7 @@ def pdf(spot_check_id: int):
     viewed(unit_path=check.village.path, count=len(check.items), format="pdf")
     me = _me()
     imprint = printing.Imprint(me.name, dt.datetime.now(registration.local_zone()))
-    data = render_check_list(sc.check_list_document(check, registration.today()), imprint=imprint)
+    data = render_check_list(sc.check_list_document(check, registration.today(), registration.local_zone()), imprint=imprint)
     return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
                      download_name=f"spot-check-{check.id}-{check.village.code}.pdf")
 
@@ -157,7 +157,7 @@ def check_list_workbook(check: SpotCheck, persons: list[sc.ListedPerson]) -> Wor
     sheet.title = "抽查核对表"
     sheet.append([f"抽查核对表 {check.village.name} {check.village.code}"])
     sheet["A1"].font = Font(bold=True, size=14)
-    for label, value in sc.facts(check):
+    for label, value in sc.facts(check, registration.local_zone()):
         sheet.append([label, value])
     sheet.append([])
     sheet.append(list(XLSX_COLUMNS))
