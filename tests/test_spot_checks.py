@@ -15,7 +15,7 @@ from app.domain import spot_checks as sc
 from app.domain.errors import Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.models import AuditEntry, SpotCheck, SpotCheckItem, VillageAcceptance
-from tests.support.households import TODAY, member, young_family
+from tests.support.households import TODAY, member
 
 
 def crowd(n: int, seq: int, wife: bool = True) -> dict:
@@ -263,4 +263,3 @@ def test_married_women_counted_as_the_person_register_would(app, village, people
         Person.village_id == village.id, Person.sex == "2", Person.status == "active",
         Person.marital_status.in_(["20", "21", "22", "23"]), Person.birth_date > low, Person.birth_date <= high))
     assert len(roll.women) == register == 30 and roll.population == 150
-    young_family  # noqa: B018 - imported for the browser and web tests' shared households

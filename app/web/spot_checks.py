@@ -211,5 +211,5 @@ def item(spot_check_id: int, position: int):
         typed = {path: {"ok": "1" if r.get("ok") else "0", "found": r.get("found", "")}
                  for path, r in found.results.items()}
     return render_template("spot_checks/item.html", check=check, person=person, found=found, typed=typed,
-                           message=message, field=field, refusal=sc.may_check(me, found),
+                           message=message, field=field, refusal=sc.may_check(me, found), lang=lang,
                            total=len(check.items)), status
