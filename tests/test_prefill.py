@@ -17,7 +17,7 @@ from app.domain import books, prefill, workflow
 from app.domain import registration as reg
 from app.domain.errors import Conflict
 from app.extensions import db
-from app.models import (AuditEntry, Household, HouseholdNotice, HouseholdVersion, ImportedList, ListRecord, Person,
+from app.models import (AuditEntry, Household, HouseholdNotice, HouseholdVersion, ImportedList, ListRecord, ListRecordLink, Person,
                         WorkflowAction)
 from tests.support.households import TODAY, family, id_number
 
@@ -107,7 +107,8 @@ def test_households_are_grouped_by_household_no_into_their_villages(units, peopl
     assert _names(by_key["110001"]) == ["王建国", "李秀英", "王小明"]  # head first
     assert by_key["110001"].head_name == "王建国" and by_key["110001"].member_count == 3
     # every record points at its household
-    links = dict(db.session.execute(select(ListRecord.record_id, ListRecord.household_id)
+    links = dict(db.session.execute(select(ListRecord.record_id, ListRecordLink.household_id)
+                                    .join(ListRecordLink, ListRecordLink.record_id == ListRecord.id)
                                     .where(ListRecord.list_id == lst.id)).all())
     assert links["GA1"] == links["GA2"] == links["GA3"] == by_key["110001"].id
     assert links["GA5"] == links["GA6"] == by_key["220001"].id
