@@ -44,7 +44,7 @@ from sqlalchemy import bindparam, case, delete, exists, func, or_, select, updat
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.domain import audit, registration, scope
+from app.domain import audit, bulk, registration, scope
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.tree import is_within
 from app.extensions import db, reads_first
@@ -495,16 +495,16 @@ def _write_village(context: _Context, plan: _Plan, computed: dict[str, Any], res
     vr.created = len(households)
     conn = db.session.connection()
     if households:
-        conn.execute(_H.insert(), households)
-        conn.execute(_V.insert(), versions)
+        bulk.insert_rows(conn, _H, households)
+        bulk.insert_rows(conn, _V, versions)
         first = select(_V.c.id).where(_V.c.household_id == _H.c.id, _V.c.number == 1).scalar_subquery()
         conn.execute(update(_H).where(_H.c.village_id == village.id, _H.c.source_list_id == lst.id,
                                       _H.c.current_version_id.is_(None)).values(current_version_id=first))
-        conn.execute(_P.insert(), persons)
+        bulk.insert_rows(conn, _P, persons)
     _renew(context, plan, built, now, vr, links)
     if links:
         # Narrow rows of their own: the list's rows are never rewritten (app.models.ListRecordLink).
-        conn.execute(_L.insert(), [{"record_id": link["r_id"], "household_id": link["h_id"]} for link in links])
+        bulk.insert_rows(conn, _L, [{"record_id": link["r_id"], "household_id": link["h_id"]} for link in links])
     if flag_rows:
         conn.execute(update(_R).where(_R.c.id == bindparam("r_id")).values(flags=bindparam("flags")),
                      [{"r_id": f["r_id"], "flags": f["flags"]} for f in flag_rows])
@@ -683,7 +683,7 @@ def _renew(context: _Context, plan: _Plan, built: dict[str, dict[str, Any]], now
             vr.noticed += 1
     conn = db.session.connection()
     if versions:
-        conn.execute(_V.insert(), versions)
+        bulk.insert_rows(conn, _V, versions)
         cached_columns = {c[2:]: bindparam(c) for c in household_updates[0] if c.startswith("c_")}
         current = select(_V.c.id).where(_V.c.household_id == _H.c.id, _V.c.number == bindparam("n")) \
             .scalar_subquery()
@@ -692,7 +692,7 @@ def _renew(context: _Context, plan: _Plan, built: dict[str, dict[str, Any]], now
             **cached_columns), household_updates)
         # The Person rows are the current version's cache; an untouched pre-fill has no other.
         conn.execute(delete(_P).where(_P.c.household_id.in_(renewed)))
-        conn.execute(_P.insert(), persons)
+        bulk.insert_rows(conn, _P, persons)
     if notices:
         conn.execute(HouseholdNotice.__table__.insert(), notices)
 
