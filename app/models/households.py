@@ -120,6 +120,9 @@ class Household(Base):
         CheckConstraint("collected_at IS NOT NULL OR origin = 'police'", name="collected"),
         # A re-imported register finds its households by village and key (app.domain.prefill).
         Index("ix_household_village_id_source_key", "village_id", "source_key"),
+        # A search by card number over a township or county (one household a village): the
+        # unique index above starts with the village.
+        Index("ix_household_card_no", "card_no"),
     )
 
     @property
