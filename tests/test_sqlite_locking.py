@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import event, func, select, update
 
 from app.extensions import db
-from app.models import UserSession, utcnow
+from app.models import AdminUnit, UserSession, utcnow
 
 
 @pytest.fixture
@@ -275,3 +275,28 @@ def test_parallel_wrong_passwords_still_stop_at_the_limit(sqlite_path, app, clie
     assert sorted(answers) == [401] * 5 + [429] * 3
     assert db.session.scalar(select(func.count()).select_from(LoginFailure)) == 5
     assert client.post_form("/login", {"username": "zhang", "password": "correct horse battery"}).status_code == 429
+
+
+def test_a_batch_commit_checkpoints_after_giving_up_its_turn(sqlite_path, units, monkeypatch):
+    """No checkpoint inside a COMMIT (it would run while the writer still holds its turn, and
+    every other writer would wait for it): the batch copies the WAL into the database file
+    itself, after its turn is given up."""
+    import app as app_module
+
+    conn = db.session.connection()
+    assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    turns_held: list[bool] = []
+    checkpoint = app_module._checkpoint
+    monkeypatch.setattr(app_module, "_last_batch_checkpoint", 0.0)
+    monkeypatch.setattr(app_module, "_checkpoint",
+                        lambda c: (turns_held.append("writer_fd" in conn.info), checkpoint(c)))
+    db.session.execute(update(AdminUnit).values(name=AdminUnit.name + ""))  # a write: takes the turn
+    assert "writer_fd" in conn.info
+    db.session.commit()
+    assert turns_held == [False]
+    reader = sqlite3.connect(sqlite_path)
+    try:  # everything committed is in the database file: nothing left to copy
+        busy, log, copied = reader.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert busy == 0 and log == copied and log > 0
+    finally:
+        reader.close()

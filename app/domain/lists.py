@@ -56,10 +56,10 @@ from app.models import (ACTIVE_STATES, AdminUnit, ImportedList, ListMapping, Lis
                         UnitLevel, User, utcnow)
 
 PERMISSION = "list.import"
-# Rows a chunk: its transaction holds SQLite's one write lock (1,000 rows: ~0.15 s at a load of
-# 5 on 2 cores; 2,000: ~0.3 s; 500: ~0.1 s but a quarter slower in all). PostgreSQL blocks no
-# one and takes bigger chunks.
-CHUNK_ROWS = {"sqlite": 1000, "postgresql": 2000}
+# Rows a chunk: its transaction holds SQLite's one write lock, and a collector's save waits for
+# at most one chunk (bench/registry.py: with 1,000 rows a save's p95 during a county's import
+# was 6x its time alone). PostgreSQL blocks no one and takes bigger chunks.
+CHUNK_ROWS = {"sqlite": 250, "postgresql": 2000}
 # A 'loading' list whose loader gave no sign of life for this long was left by a process
 # that died: importing the same file again cleans it.
 STALE_AFTER = dt.timedelta(minutes=10)
@@ -656,7 +656,8 @@ class _Loader:
             # Made ready here, before the chunk's transaction: the write lock covers the insert only.
             rows.append(tuple(row[c] for c in _COLUMNS))
             problems.extend(row_problems)
-        rows = self._drop_duplicates(rows)
+        with self._reading(commit):  # the look-ups too: the write lock covers the insert only
+            rows = self._drop_duplicates(rows)
         result.loaded += len(rows)
         result.flagged += sum(1 for r in rows if r[_FLAGS] != "[]")
         room = SAMPLE_PROBLEMS - len(result.problems)
