@@ -41,6 +41,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Lists from the police, hospitals and civil affairs, and old registers, are taken in by
     # the township's and county's clerks (DESIGN.md §1, §10) and the administrators.
     "list.import": frozenset({Role.clerk, Role.county_admin, Role.sysadmin}),
+    # Duplicate persons (issue 17, app.domain.duplicates): decided by the township's verifiers
+    # and clerks of the area; leaders and county staff see the candidates.
+    "duplicate.view": frozenset({Role.village_leader, Role.verifier, Role.clerk, Role.county_admin, Role.viewer}),
+    "duplicate.decide": frozenset({Role.verifier, Role.clerk}),
 }
 
 ROLE_LABELS = {
