@@ -155,8 +155,8 @@ def test_the_same_person_cancels_one_record_by_a_version_through_the_chain(reg_)
     c = candidates()[reg_.same_id]
     h2 = reg_.h2
     before = h2.current_number
-    saved = duplicates.decide_same(reg_.people.verifier, c.id, keep_person_id=reg_.son, base_number=before,
-                                   note="同一人，王家的记录重复")
+    duplicates.decide_same(reg_.people.verifier, c.id, keep_person_id=reg_.son, base_number=before,
+                           note="同一人，王家的记录重复")
     db.session.commit()
     db.session.expire_all()
     h2 = db.session.get(Household, h2.id)

@@ -183,9 +183,11 @@ def run_duplicates(actor: User, *, unit_id: int | None = None, run: QualityRun |
         table = DuplicateCandidate.__table__
         dialect_insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
         statement = dialect_insert(table).on_conflict_do_nothing(
-            index_elements=[table.c.left_person_id, table.c.right_person_id])
+            index_elements=[table.c.left_person_id, table.c.right_person_id]).returning(table.c.id)
         for start in range(0, len(inserts), 1000):
-            result.new += db.session.connection().execute(statement, inserts[start:start + 1000]).rowcount
+            # The ids inserted (a pair a concurrent run inserted first is not among them): an
+            # executemany's rowcount is not told on PostgreSQL.
+            result.new += len(db.session.connection().execute(statement, inserts[start:start + 1000]).all())
     # Open pairs not found again, both of whose records were read: gone.
     vanished = [cid for key, (cid, state) in existing.items() if state == _OPEN and cid not in seen]
     if vanished:
