@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import String, and_, func, or_, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -57,9 +57,15 @@ READ_BATCH = 5000
 _OPEN, _GONE = DuplicateState.open.value, DuplicateState.gone.value
 _SAME, _NOT_SAME = DuplicateState.same.value, DuplicateState.not_same.value
 
-# What the matcher reads of a person: plain columns, read as tuples.
-_RECORD_COLUMNS = (Person.id, Person.household_id, Person.name, Person.name_norm, Person.name_pinyin, Person.sex,
-                   Person.birth_date, Person.id_number, Person.status, Person.village_id)
+# What the matcher reads of a person: plain columns, read as tuples. The ids and the birth
+# date are read as the database gives them (type_coerce to String skips the conversion to
+# UUID and date objects: SQLite's hex text and ISO date text, PostgreSQL's driver values):
+# at 400k persons those conversions cost more than the matcher. Keys of one run are all of
+# one kind; the candidates' keys are made UUIDs again (`_as_uuid`).
+_RAW = String()
+_RECORD_COLUMNS = (type_coerce(Person.id, _RAW), type_coerce(Person.household_id, _RAW), Person.name,
+                   Person.name_norm, Person.name_pinyin, Person.sex, type_coerce(Person.birth_date, _RAW),
+                   Person.id_number, Person.village_id)
 
 
 @dataclass
@@ -84,26 +90,41 @@ def _area(actor: User, unit: AdminUnit | None, column):
     return condition if unit is None else and_(condition, in_subtree(column, unit.path))
 
 
-def record_of(row: Any) -> PersonRecord:
-    """A register row (the columns of _RECORD_COLUMNS) as the matcher's record."""
+def record_of(person: Person) -> PersonRecord:
+    """A register row (an ORM Person) as the matcher's record."""
     return PersonRecord(
-        key=row.id, household_key=row.household_id, name=row.name or "", name_norm=row.name_norm or "",
-        pinyin=row.name_pinyin or "", sex=row.sex or "",
-        birth_date=row.birth_date.isoformat() if row.birth_date else "", id_number=row.id_number or "",
-        status=ACTIVE if row.status == ACTIVE else CANCELLED, unit=str(row.village_id))
+        key=person.id, household_key=person.household_id, name=person.name or "", name_norm=person.name_norm or "",
+        pinyin=person.name_pinyin or "", sex=person.sex or "",
+        birth_date=person.birth_date.isoformat() if person.birth_date else "", id_number=person.id_number or "",
+        status=ACTIVE if person.status == ACTIVE else CANCELLED, unit=str(person.village_id))
+
+
+def _iso(value: Any) -> str:
+    if not value:
+        return ""
+    return value if isinstance(value, str) else value.isoformat()
+
+
+def _as_uuid(key: Any) -> uuid.UUID:
+    return key if isinstance(key, uuid.UUID) else uuid.UUID(str(key))
 
 
 def read_records(actor: User, unit: AdminUnit | None = None) -> Iterator[PersonRecord]:
-    """The persons of the area's current versions, streamed (yield_per) as matcher records.
-    Cancelled persons are left out here already: the matcher would drop them anyway."""
+    """The active persons of the area's current versions, streamed (yield_per) as matcher
+    records keyed by the raw person id (see _RECORD_COLUMNS). Cancelled persons are left out
+    here already: the matcher would drop them anyway."""
     query = (select(*_RECORD_COLUMNS).where(_area(actor, unit, Person.unit_path), Person.status == ACTIVE)
              .execution_options(yield_per=READ_BATCH))
-    for row in db.session.execute(query):
-        yield record_of(row)
+    record = PersonRecord
+    for pid, hid, name, norm, pinyin, sex, birth, number, village in db.session.execute(query):
+        yield record(pid, hid, name or "", norm or "", pinyin or "", sex or "", _iso(birth), number or "",
+                     ACTIVE, str(village))
 
 
 def _not_same_pairs() -> set[frozenset]:
-    rows = db.session.execute(select(DuplicateCandidate.left_person_id, DuplicateCandidate.right_person_id)
+    """The pairs decided "not the same", keyed as read_records keys the persons (raw ids)."""
+    rows = db.session.execute(select(type_coerce(DuplicateCandidate.left_person_id, _RAW),
+                                     type_coerce(DuplicateCandidate.right_person_id, _RAW))
                               .where(DuplicateCandidate.state == _NOT_SAME))
     return {pair_key(a, b) for a, b in rows}
 
@@ -154,12 +175,12 @@ def run_duplicates(actor: User, *, unit_id: int | None = None, run: QualityRun |
     result = DuplicatesResult(run_id=run.id, records=report.records, found=len(report.candidates),
                               capped_blocks=[{"rule": b.rule, "key": b.key, "size": b.size}
                                              for b in report.capped_blocks])
-    places = _places({p for c in report.candidates for p in (c.left, c.right)})
+    places = _places({_as_uuid(p) for c in report.candidates for p in (c.left, c.right)})
     now = utcnow()
     seen: set[int] = set()
     inserts = []
     for c in report.candidates:
-        left, right = ordered(c.left, c.right)
+        left, right = ordered(_as_uuid(c.left), _as_uuid(c.right))
         known = existing.get((left, right))
         if known is not None:
             seen.add(known[0])
