@@ -19,7 +19,7 @@ from sqlalchemy import select
 from app.domain import duplicates
 from app.domain.errors import DomainError
 from app.domain.units import unit_by_code
-from app.extensions import db
+from app.extensions import db, reads_only
 from app.models import Role, RoleAssignment, User
 
 
@@ -46,13 +46,15 @@ def _actor(username: str | None) -> User:
 def duplicates_command(unit_code: str | None, username: str | None) -> None:
     """Find duplicate persons (重复人口) in the register and store them as candidates for review."""
     with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")):
-        actor = _actor(username)
-        unit_id = None
-        if unit_code:
-            unit = unit_by_code(unit_code.strip())
-            if unit is None:
-                raise click.ClickException(f"--unit {unit_code}: no such unit")
-            unit_id = unit.id
+        with reads_only():  # SQLite: looked up without the write lock, which the run takes only to store
+            actor = _actor(username)
+            unit_id = None
+            if unit_code:
+                unit = unit_by_code(unit_code.strip())
+                if unit is None:
+                    raise click.ClickException(f"--unit {unit_code}: no such unit")
+                unit_id = unit.id
+        db.session.commit()  # ends the read (nothing was written)
         started = time.perf_counter()
         try:
             result = duplicates.run_duplicates(actor, unit_id=unit_id)

@@ -143,10 +143,10 @@ def run_duplicates(actor: User, *, unit_id: int | None = None, run: QualityRun |
     """Find the duplicate candidates of the actor's area (or of the unit `unit_id` in it) and
     store them. `run`: the quality run this is part of (the registry-wide run); without one a
     QualityRun is made for it and marked done. Flushes; the caller commits."""
-    unit = scope.require_unit(actor, unit_id) if unit_id is not None else None
     clock = time.perf_counter()
     seconds: dict[str, float] = {}
     with reads_first():  # SQLite: the reads do not hold the one write lock
+        unit = scope.require_unit(actor, unit_id) if unit_id is not None else None
         records = list(read_records(actor, unit))
         not_same = _not_same_pairs()
         existing = {(r.left_person_id, r.right_person_id): (r.id, r.state) for r in db.session.execute(
