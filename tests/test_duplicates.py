@@ -13,11 +13,13 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
-from app.domain import duplicates, registration as reg
+from app.domain import duplicates, workflow
+from app.domain import registration as reg
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
 from app.models import (AuditEntry, DuplicateCandidate, Household, HouseholdVersion, Person, QualityRun,
-                        VersionKind)
+                        VerifiedPerson, VersionKind)
+from app.models import WorkflowAction as A
 from tests.support.households import TODAY, family, member
 
 
@@ -178,6 +180,36 @@ def test_the_same_person_cancels_one_record_by_a_version_through_the_chain(reg_)
     # The next run does not propose it again and leaves the decision as it is.
     again = run(reg_.people.admin)
     assert candidates()[reg_.same_id].state == "same" and again.open == 2
+
+
+SIGN = [[[100, 100], [400, 130], [700, 100]], [[250, 60], [260, 200], [240, 330]]]
+
+
+def test_a_verified_household_goes_back_up_the_chain_after_the_cancellation(reg_):
+    p = reg_.people
+    h5 = reg_.h5
+    for user, action in ((p.collector_a, A.submit), (p.leader, A.confirm), (p.verifier, A.verify)):
+        workflow.transition(user, h5.id, action, version_number=h5.current_number, strokes=SIGN)
+        db.session.commit()
+    verified = h5.current_version_id
+    assert h5.state == "verified"
+    run(p.admin)
+    keep = next(m for m in reg_.h4.current_version.data["members"] if m["name"] == "张建华")["person_id"]
+    duplicates.decide_same(p.clerk, candidates()[reg_.homophone].id, keep_person_id=uuid.UUID(keep),
+                           base_number=h5.current_number, note="章建华即张建华")
+    db.session.commit()
+    db.session.expire_all()
+    h5 = db.session.get(Household, h5.id)
+    assert h5.state == "draft" and h5.last_verified_version_id == verified != h5.current_version_id
+    # The verified register keeps the verified version until the new one is verified in turn.
+    cancelled = next(m for m in h5.current_version.data["members"] if m["name"] == "章建华")
+    verified_row = db.session.get(VerifiedPerson, (h5.id, uuid.UUID(cancelled["person_id"])))
+    assert cancelled["status"] == "duplicate" and verified_row.status == "active"
+    for user, action in ((p.collector_a, A.submit), (p.leader, A.confirm), (p.verifier, A.verify)):
+        workflow.transition(user, h5.id, action, version_number=h5.current_number, strokes=SIGN)
+        db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(VerifiedPerson, (h5.id, uuid.UUID(cancelled["person_id"]))).status == "duplicate"
 
 
 def test_a_changed_record_makes_its_pair_gone_and_a_run_finding_it_again_reopens_it(reg_):
