@@ -117,7 +117,9 @@ OWN_TESTS = {"conflicts.conflict": "test_a_conflict_page_names_its_household",
              "lists.preview": "test_upload_preview_confirm_and_the_done_page_with_counts",
              "lists.problems": "test_the_problems_as_a_page_and_as_excel",
              "lists.problems_xlsx": "test_the_problems_as_a_page_and_as_excel",
-             "lists.records": "test_the_problems_as_a_page_and_as_excel"}
+             "lists.records": "test_the_problems_as_a_page_and_as_excel",
+             # tests/test_duplicates.py: a duplicate candidate needs a run that found one.
+             "duplicates.candidate": "test_the_candidate_page_is_in_the_access_log"}
 # Who may open each marked route (the first role that gets a 200 is used).
 ROLES = ("collector", "village_leader", "verifier", "county_admin")
 

@@ -387,3 +387,16 @@ def test_bad_ids_and_outsiders_get_404(web):
     assert web.c["verifier_t2"].get(f"/quality/duplicates/{web.ids[web.typo]}").status_code == 200
     resp = web.c["collector_a"].get("/quality/duplicates/")
     assert resp.status_code == 302
+
+
+def test_the_candidate_page_is_in_the_access_log(web):
+    from app import access_log
+    from app.models import AccessEntry
+
+    cid = web.ids[web.same_id]
+    assert web.c["verifier_t1"].get(f"/quality/duplicates/{cid}").status_code == 200
+    db.session.commit()
+    access_log.current().flush()
+    [entry] = db.session.scalars(select(AccessEntry).where(AccessEntry.endpoint == "duplicates.candidate")).all()
+    assert entry.object_type == "duplicate_candidate" and entry.object_id == str(cid)
+    assert entry.actor_id == web.people.verifier.id
