@@ -181,6 +181,10 @@ def run_duplicates(actor: User, *, unit_id: int | None = None, run: QualityRun |
     inserts = []
     for c in report.candidates:
         left, right = ordered(_as_uuid(c.left), _as_uuid(c.right))
+        lp, rp = places[left], places[right]
+        # Where each side is now (a household may have moved since the pair was first found).
+        where = {"left_household_id": lp[0], "right_household_id": rp[0], "village_id": lp[1], "unit_path": lp[2],
+                 "other_unit_path": rp[2]}
         known = existing.get((left, right))
         if known is not None:
             seen.add(known[0])
@@ -189,17 +193,15 @@ def run_duplicates(actor: User, *, unit_id: int | None = None, run: QualityRun |
                 done = db.session.execute(
                     update(DuplicateCandidate)
                     .where(DuplicateCandidate.id == known[0], DuplicateCandidate.state.in_((_OPEN, _GONE)))
-                    .values(score=c.score, reasons=reasons_of(c), last_run_id=run.id, state=_OPEN)
+                    .values(score=c.score, reasons=reasons_of(c), last_run_id=run.id, state=_OPEN, **where)
                     .execution_options(synchronize_session=False))
                 result.seen_again += done.rowcount
             else:
                 result.kept_decided += 1
             continue
-        lp, rp = places[left], places[right]
-        inserts.append({"left_person_id": left, "right_person_id": right, "left_household_id": lp[0],
-                        "right_household_id": rp[0], "village_id": lp[1], "unit_path": lp[2],
-                        "other_unit_path": rp[2], "score": c.score, "reasons": reasons_of(c), "state": _OPEN,
-                        "found_run_id": run.id, "found_at": now, "last_run_id": run.id})
+        inserts.append({"left_person_id": left, "right_person_id": right, **where, "score": c.score,
+                        "reasons": reasons_of(c), "state": _OPEN, "found_run_id": run.id, "found_at": now,
+                        "last_run_id": run.id})
     if inserts:
         table = DuplicateCandidate.__table__
         dialect_insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
