@@ -400,3 +400,31 @@ def test_the_candidate_page_is_in_the_access_log(web):
     [entry] = db.session.scalars(select(AccessEntry).where(AccessEntry.endpoint == "duplicates.candidate")).all()
     assert entry.object_type == "duplicate_candidate" and entry.object_id == str(cid)
     assert entry.actor_id == web.people.verifier.id
+
+
+def test_a_quality_run_can_include_the_duplicates_in_its_own_run(reg_):
+    """The registry-wide run (`flask quality run`) passes its QualityRun: the candidates name
+    it, its duplicates_found is set, and its state is left to that run."""
+    from app.models import RunState
+
+    q = QualityRun(state=RunState.running.value, asked_by_id=reg_.people.admin.id)
+    db.session.add(q)
+    db.session.flush()
+    result = duplicates.run_duplicates(reg_.people.admin, run=q)
+    db.session.commit()
+    assert result.run_id == q.id and q.duplicates_found == 3 and q.state == "running"
+    assert {c.found_run_id for c in candidates().values()} == {q.id}
+    assert count(QualityRun) == 1
+
+
+def test_the_list_shows_each_state(web):
+    client = web.c["verifier_t1"]
+    duplicates.decide_not_same(web.people.verifier, web.ids[web.homophone], note="两人")
+    db.session.commit()
+    page = unescape(client.get("/quality/duplicates/?state=not_same").get_data(as_text=True))
+    assert f'data-testid="candidate-{web.ids[web.homophone]}"' in page and "不是同一人" in page
+    page = unescape(client.get("/quality/duplicates/").get_data(as_text=True))
+    assert f'data-testid="candidate-{web.ids[web.homophone]}"' not in page
+    for junk in ("?state=nonsense", "?page=abc", "?page=0"):
+        assert client.get(f"/quality/duplicates/{junk}").status_code == 200
+    assert client.get(f"/quality/duplicates/?page={2**70}").status_code == 404
