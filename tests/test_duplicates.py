@@ -428,3 +428,21 @@ def test_the_list_shows_each_state(web):
     for junk in ("?state=nonsense", "?page=abc", "?page=0"):
         assert client.get(f"/quality/duplicates/{junk}").status_code == 200
     assert client.get(f"/quality/duplicates/?page={2**70}").status_code == 404
+
+
+def test_a_decision_taken_while_a_run_matches_is_kept(reg_, monkeypatch):
+    """The run read the pairs before the reviewer decided one; its store does not reopen it."""
+    run(reg_.people.admin)
+    cid = candidates()[reg_.homophone].id
+    match = duplicates.find_duplicates
+
+    def decided_meanwhile(*args, **kwargs):
+        report = match(*args, **kwargs)
+        duplicates.decide_not_same(reg_.people.verifier, cid, note="核实为两人")
+        return report
+
+    monkeypatch.setattr(duplicates, "find_duplicates", decided_meanwhile)
+    result = run(reg_.people.admin)
+    c = candidates()[reg_.homophone]
+    assert (c.state, c.note) == ("not_same", "核实为两人") and c.last_run_id != result.run_id
+    assert result.seen_again == 2 and result.open == 2

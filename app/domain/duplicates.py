@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import String, and_, func, or_, select, type_coerce, update
+from sqlalchemy import String, and_, bindparam, func, or_, select, type_coerce, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -178,7 +178,8 @@ def run_duplicates(actor: User, *, unit_id: int | None = None, run: QualityRun |
     places = _places({_as_uuid(p) for c in report.candidates for p in (c.left, c.right)})
     now = utcnow()
     seen: set[int] = set()
-    inserts = []
+    inserts: list[dict[str, Any]] = []
+    again: list[dict[str, Any]] = []
     for c in report.candidates:
         left, right = ordered(_as_uuid(c.left), _as_uuid(c.right))
         lp, rp = places[left], places[right]
@@ -189,21 +190,30 @@ def run_duplicates(actor: User, *, unit_id: int | None = None, run: QualityRun |
         if known is not None:
             seen.add(known[0])
             if known[1] in (_OPEN, _GONE):
-                # Conditional: a decision taken while the run matched is kept.
-                done = db.session.execute(
-                    update(DuplicateCandidate)
-                    .where(DuplicateCandidate.id == known[0], DuplicateCandidate.state.in_((_OPEN, _GONE)))
-                    .values(score=c.score, reasons=reasons_of(c), last_run_id=run.id, state=_OPEN, **where)
-                    .execution_options(synchronize_session=False))
-                result.seen_again += done.rowcount
+                again.append({"_id": known[0], "_score": c.score, "_reasons": reasons_of(c),
+                              **{f"_{k}": v for k, v in where.items()}})
             else:
                 result.kept_decided += 1
             continue
         inserts.append({"left_person_id": left, "right_person_id": right, **where, "score": c.score,
                         "reasons": reasons_of(c), "state": _OPEN, "found_run_id": run.id, "found_at": now,
                         "last_run_id": run.id})
+    table = DuplicateCandidate.__table__
+    if again:
+        # One statement for all pairs seen again, conditional on their state: a decision taken
+        # while the run matched is kept. Counted by the run's mark on the rows it changed (an
+        # executemany's rowcount is not told on PostgreSQL).
+        statement = (update(table).where(table.c.id == bindparam("_id"),
+                                          or_(table.c.state == _OPEN, table.c.state == _GONE))
+                     .values(score=bindparam("_score"), reasons=bindparam("_reasons"), last_run_id=run.id,
+                             state=_OPEN, **{k: bindparam(f"_{k}") for k in _PLACE_COLUMNS}))
+        ids = [row["_id"] for row in again]
+        for start in range(0, len(again), 1000):
+            db.session.connection().execute(statement, again[start:start + 1000])
+            result.seen_again += db.session.scalar(
+                select(func.count()).select_from(table)
+                .where(table.c.id.in_(ids[start:start + 1000]), table.c.last_run_id == run.id)) or 0
     if inserts:
-        table = DuplicateCandidate.__table__
         dialect_insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
         statement = dialect_insert(table).on_conflict_do_nothing(
             index_elements=[table.c.left_person_id, table.c.right_person_id]).returning(table.c.id)
@@ -238,6 +248,9 @@ def run_duplicates(actor: User, *, unit_id: int | None = None, run: QualityRun |
         "seen_again": result.seen_again, "gone": result.gone, "open": result.open,
         "capped_blocks": len(result.capped_blocks)})
     return result
+
+
+_PLACE_COLUMNS = ("left_household_id", "right_household_id", "village_id", "unit_path", "other_unit_path")
 
 
 def _places(person_ids: set[uuid.UUID]) -> dict[uuid.UUID, tuple[uuid.UUID, int, str]]:
