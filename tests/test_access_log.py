@@ -48,6 +48,9 @@ SHOWS_NONE = {
     "lists.status": "one imported list's state and counts, for its page's progress",
     "lists.withdraw_form": "a confirmation naming the list and its count of records",
     "lists.template": "a blank template: column names only",
+    "spot_checks.index": "spot checks: village, round, seed, counts and accuracy",
+    "spot_checks.villages": "villages where the user may draw a spot check",
+    "spot_checks.draw": "the draw form: a village, its seed and round",
 }
 SHOWS_NONE = {k: v for k, v in SHOWS_NONE.items() if v is not None}
 
@@ -118,6 +121,11 @@ OWN_TESTS = {"conflicts.conflict": "test_a_conflict_page_names_its_household",
              "lists.problems": "test_the_problems_as_a_page_and_as_excel",
              "lists.problems_xlsx": "test_the_problems_as_a_page_and_as_excel",
              "lists.records": "test_the_problems_as_a_page_and_as_excel",
+             # tests/test_spot_checks_web.py: a spot check's page, its check list files and entry page.
+             "spot_checks.show": "test_the_check_list_page_pdf_and_excel_are_logged",
+             "spot_checks.pdf": "test_the_check_list_page_pdf_and_excel_are_logged",
+             "spot_checks.xlsx": "test_the_check_list_page_pdf_and_excel_are_logged",
+             "spot_checks.item": "test_the_entry_page_is_logged",
              # tests/test_duplicates.py: a duplicate candidate needs a run that found one.
              "duplicates.candidate": "test_the_candidate_page_is_in_the_access_log"}
 # Who may open each marked route (the first role that gets a 200 is used).
