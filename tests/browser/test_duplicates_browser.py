@@ -64,5 +64,8 @@ def test_verifier_decides_a_duplicate_on_a_phone(live_server, browser: Browser):
     finally:
         context.close()
     with app.app_context():
-        assert db.session.get(Person, uuid.UUID(copied["person_id"])).status == "duplicate"
+        # "keep-1" keeps the first record of the pair (the left one: the smaller id as text).
+        kept, cancelled = sorted((first["members"][2]["person_id"], copied["person_id"]))
+        assert db.session.get(Person, uuid.UUID(cancelled)).status == "duplicate"
+        assert db.session.get(Person, uuid.UUID(kept)).status == "active"
         assert db.session.get(DuplicateCandidate, candidate_id).note == "同一人，罗家重复登记"
