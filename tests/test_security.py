@@ -223,6 +223,26 @@ def _spot_check_in_b(ctx):
     return check.id
 
 
+def _duplicate_in_b(ctx):
+    """A duplicate candidate of two records in village B: one member entered in two of its
+    households (app.domain.duplicates)."""
+    import copy
+
+    from app.domain import duplicates, registration
+    from tests.support.households import family
+    maker = ctx["make_user"]("collector", ctx["units"]["B"], username="b_duplicate_maker")
+    first, second = family(surname="孙", seq=8), family(surname="周", seq=9)
+    second["members"].append({**copy.deepcopy(first["members"][2]), "person_id": str(uuid.uuid4()),
+                              "relationship": "99"})
+    for data in (first, second):
+        registration.new_household(maker, unit_id=ctx["units"]["B"].id, data=data)
+    clerk = ctx["make_user"]("clerk", ctx["units"]["T1"], username="b_duplicate_clerk")
+    duplicates.run_duplicates(clerk, unit_id=ctx["units"]["B"].id)
+    db.session.commit()
+    from app.models import DuplicateCandidate
+    return db.session.scalar(select(DuplicateCandidate.id).limit(1))
+
+
 FACTORIES = {
     "device_id": _device_in_b,
     "conflict_id": _conflict_in_b,
@@ -242,6 +262,7 @@ FACTORIES = {
     "notice_id": _notice_in_b,
     "spot_check_id": _spot_check_in_b,
     "position": lambda ctx: 1,
+    "candidate_id": _duplicate_in_b,
 }
 
 # Who looks from outside, and who may see village B's objects (the positive control:
@@ -257,7 +278,8 @@ OPENED_BY = {"collect.edit": ("collector", "B"), "books.village": ("clerk", "T1"
              "prefill.village": ("village_leader", "B"),
              "spot_checks.draw": ("verifier", "T1"), "spot_checks.show": ("verifier", "T1"),
              "spot_checks.pdf": ("verifier", "T1"), "spot_checks.xlsx": ("verifier", "T1"),
-             "spot_checks.item": ("verifier", "T1")}
+             "spot_checks.item": ("verifier", "T1"),
+             "duplicates.candidate": ("verifier", "T1")}
 
 
 # Pages that only the session that made their object opens: tested where it is made.

@@ -49,6 +49,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "spotcheck.point": frozenset({Role.county_admin}),
     "spotcheck.check": frozenset({Role.verifier, Role.county_admin, Role.collector}),
     "spotcheck.view": frozenset({Role.verifier, Role.county_admin, Role.collector, Role.village_leader}),
+    # Duplicate persons (issue 17, app.domain.duplicates): decided by the township's verifiers
+    # and clerks of the area; leaders and county staff see the candidates.
+    "duplicate.view": frozenset({Role.village_leader, Role.verifier, Role.clerk, Role.county_admin, Role.viewer}),
+    "duplicate.decide": frozenset({Role.verifier, Role.clerk}),
 }
 
 ROLE_LABELS = {
