@@ -1,5 +1,5 @@
 """Command-line groups: `flask units`, `flask users`, `flask audit`, `flask access`, `flask demo`,
-`flask print`, `flask lists`; `flask backup` and `flask restore`."""
+`flask print`, `flask lists`; `flask backup` and `flask restore`; `flask quality` (issue 17)."""
 from __future__ import annotations
 
 from flask import Flask
@@ -17,3 +17,9 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(lists.lists_cli)
     app.cli.add_command(backup.backup_command)
     app.cli.add_command(backup.restore_command)
+
+    # Issue 17: the `quality` group, and its commands each from their own module.
+    from app.cli import quality, scorecard
+
+    quality.quality_cli.add_command(scorecard.scorecard_command)
+    app.cli.add_command(quality.quality_cli)

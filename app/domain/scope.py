@@ -41,6 +41,14 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Lists from the police, hospitals and civil affairs, and old registers, are taken in by
     # the township's and county's clerks (DESIGN.md §1, §10) and the administrators.
     "list.import": frozenset({Role.clerk, Role.county_admin, Role.sysadmin}),
+    # The village scorecard and acceptance (issue 17, app.domain.scorecard): everyone sees the
+    # figures of their area; the county sets its thresholds; the township (or county) enters the
+    # households expected; the village leader applies for acceptance, the township decides.
+    "quality.view": frozenset(Role),
+    "quality.thresholds": frozenset({Role.county_admin}),
+    "quality.expected": frozenset({Role.verifier, Role.clerk, Role.county_admin}),
+    "acceptance.apply": frozenset({Role.village_leader}),
+    "acceptance.decide": frozenset({Role.verifier}),
 }
 
 ROLE_LABELS = {
