@@ -48,6 +48,10 @@ SHOWS_NONE = {
     "lists.status": "one imported list's state and counts, for its page's progress",
     "lists.withdraw_form": "a confirmation naming the list and its count of records",
     "lists.template": "a blank template: column names only",
+    "scorecard.index": "the units the user may see",
+    "scorecard.show": "a unit's counts and rates, its acceptance applications and card numbers changed after it",
+    "scorecard.thresholds": "a county's thresholds",
+    "scorecard.expected": "households expected and collected per village, names of imported police lists",
 }
 SHOWS_NONE = {k: v for k, v in SHOWS_NONE.items() if v is not None}
 
