@@ -309,8 +309,19 @@ def test_expected_households_permissions_and_bad_input(units, people):
         sc.set_expected(people.verifier, {units["T1"].id: "3"})
     with pytest.raises(Invalid):
         sc.expected_from_list(people.clerk, units["T1"].id, 999)
+    # Another township's list is not T1's to use, even with rows in T1's villages.
+    other = make_list(police_rows(units), unit=units["T2"])
+    with pytest.raises(Invalid) as e:
+        sc.expected_from_list(people.clerk, units["T1"].id, other.id)
+    assert e.value.field == "list_id"
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(UnitExpectation)) == 0
+    # A list the system imported (from the command line, at the root) covers every area.
+    root = make_list(police_rows(units), unit=units["T2"])
+    root.unit_path = ""
+    db.session.commit()
+    assert root in sc.police_lists(people.clerk, units["T1"])
+    assert sc.expected_from_list(people.clerk, units["T1"].id, root.id) == 2
 
 
 # ---------------------------------------------------------------- acceptance

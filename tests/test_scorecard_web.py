@@ -134,7 +134,11 @@ def test_thresholds_page(app, units, people, new_client):
     assert c.post_form(url, good).status_code == 302
     row = db.session.get(QualityThreshold, units["county"].id)
     assert (row.entry_rate_min, row.logic_error_max, row.over_threshold) == (0.9, 0.08, "all")
-    assert c.post_form(f"/quality/thresholds/{units['T1'].id}", good).status_code == 422
+    # From a township's page: the thresholds of its county.
+    assert c.post_form(f"/quality/thresholds/{units['T1'].id}", {**good, "logic_error_max": "7"}).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(QualityThreshold, units["county"].id).logic_error_max == 0.07
+    assert c.get(f"/quality/thresholds/{units['city'].id}").status_code == 404  # above the county: not in scope
     verifier = login(new_client, people.verifier)
     assert verifier.post_form(url, good).status_code in (403, 404)
 

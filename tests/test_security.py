@@ -210,6 +210,15 @@ def _notice_in_b(ctx):
     return notice.id
 
 
+def _acceptance_in_b(ctx):
+    """Village B's leader's application for acceptance (app.domain.scorecard)."""
+    from app.domain import scorecard
+    leader = ctx["make_user"]("village_leader", ctx["units"]["B"], username="b_acceptance_leader")
+    row = scorecard.apply(leader, ctx["units"]["B"].id, "2026", "申请验收")
+    db.session.commit()
+    return row.id
+
+
 FACTORIES = {
     "device_id": _device_in_b,
     "conflict_id": _conflict_in_b,
@@ -227,6 +236,7 @@ FACTORIES = {
     "list_id": _list_in_t1,
     "sha256": _upload_in_t1,
     "notice_id": _notice_in_b,
+    "acceptance_id": _acceptance_in_b,
 }
 
 # Who looks from outside, and who may see village B's objects (the positive control:
@@ -239,7 +249,8 @@ OPENED_BY = {"collect.edit": ("collector", "B"), "books.village": ("clerk", "T1"
              "books.job": ("clerk", "T1"), "books.download": ("clerk", "T1"),
              "history.month": ("village_leader", "B"),
              "events.record": ("collector", "B"),
-             "prefill.village": ("village_leader", "B")}
+             "prefill.village": ("village_leader", "B"),
+             "scorecard.thresholds": ("county_admin", "county"), "scorecard.expected": ("verifier", "T1")}
 
 
 # Pages that only the session that made their object opens: tested where it is made.

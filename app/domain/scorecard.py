@@ -374,9 +374,8 @@ class Thresholds:
 
 def county_of(unit: AdminUnit) -> AdminUnit | None:
     """The county above (or at) a unit, from its path."""
-    parts = [p for p in unit.path.split("/") if p]
-    prefixes = ["".join(p + "/" for p in parts[:i]) for i in range(1, len(parts) + 1)]
-    return db.session.scalar(select(AdminUnit).where(AdminUnit.path.in_(prefixes), AdminUnit.level == "county"))
+    return db.session.scalar(select(AdminUnit).where(AdminUnit.path.in_(_ancestor_paths(unit.path)),
+                                                     AdminUnit.level == "county"))
 
 
 def thresholds_of(county: AdminUnit | None) -> Thresholds:
@@ -512,11 +511,21 @@ def _put_expected(actor: User | None, unit: AdminUnit, n: int, source: str, list
     return 1
 
 
+def _ancestor_paths(path: str) -> list[str]:
+    """The paths above (and at) `path`, with the root "" (a list the system imported)."""
+    parts = [p for p in path.split("/") if p]
+    return [""] + ["".join(p + "/" for p in parts[:i]) for i in range(1, len(parts) + 1)]
+
+
 def police_lists(actor: User, unit: AdminUnit) -> list[ImportedList]:
-    """Imported police registers the user may take expected counts from, for villages under `unit`."""
+    """Imported police registers the user may take expected counts from for villages under
+    `unit`: those imported in the user's area, and those imported above the unit (by the city,
+    or by the system from the command line), whose rows cover it. Only the counts of the
+    user's own villages are read from them."""
     return list(db.session.execute(
         select(ImportedList).where(ImportedList.source == "police", ImportedList.state == ListState.loaded.value,
-                                   scope.scope_filter(actor, ImportedList.unit_path, "unit.view"))
+                                   or_(scope.scope_filter(actor, ImportedList.unit_path, "unit.view"),
+                                       ImportedList.unit_path.in_(_ancestor_paths(unit.path))))
         .order_by(ImportedList.id.desc())).scalars())
 
 

@@ -26,7 +26,7 @@ from app.web import label_language
 
 bp = Blueprint("scorecard", __name__, url_prefix="/quality")
 
-ACCEPTANCE_LABELS = {"applied": _l("Applied, waiting for the township"), "refused": _l("Refused"),
+ACCEPTANCE_LABELS = {"applied": _l("Applied, waiting for the township"), "refused": _l("Not accepted"),
                      "accepted": _l("Accepted")}
 OVER_LABELS = {"errors": _l("Re-check the households with errors"), "all": _l("Re-check every household")}
 
@@ -168,10 +168,16 @@ def decide(acceptance_id: int):
 
 # ---------------------------------------------------------------- thresholds
 
-@bp.route("/thresholds/<int:county_id>", methods=["GET", "POST"])
-def thresholds(county_id: int):
+@bp.route("/thresholds/<int:unit_id>", methods=["GET", "POST"])
+def thresholds(unit_id: int):
+    """The thresholds of the county of a unit (the county itself, or a unit below it)."""
     me = _me()
-    county = scope.require_unit(me, county_id, "quality.thresholds")
+    unit = scope.require_unit(me, unit_id, "quality.thresholds")
+    county = domain.county_of(unit)
+    if county is None:
+        raise Invalid(_("Thresholds are set for a county."), field="unit_id")
+    county = scope.require_unit(me, county.id, "quality.thresholds")
+    county_id = county.id
     message, field, status, form = None, None, 200, None
     if request.method == "POST":
         form = request.form
@@ -183,7 +189,7 @@ def thresholds(county_id: int):
         else:
             db.session.commit()
             flash(_("The thresholds of %(county)s are saved.", county=county.name))
-            return redirect(url_for(".thresholds", county_id=county_id))
+            return redirect(url_for(".thresholds", unit_id=county_id))
     limits = domain.thresholds_of(county)
     values = form or {k: f"{getattr(limits, k) * 100:g}" for k in ("entry_rate_min", "completeness_min",
                                                                     "accuracy_min", "logic_error_max")}
