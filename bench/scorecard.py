@@ -168,13 +168,14 @@ def seed(result: Result) -> dict[str, int]:
             dict(left_person_id=lo[0], right_person_id=hi[0], left_household_id=lo[1], right_household_id=hi[1],
                  village_id=lo[2], unit_path=lo[3], other_unit_path=hi[3], score=0.9, reasons=[], state="open",
                  found_at=now) for lo, hi in pairs])
-        per_township = db.session.execute(
-            select(AdminUnit.id, AdminUnit.name, func.count(Household.id))
-            .join(Household, Household.unit_path.like(AdminUnit.path + "%"))
-            .where(AdminUnit.level == "township", in_subtree(AdminUnit.path, county.path))
-            .group_by(AdminUnit.id, AdminUnit.name).order_by(func.count(Household.id).desc())).first()
-        township_id, result.township, result.township_households = per_township
+        per_village = dict(db.session.execute(select(Household.village_id, func.count())
+                                              .group_by(Household.village_id)).all())
+        per_township: dict[int, int] = {}
+        for v in villages:
+            per_township[v.parent_id] = per_township.get(v.parent_id, 0) + per_village.get(v.id, 0)
+        township_id = max(per_township, key=per_township.get)
         township = db.session.get(AdminUnit, township_id)
+        result.township, result.township_households = township.name, per_township[township_id]
         its_villages = [v for v in villages if v.path.startswith(township.path)]
         for v in its_villages[::2]:
             db.session.add(VillageAcceptance(village_id=v.id, round=str(TODAY.year), state="accepted",

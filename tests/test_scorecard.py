@@ -6,6 +6,7 @@ acceptance flagged; permissions and bad input."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from types import SimpleNamespace
 
@@ -470,3 +471,26 @@ def test_acceptance_permissions_and_bad_input(units, people):
     db.session.rollback()
     assert db.session.get(VillageAcceptance, applied.id).state == "applied"
     assert b.id  # B untouched
+
+
+def test_the_round_is_the_setting_or_the_local_year(app):
+    from app.domain import settings
+
+    app.config["ACCEPTANCE_ROUND"] = "2026春"
+    assert settings.current().acceptance_round == "2026春"
+    app.config["ACCEPTANCE_ROUND"] = ""
+    assert settings.current().acceptance_round == str(dt.datetime.now(settings.current().timezone).year)
+
+
+def test_a_decision_raced_by_another_is_a_conflict(units, people):
+    """Two township users deciding one application at once: the guarded update lets one win."""
+    a = units["A"]
+    good_village(units, people)
+    applied = sc.apply(people.leader, a.id, ROUND, "申请")
+    db.session.commit()
+    db.session.execute(VillageAcceptance.__table__.update().where(VillageAcceptance.id == applied.id)
+                       .values(state="refused", reason="另一人已处理"))
+    # This session still holds the application as pending (as the other user's request would).
+    applied.state = "applied"
+    with pytest.raises(Conflict):
+        sc.decide(people.verifier, applied.id, accept=True)

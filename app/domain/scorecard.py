@@ -35,7 +35,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, distinct, func, or_, select, union_all
+from sqlalchemy import and_, case, distinct, func, or_, select, union_all, update
+from sqlalchemy.exc import IntegrityError
 
 from app.domain import audit, scope
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
@@ -568,8 +569,13 @@ def apply(actor: User, village_id: int, round_: str, application: Any) -> Villag
                          village=village.name, round=round_))
     row = VillageAcceptance(village_id=village.id, round=round_, state=AcceptanceState.applied.value,
                             applied_by_id=actor.id, applied_at=utcnow(), application=text)
-    db.session.add(row)
-    db.session.flush()  # the partial unique index refuses a second live application raced in
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+            db.session.flush()  # the partial unique index refuses a second live application raced in
+    except IntegrityError:
+        raise Conflict(_("%(village)s has already applied or been accepted in round %(round)s.",
+                         village=village.name, round=round_)) from None
     audit.record("acceptance.apply", actor=actor, object_type="village_acceptance", object_id=row.id,
                  details={"village_id": village.id, "round": round_})
     return row
@@ -619,9 +625,16 @@ def decide(actor: User, acceptance_id: int, *, accept: bool, reason: Any = None)
     kept["thresholds"] = {"entry_rate_min": limits.entry_rate_min, "completeness_min": limits.completeness_min,
                           "accuracy_min": limits.accuracy_min, "logic_error_max": limits.logic_error_max,
                           "over_threshold": limits.over_threshold, "set": limits.set}
-    row.state, row.decided_by_id, row.decided_at = state.value, actor.id, utcnow()
-    row.figures, row.reason = kept, text
-    db.session.flush()
+    # Only an application still pending is decided: of two township users deciding at once,
+    # the second is told it was decided (a guarded update, not check-then-write).
+    done = db.session.execute(
+        update(VillageAcceptance).where(VillageAcceptance.id == row.id,
+                                        VillageAcceptance.state == AcceptanceState.applied.value)
+        .values(state=state.value, decided_by_id=actor.id, decided_at=utcnow(), figures=kept, reason=text)
+        .execution_options(synchronize_session=False))
+    if done.rowcount != 1:
+        raise Conflict(_("This application has already been decided."))
+    db.session.refresh(row)
     audit.record("acceptance.decide", actor=actor, object_type="village_acceptance", object_id=row.id,
                  details={"village_id": village.id, "round": row.round, "state": state.value,
                           "asked": "accept" if accept else "refuse", "failures": [f["en"] for f in failing]})
