@@ -354,6 +354,7 @@ def test_acceptance_refused_while_a_threshold_fails_and_granted_when_it_holds(un
     assert decision.acceptance.state == "refused"
     assert [f["en"] for f in decision.failures] == ["Logic error rate 15.0%, above 10.0%"]
     assert "逻辑关系误差率 15.0%" in decision.acceptance.reason
+    assert "复查有错误的住户" in decision.acceptance.reason  # the seed's default: re-check the households with errors
     assert decision.acceptance.figures["logic_errors"] == 3 and decision.acceptance.figures["failures"]
 
     # The township accepts the explanations of the errors: the threshold holds, a new application is accepted.
@@ -402,9 +403,11 @@ def test_county_thresholds_decide(units, people):
     a = units["A"]
     hs = good_village(units, people)
     finding(hs[0], 1)  # 1 error of 2 women: 5 %: passes the default 10 %, not the county's 4 %
-    sc.set_thresholds(people.county, units["county"].id, {**GOOD, "logic_error_max": "4"})
+    sc.set_thresholds(people.county, units["county"].id, {**GOOD, "logic_error_max": "4", "over_threshold": "all"})
     applied = sc.apply(people.leader, a.id, ROUND, "申请")
-    assert sc.decide(people.verifier, applied.id, accept=True).acceptance.state == "refused"
+    decision = sc.decide(people.verifier, applied.id, accept=True)
+    assert decision.acceptance.state == "refused" and "全部住户复查" in decision.acceptance.reason
+    assert decision.acceptance.figures["thresholds"]["logic_error_max"] == 0.04
 
 
 def test_the_township_may_refuse_with_a_reason(units, people):

@@ -50,6 +50,13 @@ from app.models import (AcceptanceState, AdminUnit, DuplicateCandidate, Duplicat
 # The seed's thresholds (全员人口信息数据大集中验收方案), used while a county has set none.
 DEFAULT_THRESHOLDS = {"entry_rate_min": 0.95, "completeness_min": 0.95, "accuracy_min": 0.95,
                       "logic_error_max": 0.10, "over_threshold": OverThreshold.errors.value}
+# What a village over the threshold gets (the county's choice), said with the refusal.
+OVER_THRESHOLD_TEXT = {
+    OverThreshold.errors.value: {"zh": "处理：复查有错误的住户后重新申请验收",
+                                 "en": "Next: re-check the households with errors, then apply again"},
+    OverThreshold.all.value: {"zh": "处理：全部住户复查后重新申请验收",
+                              "en": "Next: re-check every household, then apply again"},
+}
 RELATIONS_PER_WOMAN = 10
 APPLICATION_MAX = 2000
 REASON_MAX = 1000
@@ -613,7 +620,9 @@ def decide(actor: User, acceptance_id: int, *, accept: bool, reason: Any = None)
     failing = failures(figures, limits)
     if failing:
         state = AcceptanceState.refused
-        text = "；".join(f["zh"] for f in failing) + "\n" + "; ".join(f["en"] for f in failing)
+        next_step = OVER_THRESHOLD_TEXT[limits.over_threshold]
+        text = ("；".join(f["zh"] for f in failing) + "。" + next_step["zh"] + "\n"
+                + "; ".join(f["en"] for f in failing) + ". " + next_step["en"])
         if words:
             text += "\n" + words
     elif accept:
