@@ -207,38 +207,37 @@ def village_figures(path: str, round_: str) -> dict[int, Figures]:
     ids = list(rows)
     under = in_subtree
 
-    # Households: collected, verified, and pre-filled still to be verified at the door.
+    # Households (collected, verified, pre-filled still to be verified at the door) and the
+    # counts of their current versions, of collected households only (a police pre-fill is not
+    # yet the village's data): one pass over the unit's households, each with its
+    # HouseholdQuality by primary key.
     collected = Household.collected_at.is_not(None)
-    for vid, n_collected, n_verified, n_waiting in db.session.execute(
+    hq = HouseholdQuality
+
+    def of_collected(column):
+        return func.sum(case((collected, column), else_=0))
+
+    for vid, n_collected, n_verified, n_waiting, persons, required, filled, women in db.session.execute(
             select(Household.village_id,
                    func.count(Household.collected_at),
                    func.sum(case((and_(collected, Household.state == HouseholdState.verified.value), 1), else_=0)),
-                   func.sum(case((collected, 0), else_=1)))
+                   func.sum(case((collected, 0), else_=1)),
+                   of_collected(hq.persons), of_collected(hq.main_items_required),
+                   of_collected(hq.main_items_filled), of_collected(hq.married_women))
+            .outerjoin(hq, hq.household_id == Household.id)
             .where(under(Household.unit_path, path)).group_by(Household.village_id)):
         if vid in rows:
-            rows[vid].households_collected = int(n_collected or 0)
-            rows[vid].households_verified = int(n_verified or 0)
-            rows[vid].households_to_verify = int(n_waiting or 0)
+            f = rows[vid]
+            f.households_collected, f.households_verified = int(n_collected or 0), int(n_verified or 0)
+            f.households_to_verify = int(n_waiting or 0)
+            f.persons, f.main_items_required = int(persons or 0), int(required or 0)
+            f.main_items_filled, f.married_women = int(filled or 0), int(women or 0)
 
     for vid, n in db.session.execute(select(UnitExpectation.village_id, UnitExpectation.households_expected)
                                      .where(UnitExpectation.village_id.in_(ids))):
         rows[vid].households_expected = n
     for f in rows.values():
         f.expected_missing = int(f.households_expected is None)
-
-    # Counts of the current versions, of collected households only (a police pre-fill is not yet
-    # the village's data).
-    for vid, persons, required, filled, women in db.session.execute(
-            select(HouseholdQuality.village_id, func.sum(HouseholdQuality.persons),
-                   func.sum(HouseholdQuality.main_items_required), func.sum(HouseholdQuality.main_items_filled),
-                   func.sum(HouseholdQuality.married_women))
-            .join(Household, Household.id == HouseholdQuality.household_id)
-            .where(under(HouseholdQuality.unit_path, path), collected)
-            .group_by(HouseholdQuality.village_id)):
-        if vid in rows:
-            f = rows[vid]
-            f.persons, f.main_items_required = int(persons or 0), int(required or 0)
-            f.main_items_filled, f.married_women = int(filled or 0), int(women or 0)
 
     # Accuracy from the round's spot checks: only items a checker has entered count.
     for vid, checked, wrong in db.session.execute(
@@ -306,20 +305,26 @@ def _acceptance(rows: dict[int, Figures], path: str, ids: list[int], round_: str
                                                                    VillageAcceptance.round == round_)
                                   .order_by(VillageAcceptance.applied_at, VillageAcceptance.id)).scalars():
         latest[acc.village_id] = acc
+    accepted_ids = []
     for vid, acc in latest.items():
         rows[vid].acceptance = {"id": acc.id, "state": acc.state, "applied_at": acc.applied_at,
                                 "decided_at": acc.decided_at, "reason": acc.reason}
         rows[vid].accepted_villages = int(acc.state == AcceptanceState.accepted.value)
-    # Households changed after their village's acceptance of this round: a version made later.
+        if rows[vid].accepted_villages:
+            accepted_ids.append(vid)
+    if not accepted_ids:
+        return
+    # Households changed after their village's acceptance of this round: a version made later
+    # (the accepted villages' households only, by the village's index).
     accepted = (select(VillageAcceptance.village_id, VillageAcceptance.decided_at)
-                .where(VillageAcceptance.village_id.in_(ids), VillageAcceptance.round == round_,
+                .where(VillageAcceptance.village_id.in_(accepted_ids), VillageAcceptance.round == round_,
                        VillageAcceptance.state == AcceptanceState.accepted.value).subquery())
     for vid, n in db.session.execute(
             select(Household.village_id, func.count(distinct(Household.id)))
             .join(accepted, accepted.c.village_id == Household.village_id)
             .join(HouseholdVersion, and_(HouseholdVersion.household_id == Household.id,
                                          HouseholdVersion.created_at > accepted.c.decided_at))
-            .where(in_subtree(Household.unit_path, path)).group_by(Household.village_id)):
+            .where(Household.village_id.in_(accepted_ids)).group_by(Household.village_id)):
         rows[vid].changed_after_acceptance = int(n)
 
 
