@@ -1,6 +1,7 @@
 """Flask extensions, created unbound and initialised in create_app()."""
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -13,7 +14,14 @@ from flask_wtf import CSRFProtect
 
 from app.models.base import Base
 
-db = SQLAlchemy(model_class=Base)
+
+def _json_text(value) -> str:
+    # Chinese as UTF-8, not as \uXXXX escapes: a version's data and a list row's raw values
+    # are mostly Chinese, and escaped they take twice the bytes to write, read and keep.
+    return json.dumps(value, ensure_ascii=False)
+
+
+db = SQLAlchemy(model_class=Base, engine_options={"json_serializer": _json_text})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()

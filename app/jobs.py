@@ -133,7 +133,8 @@ def run_prefill(list_id: int, key: str, actor_id: int) -> None:
                 mark(prefill_done=done, prefill_total=total)
 
             try:
-                result = prefill.prefill(actor, list_id, key=key, commit=db.session.commit, on_progress=progress)
+                result = prefill.prefill(actor, list_id, key=key, commit=db.session.commit, on_progress=progress,
+                                         workers=prefill.default_workers())
                 db.session.commit()
             except Exception as e:
                 db.session.rollback()  # the villages done so far stay; a new run goes on from there

@@ -49,18 +49,31 @@ SURNAME_READINGS = {"曾": "zeng", "单": "shan", "解": "xie", "区": "ou", "�
                     "尉": "yu", "万俟": "moqi", "召": "shao", "句": "gou", "繁": "po", "员": "yun"}
 
 
+_SURNAMES_LONGEST_FIRST = sorted(SURNAME_READINGS, key=len, reverse=True)
+
+
 @lru_cache(maxsize=100_000)  # a pre-fill reads 400k names, half of them repeated (app.domain.prefill)
 def name_keys(name: str) -> tuple[str, str]:
     """(full toneless pinyin, initials) for search: 张三 -> ("zhangsan", "zs")."""
     name = (name or "").strip()
     if not name:
         return "", ""
-    surname = next((s for s in sorted(SURNAME_READINGS, key=len, reverse=True) if name.startswith(s)), None)
-    head = [SURNAME_READINGS[surname]] if surname else []
-    rest = name[len(surname):] if surname else name
-    syllables = head + lazy_pinyin(rest, style=Style.NORMAL, errors="ignore")
-    syllables = [s.lower() for s in syllables if s.isascii() and s.isalpha()]
+    surname = next((s for s in _SURNAMES_LONGEST_FIRST if name.startswith(s)), None)
+    if surname:
+        syllables = [SURNAME_READINGS[surname], *_syllables(name[len(surname):])]
+    elif len(name) > 1 and _is_han(name[0]):
+        # The surname alone, then the given name alone: names repeat far more as surname and
+        # given name apart than whole (pypinyin's phrases only join within a given name).
+        syllables = [*_syllables(name[0]), *_syllables(name[1:])]
+    else:
+        syllables = list(_syllables(name))
     return "".join(syllables)[:120], "".join(s[0] for s in syllables)[:30]
+
+
+@lru_cache(maxsize=100_000)
+def _syllables(text: str) -> tuple[str, ...]:
+    return tuple(s.lower() for s in lazy_pinyin(text, style=Style.NORMAL, errors="ignore")
+                 if s.isascii() and s.isalpha())
 
 
 # Two-character surnames (复姓) in use today; any other name's surname is its first character.

@@ -48,6 +48,9 @@ SHOWS_NONE = {
     "lists.status": "one imported list's state and counts, for its page's progress",
     "lists.withdraw_form": "a confirmation naming the list and its count of records",
     "lists.template": "a blank template: column names only",
+    "spot_checks.index": "spot checks: village, round, seed, counts and accuracy",
+    "spot_checks.villages": "villages where the user may draw a spot check",
+    "spot_checks.draw": "the draw form: a village, its seed and round",
     "scorecard.index": "the units the user may see",
     "scorecard.show": "a unit's counts and rates, its acceptance applications and card numbers changed after it",
     "scorecard.thresholds": "a county's thresholds",
@@ -121,7 +124,12 @@ OWN_TESTS = {"conflicts.conflict": "test_a_conflict_page_names_its_household",
              "lists.preview": "test_upload_preview_confirm_and_the_done_page_with_counts",
              "lists.problems": "test_the_problems_as_a_page_and_as_excel",
              "lists.problems_xlsx": "test_the_problems_as_a_page_and_as_excel",
-             "lists.records": "test_the_problems_as_a_page_and_as_excel"}
+             "lists.records": "test_the_problems_as_a_page_and_as_excel",
+             # tests/test_spot_checks_web.py: a spot check's page, its check list files and entry page.
+             "spot_checks.show": "test_the_check_list_page_pdf_and_excel_are_logged",
+             "spot_checks.pdf": "test_the_check_list_page_pdf_and_excel_are_logged",
+             "spot_checks.xlsx": "test_the_check_list_page_pdf_and_excel_are_logged",
+             "spot_checks.item": "test_the_entry_page_is_logged"}
 # Who may open each marked route (the first role that gets a 200 is used).
 ROLES = ("collector", "village_leader", "verifier", "county_admin")
 

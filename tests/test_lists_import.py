@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from app.domain import lists
 from app.extensions import db
-from app.models import AuditEntry, ImportedList, ListMapping, ListProblem, ListRecord
+from app.models import AuditEntry, ImportedList, ListMapping, ListProblem, ListRecord, ListRecordLink
 from tests.support.households import id_number
 
 POLICE_HEADER = ["编号", "姓名", "性别", "出生日期", "公民身份号码", "村代码", "户号", "与户主关系", "住址"]
@@ -291,7 +291,7 @@ def test_withdraw_excludes_the_list_and_is_refused_once_a_household_was_made(app
     collector = make_user("collector", units["A"])
     household = registration.new_household(collector, unit_id=units["A"].id, data=family(), today=TODAY).household
     record = db.session.scalars(select(ListRecord).where(ListRecord.list_id == again["list_id"])).first()
-    record.household_id = household.id
+    db.session.add(ListRecordLink(record_id=record.id, household_id=household.id))
     db.session.commit()
     result = run(app, "withdraw", again["list_id"], "--as", "clerk1")
     assert result.exit_code != 0

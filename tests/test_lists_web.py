@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from app import access_log
 from app.domain import registration as reg
 from app.extensions import db
-from app.models import AccessEntry, ImportedList, ListMapping, ListRecord
+from app.models import AccessEntry, ImportedList, ListMapping, ListRecord, ListRecordLink
 from tests.support.households import TODAY, family, id_number
 
 HEADER = ["姓名", "性别", "出生日期", "公民身份号码", "户号", "与户主关系", "村(居)委会", "住址"]
@@ -347,14 +347,15 @@ def test_withdraw_asks_for_confirmation_and_is_refused_once_households_were_made
     # A household made from one of its rows (the pre-fill does this): it can no longer be withdrawn.
     h = reg.new_household(people.collector, unit_id=units["A"].id, data=family(), today=TODAY).household
     record = db.session.scalars(select(ListRecord).where(ListRecord.list_id == lst.id)).first()
-    record.household_id = h.id
+    link = ListRecordLink(record_id=record.id, household_id=h.id)
+    db.session.add(link)
     db.session.commit()
     resp = c.post_form(f"/lists/{lst.id}/withdraw", {"confirm": "yes"})
     assert resp.status_code == 302
     assert "已根据此名单生成了户，不能再撤回" in text(c.get(resp.headers["Location"]))
     assert db.session.get(ImportedList, lst.id).state == "loaded"
 
-    record.household_id = None
+    db.session.delete(link)
     db.session.commit()
     resp = c.post_form(f"/lists/{lst.id}/withdraw", {"confirm": "yes"})
     assert resp.status_code == 302

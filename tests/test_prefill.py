@@ -17,7 +17,7 @@ from app.domain import books, prefill, workflow
 from app.domain import registration as reg
 from app.domain.errors import Conflict
 from app.extensions import db
-from app.models import (AuditEntry, Household, HouseholdNotice, HouseholdVersion, ImportedList, ListRecord, Person,
+from app.models import (AuditEntry, Household, HouseholdNotice, HouseholdVersion, ImportedList, ListRecord, ListRecordLink, Person,
                         WorkflowAction)
 from tests.support.households import TODAY, family, id_number
 
@@ -107,7 +107,8 @@ def test_households_are_grouped_by_household_no_into_their_villages(units, peopl
     assert _names(by_key["110001"]) == ["王建国", "李秀英", "王小明"]  # head first
     assert by_key["110001"].head_name == "王建国" and by_key["110001"].member_count == 3
     # every record points at its household
-    links = dict(db.session.execute(select(ListRecord.record_id, ListRecord.household_id)
+    links = dict(db.session.execute(select(ListRecord.record_id, ListRecordLink.household_id)
+                                    .join(ListRecordLink, ListRecordLink.record_id == ListRecord.id)
                                     .where(ListRecord.list_id == lst.id)).all())
     assert links["GA1"] == links["GA2"] == links["GA3"] == by_key["110001"].id
     assert links["GA5"] == links["GA6"] == by_key["220001"].id
@@ -138,6 +139,21 @@ def test_households_are_grouped_by_household_no_into_their_villages(units, peopl
     again = prefill.prefill(people.clerk, lst.id, key="household_no", today=TODAY)
     db.session.commit()
     assert again.created == 0 and len(_households(lst.id)) == 3
+
+
+def test_forms_built_in_a_worker_process_make_the_same_households(units, people):
+    """--workers: the forms are built and checked in another process (spawned: it never
+    touches the database), and the households are those the single process makes."""
+    lst = make_list(police_rows(units), unit=units["T1"])
+    result = prefill.prefill(people.clerk, lst.id, key="household_no", today=TODAY, workers=1, pool_from=0,
+                             commit=db.session.commit)
+    assert (result.created, result.skipped) == (3, 0)
+    by_key = {h.source_key: h for h in _households(lst.id)}
+    assert _names(by_key["110001"]) == ["王建国", "李秀英", "王小明"]
+    assert [p.relationship_code for p in sorted(by_key["220001"].persons, key=lambda p: p.position)] == ["02", "41"]
+    v = by_key["110001"].current_version
+    assert v.content_hash == reg.content_hash(v.data) and v.data["household"]["room"] == "12"
+    assert by_key["110001"].persons[0].name_pinyin in {"wangjianguo", "lixiuying", "wangxiaoming"}
 
 
 def test_relationships_are_gb_t_4761_codes_on_the_persons(units, people):

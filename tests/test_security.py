@@ -210,6 +210,19 @@ def _notice_in_b(ctx):
     return notice.id
 
 
+def _spot_check_in_b(ctx):
+    """A spot check of village B (a young family's married woman sampled), drawn by T1's verifier."""
+    from app.domain import registration, spot_checks
+    from tests.support.households import young_family
+    maker = ctx["make_user"]("collector", ctx["units"]["B"], username="b_spot_check_maker")
+    registration.new_household(maker, unit_id=ctx["units"]["B"].id, data=young_family("孙", seq=7))
+    verifier = ctx["make_user"]("verifier", ctx["units"]["T1"], username="b_spot_check_drawer")
+    check = spot_checks.draw(verifier, ctx["units"]["B"].id, seed="s", round_="2026",
+                             today=registration.today())
+    db.session.commit()
+    return check.id
+
+
 def _acceptance_in_b(ctx):
     """Village B's leader's application for acceptance (app.domain.scorecard)."""
     from app.domain import scorecard
@@ -236,6 +249,8 @@ FACTORIES = {
     "list_id": _list_in_t1,
     "sha256": _upload_in_t1,
     "notice_id": _notice_in_b,
+    "spot_check_id": _spot_check_in_b,
+    "position": lambda ctx: 1,
     "acceptance_id": _acceptance_in_b,
 }
 
@@ -250,6 +265,9 @@ OPENED_BY = {"collect.edit": ("collector", "B"), "books.village": ("clerk", "T1"
              "history.month": ("village_leader", "B"),
              "events.record": ("collector", "B"),
              "prefill.village": ("village_leader", "B"),
+             "spot_checks.draw": ("verifier", "T1"), "spot_checks.show": ("verifier", "T1"),
+             "spot_checks.pdf": ("verifier", "T1"), "spot_checks.xlsx": ("verifier", "T1"),
+             "spot_checks.item": ("verifier", "T1"),
              "scorecard.thresholds": ("county_admin", "county"), "scorecard.expected": ("verifier", "T1")}
 
 

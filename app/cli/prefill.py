@@ -49,10 +49,11 @@ def _actor(list_id: int, username: str | None) -> User:
 @click.option("--as", "username", metavar="USERNAME",
               help="The clerk or county administrator who pre-fills (default: who imported the list, else the "
                    "first system administrator).")
-@click.option("--workers", type=click.IntRange(0, 8), default=0, show_default=True,
-              help="Processes that build and check the forms while this one reads and writes (0: none).")
+@click.option("--workers", type=click.IntRange(0, 8), default=None,
+              help="Processes that build and check the forms while this one reads and writes (0: none; "
+                   "default: 1 where the machine has two cores or more).")
 @click.option("--quiet", "-q", is_flag=True, help="Print the totals only, not a line per village.")
-def prefill_command(list_id: int, key: str, username: str | None, workers: int, quiet: bool) -> None:
+def prefill_command(list_id: int, key: str, username: str | None, workers: int | None, quiet: bool) -> None:
     """Create pre-filled draft households from the imported list LIST_ID (a police list or a register).
 
     Prints a line per village (households created with their card numbers, updated from a newer
@@ -70,7 +71,7 @@ def prefill_command(list_id: int, key: str, username: str | None, workers: int, 
 
         try:
             result = prefill.prefill(actor, list_id, key=key, commit=db.session.commit, on_progress=progress,
-                                     workers=workers)
+                                     workers=prefill.default_workers() if workers is None else workers)
         except DomainError as e:
             db.session.rollback()
             raise click.ClickException(f"list {list_id}: {e.message}") from e

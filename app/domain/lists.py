@@ -52,7 +52,7 @@ from app.domain.names import normalise_name
 from app.domain.scope import PERMISSIONS, assignments
 from app.domain.tree import in_any_subtree, is_within, minimal_roots
 from app.extensions import db, reads_only
-from app.models import (ACTIVE_STATES, AdminUnit, ImportedList, ListMapping, ListProblem, ListRecord, ListState,
+from app.models import (ACTIVE_STATES, AdminUnit, ImportedList, ListMapping, ListProblem, ListRecord, ListRecordLink, ListState,
                         UnitLevel, User, utcnow)
 
 PERMISSION = "list.import"
@@ -780,8 +780,8 @@ def withdraw(actor: User | None, list_id: int) -> ImportedList:
         return lst
     if lst.state != ListState.loaded.value:
         raise Conflict(str(_l("Only a loaded list can be withdrawn.")))
-    made = db.session.scalar(select(exists().where(ListRecord.list_id == lst.id,
-                                                   ListRecord.household_id.is_not(None))))
+    made = db.session.scalar(select(exists().where(ListRecordLink.record_id == ListRecord.id,
+                                                   ListRecord.list_id == lst.id)))
     if made:
         raise Conflict(str(_l("Households were made from this list: it can no longer be withdrawn.")))
     lst.state = ListState.withdrawn.value

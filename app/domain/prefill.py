@@ -29,6 +29,7 @@ Not done here, unlike a collector's save: the lookup of each ID number in other 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import uuid
 from collections import deque
@@ -39,17 +40,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import bindparam, case, delete, func, or_, select, update
+from sqlalchemy import bindparam, case, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.domain import audit, registration, scope
+from app.domain import audit, bulk, registration, scope
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.tree import is_within
 from app.extensions import db, reads_first
 from app.models import (AdminUnit, CardCounter, Household, HouseholdNotice, HouseholdOrigin, HouseholdState,
-                        HouseholdVersion, ImportedList, ListRecord, Person, PrefillState, Role, RoleAssignment, UnitLevel, User,
-                        VersionKind, utcnow)
+                        HouseholdVersion, ImportedList, ListRecord, ListRecordLink, Person, PrefillState, Role,
+                        RoleAssignment, UnitLevel, User, VersionKind, utcnow)
 from collection_forms import load_form
 from collection_forms.validate import REFUSING_RULES
 from quality import save_checks
@@ -66,6 +67,7 @@ DEFAULT_MEMBER = {"management": "resident"}
 COMPARED = ("name", "sex", "birth_date", "id_number", "relationship")
 
 _H, _V, _P, _R = Household.__table__, HouseholdVersion.__table__, Person.__table__, ListRecord.__table__
+_L = ListRecordLink.__table__
 
 
 @dataclass
@@ -193,8 +195,8 @@ def ask(actor: User, list_id: int, *, key: str, stale_after: dt.timedelta) -> bo
 
 def prefill(actor: User, list_id: int, *, key: str = "household_no", commit: Callable[[], None] | None = None,
             on_progress: Callable[[int, int], None] | None = None, today: dt.date | None = None,
-            workers: int = 0) -> PrefillResult:
-    """Households from the list's records not yet used (ListRecord.household_id is None), one
+            workers: int = 0, pool_from: int = 5_000) -> PrefillResult:
+    """Households from the list's records not yet used (no ListRecordLink), one
     village at a time; `commit` is called after each village (the CLI and the job commit
     there; without it everything stays in the caller's transaction). `on_progress(done,
     total)` counts records. Running it again on the same list does nothing more.
@@ -202,15 +204,16 @@ def prefill(actor: User, list_id: int, *, key: str = "household_no", commit: Cal
     Each village is read without the write lock (reads_first), its forms are built and
     checked without the database, and only then written, in one short transaction: a
     collector's save waits for one village's inserts at most, never for the checks.
-    `workers` > 1: the forms are built and checked in that many processes (a county: the
-    checks are most of the work), while this process reads and writes."""
+    `workers` >= 1: the forms are built and checked in that many other processes (a county:
+    the checks are half the work), while this process reads and writes; only for lists of at
+    least `pool_from` waiting records (starting a process costs a second)."""
     if key not in KEYS:
         raise Invalid(_("The household key is household_no (户号) or village_card_no (village + card number)."),
                       field="key")
     lst = _list_for(actor, list_id)
     context = _Context(actor, lst, SOURCES[lst.source], key, today or registration.today())
     result = PrefillResult(lst.id)
-    waiting = (_R.c.list_id == lst.id) & _R.c.household_id.is_(None)
+    waiting = (_R.c.list_id == lst.id) & _unlinked()
     with reads_first():
         total = db.session.scalar(select(func.count()).select_from(_R).where(waiting)) or 0
         # Only the villages of the actor's own area: the rest of the list waits for their clerks.
@@ -221,7 +224,7 @@ def prefill(actor: User, list_id: int, *, key: str = "household_no", commit: Cal
         result.skipped = db.session.scalar(select(func.count()).select_from(_R).where(
             waiting, or_(_R.c.village_id.is_(None), _R.c.village_id.not_in([v.id for v in villages])))) or 0
     done = result.skipped
-    pool = _pool(workers)
+    pool = _pool(workers) if total >= pool_from else None
     ahead = workers if pool is not None else 0  # villages being checked while one is written
     in_flight: deque[tuple[_Plan, Any]] = deque()
     try:
@@ -277,8 +280,13 @@ class _Ready:
         return self.value
 
 
+def default_workers() -> int:
+    """One process building forms beside the one writing, where there is a second core."""
+    return 1 if (os.cpu_count() or 1) > 1 else 0
+
+
 def _pool(workers: int) -> ProcessPoolExecutor | None:
-    if workers <= 1:
+    if workers < 1:
         return None
     # spawn, not fork: a forked child would hold (and on exit close) this process's database
     # connections. The workers import the form and the checks only; they never open the database.
@@ -343,6 +351,11 @@ _RECORD_COLUMNS = (_R.c.id, _R.c.line, _R.c.record_id, _R.c.name, _R.c.sex, _R.c
                    _R.c.relation, _R.c.address, _R.c.flags)
 
 
+def _unlinked():
+    """A list row no household was made from yet (records of a refused household stay so)."""
+    return ~exists().where(_L.c.record_id == _R.c.id)
+
+
 def _card_key(value: str | None) -> str | None:
     """A register's card number as a card number of this system: up to 4 digits, 1 to 9999."""
     text = (value or "").strip()
@@ -365,7 +378,7 @@ def _read_village(context: _Context, village: AdminUnit) -> _Plan:
     key_column = _R.c.household_no if context.key == "household_no" else _R.c.card_no
     rows = db.session.execute(
         select(key_column.label("key"), *_RECORD_COLUMNS)
-        .where(_R.c.list_id == context.lst.id, _R.c.village_id == village.id, _R.c.household_id.is_(None))
+        .where(_R.c.list_id == context.lst.id, _R.c.village_id == village.id, _unlinked())
         .order_by(key_column, _R.c.line)).all()
     groups: dict[str, list[_Rec]] = {}
     flag_rows: list[dict[str, Any]] = []
@@ -482,25 +495,16 @@ def _write_village(context: _Context, plan: _Plan, computed: dict[str, Any], res
     vr.created = len(households)
     conn = db.session.connection()
     if households:
-        conn.execute(_H.insert(), households)
-        conn.execute(_V.insert(), versions)
+        bulk.insert_rows(conn, _H, households)
+        bulk.insert_rows(conn, _V, versions)
         first = select(_V.c.id).where(_V.c.household_id == _H.c.id, _V.c.number == 1).scalar_subquery()
         conn.execute(update(_H).where(_H.c.village_id == village.id, _H.c.source_list_id == lst.id,
                                       _H.c.current_version_id.is_(None)).values(current_version_id=first))
-        conn.execute(_P.insert(), persons)
+        bulk.insert_rows(conn, _P, persons)
     _renew(context, plan, built, now, vr, links)
-    if context.key == "household_no":
-        # One statement for the village, not one a record (on PostgreSQL a pipelined executemany
-        # of 400k rows was a third of the time): each record finds its household by its key,
-        # as _read_village made it; records of refused households find none and stay unlinked.
-        key = func.substr(func.trim(_R.c.household_no), 1, 40)
-        conn.execute(update(_R).where(_R.c.list_id == lst.id, _R.c.village_id == village.id,
-                                      _R.c.household_id.is_(None))
-                     .values(household_id=select(_H.c.id).where(
-                         _H.c.village_id == village.id, _H.c.origin == context.origin.value,
-                         _H.c.source_key == key).limit(1).scalar_subquery()))
-    elif links:
-        conn.execute(update(_R).where(_R.c.id == bindparam("r_id")).values(household_id=bindparam("h_id")), links)
+    if links:
+        # Narrow rows of their own: the list's rows are never rewritten (app.models.ListRecordLink).
+        bulk.insert_rows(conn, _L, [{"record_id": link["r_id"], "household_id": link["h_id"]} for link in links])
     if flag_rows:
         conn.execute(update(_R).where(_R.c.id == bindparam("r_id")).values(flags=bindparam("flags")),
                      [{"r_id": f["r_id"], "flags": f["flags"]} for f in flag_rows])
@@ -679,7 +683,7 @@ def _renew(context: _Context, plan: _Plan, built: dict[str, dict[str, Any]], now
             vr.noticed += 1
     conn = db.session.connection()
     if versions:
-        conn.execute(_V.insert(), versions)
+        bulk.insert_rows(conn, _V, versions)
         cached_columns = {c[2:]: bindparam(c) for c in household_updates[0] if c.startswith("c_")}
         current = select(_V.c.id).where(_V.c.household_id == _H.c.id, _V.c.number == bindparam("n")) \
             .scalar_subquery()
@@ -688,7 +692,7 @@ def _renew(context: _Context, plan: _Plan, built: dict[str, dict[str, Any]], now
             **cached_columns), household_updates)
         # The Person rows are the current version's cache; an untouched pre-fill has no other.
         conn.execute(delete(_P).where(_P.c.household_id.in_(renewed)))
-        conn.execute(_P.insert(), persons)
+        bulk.insert_rows(conn, _P, persons)
     if notices:
         conn.execute(HouseholdNotice.__table__.insert(), notices)
 

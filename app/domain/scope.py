@@ -41,6 +41,14 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Lists from the police, hospitals and civil affairs, and old registers, are taken in by
     # the township's and county's clerks (DESIGN.md §1, §10) and the administrators.
     "list.import": frozenset({Role.clerk, Role.county_admin, Role.sysadmin}),
+    # Spot checks (抽查, issue 17, app.domain.spot_checks): the township verifier or the county
+    # administrator of the area draws a village's sample; the county adds sample points of 30
+    # households; checkers (never the household's own collector, checked per household) enter
+    # what they found; the village leader sees the results of the village.
+    "spotcheck.draw": frozenset({Role.verifier, Role.county_admin}),
+    "spotcheck.point": frozenset({Role.county_admin}),
+    "spotcheck.check": frozenset({Role.verifier, Role.county_admin, Role.collector}),
+    "spotcheck.view": frozenset({Role.verifier, Role.county_admin, Role.collector, Role.village_leader}),
     # The village scorecard and acceptance (issue 17, app.domain.scorecard): everyone sees the
     # figures of their area; the county sets its thresholds; the township (or county) enters the
     # households expected; the village leader applies for acceptance, the township decides.

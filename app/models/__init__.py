@@ -6,7 +6,7 @@ from app.models.households import (EVENT_KINDS, CardCounter, Household, Househol
                                    HouseholdState, HouseholdVersion, Person,
                                    PersonItems, VerifiedPerson, VersionKind)
 from app.models.lists import (ACTIVE_STATES, LIST_SOURCES, ImportedList, ListMapping, ListProblem, ListRecord,
-                              ListState, PREFILL_BUSY, PrefillState)
+                              ListRecordLink, ListState, PREFILL_BUSY, PrefillState)
 from app.models.printing import JOB_TRANSITIONS, BookSlot, PrintJob, PrintJobKind, PrintJobState
 from app.models.quality import (AcceptanceState, DuplicateCandidate, DuplicateState, ExplanationState,
                                   HouseholdQuality, OverThreshold, QualityFinding, QualityRun, QualityThreshold, RunState, SpotCheck,
@@ -25,7 +25,7 @@ __all__ = [
     "WorkflowEvent", "utcnow",
     "CONFLICT_TRANSITIONS", "ConflictResolution", "ConflictState", "DeviceToken", "HouseholdConflict",
     "SyncReceipt",
-    "ACTIVE_STATES", "LIST_SOURCES", "ImportedList", "ListMapping", "ListProblem", "ListRecord", "ListState",
+    "ACTIVE_STATES", "LIST_SOURCES", "ImportedList", "ListMapping", "ListProblem", "ListRecord", "ListRecordLink", "ListState",
     "PREFILL_BUSY", "PrefillState",
     "AcceptanceState", "DuplicateCandidate", "DuplicateState", "ExplanationState", "HouseholdQuality", "OverThreshold", "QualityFinding",
     "QualityRun", "QualityThreshold", "RunState", "SpotCheck", "SpotCheckItem", "UnitExpectation",

@@ -158,8 +158,6 @@ class ListRecord(Base):
     extras: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # [{"field", "column", "reason", "message": {"zh", "en"}}]: the values kept as written.
     flags: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
-    # The household made from this row (app.domain.prefill); None otherwise.
-    household_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("household.id"))
 
     imported_list: Mapped[ImportedList] = relationship()
     village: Mapped[AdminUnit | None] = relationship()
@@ -182,6 +180,17 @@ class ListRecord(Base):
     @property
     def flagged(self) -> bool:
         return bool(self.flags)
+
+
+class ListRecordLink(Base):
+    """The household a list row was pre-filled into (app.domain.prefill), apart from the row,
+    which is never edited: one narrow row written once per record. (On the row itself, linking a
+    county's 400k records rewrote 400k wide rows and their eight indexes on PostgreSQL.)"""
+
+    __tablename__ = "list_record_link"
+
+    record_id: Mapped[int] = mapped_column(_BIGINT, ForeignKey("list_record.id"), primary_key=True)
+    household_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("household.id"))
 
 
 class ListProblem(Base):
