@@ -168,6 +168,8 @@ def from_environment() -> dict:
         # Number of proxies in front of the app that set X-Forwarded-For (0: none).
         "PROXY_COUNT": _int("PROXY_COUNT", 0),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        # The round of village acceptance (issue 17, app.domain.scorecard); empty: the local year.
+        "ACCEPTANCE_ROUND": os.environ.get("ACCEPTANCE_ROUND", "").strip(),
         **request_limits(_int("MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES)),
     }
 

@@ -51,6 +51,10 @@ SHOWS_NONE = {
     "spot_checks.index": "spot checks: village, round, seed, counts and accuracy",
     "spot_checks.villages": "villages where the user may draw a spot check",
     "spot_checks.draw": "the draw form: a village, its seed and round",
+    "scorecard.index": "the units the user may see",
+    "scorecard.show": "a unit's counts and rates, its acceptance applications and card numbers changed after it",
+    "scorecard.thresholds": "a county's thresholds",
+    "scorecard.expected": "households expected and collected per village, names of imported police lists",
 }
 SHOWS_NONE = {k: v for k, v in SHOWS_NONE.items() if v is not None}
 

@@ -243,6 +243,15 @@ def _duplicate_in_b(ctx):
     return db.session.scalar(select(DuplicateCandidate.id).limit(1))
 
 
+def _acceptance_in_b(ctx):
+    """Village B's leader's application for acceptance (app.domain.scorecard)."""
+    from app.domain import scorecard
+    leader = ctx["make_user"]("village_leader", ctx["units"]["B"], username="b_acceptance_leader")
+    row = scorecard.apply(leader, ctx["units"]["B"].id, "2026", "申请验收")
+    db.session.commit()
+    return row.id
+
+
 FACTORIES = {
     "device_id": _device_in_b,
     "conflict_id": _conflict_in_b,
@@ -263,6 +272,7 @@ FACTORIES = {
     "spot_check_id": _spot_check_in_b,
     "position": lambda ctx: 1,
     "candidate_id": _duplicate_in_b,
+    "acceptance_id": _acceptance_in_b,
 }
 
 # Who looks from outside, and who may see village B's objects (the positive control:
@@ -279,7 +289,8 @@ OPENED_BY = {"collect.edit": ("collector", "B"), "books.village": ("clerk", "T1"
              "spot_checks.draw": ("verifier", "T1"), "spot_checks.show": ("verifier", "T1"),
              "spot_checks.pdf": ("verifier", "T1"), "spot_checks.xlsx": ("verifier", "T1"),
              "spot_checks.item": ("verifier", "T1"),
-             "duplicates.candidate": ("verifier", "T1")}
+             "duplicates.candidate": ("verifier", "T1"),
+             "scorecard.thresholds": ("county_admin", "county"), "scorecard.expected": ("verifier", "T1")}
 
 
 # Pages that only the session that made their object opens: tested where it is made.

@@ -7,7 +7,6 @@ from flask import Flask
 
 def register_cli(app: Flask) -> None:
     from app.cli import access, audit, backup, demo, lists, printing, units, users
-    from app.cli import quality
 
     app.cli.add_command(audit.audit_cli)
     app.cli.add_command(access.access_cli)
@@ -18,4 +17,10 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(lists.lists_cli)
     app.cli.add_command(backup.backup_command)
     app.cli.add_command(backup.restore_command)
+
+    # Issue 17: the `quality` group, and its commands each from their own module.
+    from app.cli import duplicates, quality, scorecard
+
+    quality.quality_cli.add_command(duplicates.duplicates_command)
+    quality.quality_cli.add_command(scorecard.scorecard_command)
     app.cli.add_command(quality.quality_cli)

@@ -53,6 +53,14 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # and clerks of the area; leaders and county staff see the candidates.
     "duplicate.view": frozenset({Role.village_leader, Role.verifier, Role.clerk, Role.county_admin, Role.viewer}),
     "duplicate.decide": frozenset({Role.verifier, Role.clerk}),
+    # The village scorecard and acceptance (issue 17, app.domain.scorecard): everyone sees the
+    # figures of their area; the county sets its thresholds; the township (or county) enters the
+    # households expected; the village leader applies for acceptance, the township decides.
+    "quality.view": frozenset(Role),
+    "quality.thresholds": frozenset({Role.county_admin}),
+    "quality.expected": frozenset({Role.verifier, Role.clerk, Role.county_admin}),
+    "acceptance.apply": frozenset({Role.village_leader}),
+    "acceptance.decide": frozenset({Role.verifier}),
 }
 
 ROLE_LABELS = {

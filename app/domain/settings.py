@@ -45,6 +45,13 @@ class Settings:
     def card_keys(self) -> Mapping[str, Any]:
         return self.config["CARD_KEYS"]
 
+    @property
+    def acceptance_round(self) -> str:
+        """The round of village acceptance (验收, issue 17): ACCEPTANCE_ROUND, or the local year."""
+        import datetime as dt
+
+        return str(self.config.get("ACCEPTANCE_ROUND") or dt.datetime.now(self.timezone).year)
+
 
 _ZONES: dict[str, ZoneInfo] = {}
 

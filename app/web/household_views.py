@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.domain import id_numbers, labels, registration, workflow
+from app.domain import id_numbers, labels, registration, scorecard, settings, workflow
 from app.models import Household, HouseholdVersion, WorkflowAction, WorkflowEvent
 from app.web import label_language
 from app.web.forms_data import (display_value, field_key, household_name, mask_id_number,
@@ -49,6 +49,9 @@ def household_helpers() -> dict[str, Any]:
         "household_name": household_name,
         "member_name": member_name,
         "field_key": field_key,
+        # Issue 17: a household of a village accepted in this round, changed after the acceptance.
+        "changed_after_acceptance": lambda h: scorecard.changed_after_acceptance(
+            h, settings.current().acceptance_round),
     }
 
 
