@@ -219,10 +219,11 @@ def _init_login(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.api import init_api
     from app.web import (admin, auth, books, cards, collect, conflicts, devices, events, history, home, lists,
-                         offline, prefill, review, security, units)
+                         offline, prefill, quality, review, security, units)
 
     for bp in (auth.bp, home.bp, units.bp, admin.bp, collect.bp, review.bp, cards.bp, books.bp,
-               conflicts.bp, devices.bp, offline.bp, history.bp, events.bp, security.bp, lists.bp, prefill.bp):
+               conflicts.bp, devices.bp, offline.bp, history.bp, events.bp, security.bp, lists.bp, prefill.bp,
+               quality.bp):
         app.register_blueprint(bp)
     init_api(app)
 

@@ -48,6 +48,12 @@ SHOWS_NONE = {
     "lists.status": "one imported list's state and counts, for its page's progress",
     "lists.withdraw_form": "a confirmation naming the list and its count of records",
     "lists.template": "a blank template: column names only",
+    "quality.rules": "the rule library: rule ids, levels and texts",
+    "quality.rules_csv": "the rule library as a table",
+    "quality.rules_xlsx": "the rule library as a table",
+    "quality.index": "villages with counts of findings, and runs of the checks",
+    "quality.run": "one run's state and counts",
+    "quality.run_status": "one run's state and counts, for its page's progress",
 }
 SHOWS_NONE = {k: v for k, v in SHOWS_NONE.items() if v is not None}
 
@@ -117,7 +123,9 @@ OWN_TESTS = {"conflicts.conflict": "test_a_conflict_page_names_its_household",
              "lists.preview": "test_upload_preview_confirm_and_the_done_page_with_counts",
              "lists.problems": "test_the_problems_as_a_page_and_as_excel",
              "lists.problems_xlsx": "test_the_problems_as_a_page_and_as_excel",
-             "lists.records": "test_the_problems_as_a_page_and_as_excel"}
+             "lists.records": "test_the_problems_as_a_page_and_as_excel",
+             # tests/test_quality_web.py: a finding needs a household that breaks a rule.
+             "quality.finding": "test_a_finding_page_is_in_the_access_log"}
 # Who may open each marked route (the first role that gets a 200 is used).
 ROLES = ("collector", "village_leader", "verifier", "county_admin")
 

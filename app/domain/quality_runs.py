@@ -480,11 +480,13 @@ class ListFilters:
 
 
 def open_findings(actor: User, village_id: int, filters: ListFilters | None = None, *,
-                  limit: int | None = None) -> list[tuple[QualityFinding, Household]]:
-    """The open findings of a village, with their households, ordered by card number and path."""
+                  limit: int | None = None) -> list[tuple[QualityFinding, Household, str | None]]:
+    """The open findings of a village, with their households and the person's name (None for a
+    household's finding), ordered by card number and path."""
     village = scope.require_unit(actor, village_id, "unit.view")
     filters = filters or ListFilters()
-    q = (select(QualityFinding, Household).join(Household, Household.id == QualityFinding.household_id)
+    q = (select(QualityFinding, Household, Person.name).join(Household, Household.id == QualityFinding.household_id)
+         .outerjoin(Person, Person.id == QualityFinding.person_id)
          .where(QualityFinding.village_id == village.id, QualityFinding.resolved_at.is_(None),
                 scope.scope_filter(actor, QualityFinding.unit_path, "household.view")))
     if filters.rule:
@@ -499,20 +501,21 @@ def open_findings(actor: User, village_id: int, filters: ListFilters | None = No
     q = q.order_by(Household.card_no, QualityFinding.member_index, QualityFinding.path, QualityFinding.rule)
     if limit:
         q = q.limit(limit)
-    return [(f, h) for f, h in db.session.execute(q).all()]
+    return [(f, h, name) for f, h, name in db.session.execute(q).all()]
 
 
-def collector_findings(collector: User, limit: int = 200) -> list[tuple[QualityFinding, Household]]:
+def collector_findings(collector: User, limit: int = 200) -> list[tuple[QualityFinding, Household, str | None]]:
     """The open findings of the collector's own households (assigned to them, or made by them
     and assigned to no one), for their phone."""
     mine = or_(Household.assigned_to_id == collector.id,
                and_(Household.assigned_to_id.is_(None), Household.created_by_id == collector.id))
-    q = (select(QualityFinding, Household).join(Household, Household.id == QualityFinding.household_id)
+    q = (select(QualityFinding, Household, Person.name).join(Household, Household.id == QualityFinding.household_id)
+         .outerjoin(Person, Person.id == QualityFinding.person_id)
          .where(QualityFinding.resolved_at.is_(None), mine,
                 scope.scope_filter(collector, QualityFinding.unit_path, "household.view"))
          .order_by(QualityFinding.level, Household.card_no, QualityFinding.member_index, QualityFinding.path)
          .limit(limit))
-    return [(f, h) for f, h in db.session.execute(q).all()]
+    return [(f, h, name) for f, h, name in db.session.execute(q).all()]
 
 
 def household_findings(actor: User, household: Household) -> list[QualityFinding]:
@@ -523,6 +526,12 @@ def household_findings(actor: User, household: Household) -> list[QualityFinding
 
 
 # ------------------------------------------------------------------ explanations
+
+
+def get_finding(actor: User, finding_id: int, permission: str = "household.view") -> QualityFinding:
+    """The finding if the actor sees its household (NotFound otherwise) and holds `permission`
+    there (Forbidden otherwise)."""
+    return _finding_for(actor, finding_id, permission)
 
 
 def _finding_for(actor: User, finding_id: int, permission: str) -> QualityFinding:
@@ -594,3 +603,46 @@ def error_count(village_id: int) -> int:
     return db.session.scalar(select(func.count()).select_from(_F).where(
         _F.c.village_id == village_id, _F.c.resolved_at.is_(None), _F.c.level == "error",
         or_(_F.c.explanation_state.is_(None), _F.c.explanation_state != ExplanationState.accepted.value))) or 0
+
+
+# ------------------------------------------------------------------ for the pages
+
+
+def villages_overview(actor: User) -> list[tuple[AdminUnit, int, int, int]]:
+    """(village, open errors that count, open warnings, explanations waiting) of the villages
+    the actor sees, by path."""
+    villages = list(db.session.scalars(scope.units_for(actor).where(AdminUnit.level == UnitLevel.village.value)
+                                       .order_by(AdminUnit.path)))
+    if not villages:
+        return []
+    counts: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    counted = or_(_F.c.explanation_state.is_(None), _F.c.explanation_state != ExplanationState.accepted.value)
+    for ids in _chunks([v.id for v in villages]):
+        q = (select(_F.c.village_id, _F.c.level, _F.c.explanation_state, func.count())
+             .where(_F.c.village_id.in_(ids), _F.c.resolved_at.is_(None), counted)
+             .group_by(_F.c.village_id, _F.c.level, _F.c.explanation_state))
+        for village_id, level, state, n in db.session.execute(q):
+            c = counts[village_id]
+            c[0 if level == "error" else 1] += n
+            if state == ExplanationState.proposed.value:
+                c[2] += n
+    return [(v, *counts[v.id]) for v in villages]
+
+
+def runnable_units(actor: User) -> list[AdminUnit]:
+    """The counties and townships (and villages) where the actor may start a run."""
+    q = scope.units_for(actor, "quality.run").where(AdminUnit.level.in_(
+        [UnitLevel.county.value, UnitLevel.township.value, UnitLevel.village.value]))
+    return list(db.session.scalars(q.order_by(AdminUnit.path).limit(500)))
+
+
+def rules_found(village_id: int) -> list[str]:
+    """The rules with open findings in a village (the work list's filter)."""
+    return list(db.session.scalars(select(_F.c.rule).where(
+        _F.c.village_id == village_id, _F.c.resolved_at.is_(None)).distinct().order_by(_F.c.rule)))
+
+
+def groups_of(village: AdminUnit) -> list[AdminUnit]:
+    return list(db.session.scalars(select(AdminUnit).where(AdminUnit.parent_id == village.id,
+                                                           AdminUnit.level == UnitLevel.group.value)
+                                   .order_by(AdminUnit.code)))
