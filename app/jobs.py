@@ -214,7 +214,8 @@ def run_quality(run_id: int, actor_id: int | None) -> None:
         try:
             actor = db.session.get(User, actor_id) if actor_id is not None else None
             try:
-                quality_runs.run(actor, run_id, commit=db.session.commit)
+                quality_runs.run(actor, run_id, commit=db.session.commit,
+                                 workers=int(app.config.get("QUALITY_RUN_WORKERS", 0)))
                 db.session.commit()
             except Exception as e:
                 db.session.rollback()

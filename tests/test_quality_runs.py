@@ -157,7 +157,7 @@ def test_a_household_saved_during_the_run_keeps_what_its_save_found(app, units, 
     edit(people.collector, h, good)  # saved between the run's read and its write
     r = qr.start(people.county, None)
     result = qr.RunResult(r.id)
-    qr._write_village(r.id, village, checked, result)
+    qr._write_village(r.id, village.id, checked, result)
     db.session.commit()
     assert result.skipped == 1 and open_findings(h, "mw.children_count") == []
     assert db.session.get(HouseholdQuality, h.id).version_number == 2
@@ -216,3 +216,23 @@ def test_explanations_accepted_by_the_township_leave_the_error_count(app, units,
     run(people.county)
     db.session.expire_all()
     assert f.resolved_at is None and f.explanation_state == "accepted"
+
+
+def test_checked_in_worker_processes_the_same(app, units, people):
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the workers only check (no database): once is enough")
+    save(people.collector, units["A"], bad_children(young_family()))
+    save(people.collector_b, units["B"], young_family("王", 3))
+    db.session.execute(delete(QualityFinding))
+    db.session.execute(delete(HouseholdQuality))
+    db.session.commit()
+    r = qr.start(people.county, None)
+    db.session.commit()
+    result = qr.run(people.county, r.id, commit=db.session.commit, today=TODAY, workers=2)
+    db.session.commit()
+    in_workers = {(f.fingerprint, f.message["zh"]) for f in open_findings()}
+    db.session.execute(delete(QualityFinding))
+    db.session.commit()
+    again = run(people.county)
+    assert {(f.fingerprint, f.message["zh"]) for f in open_findings()} == in_workers
+    assert result.households == again.households == 2 and result.opened == again.opened > 0

@@ -1,4 +1,4 @@
-"""`flask quality run [--unit CODE] [--as USERNAME]`: the registry-wide run of the quality
+"""`flask quality run [--unit CODE] [--as USERNAME] [--workers N]`: the registry-wide run of the quality
 rules (app.domain.quality_runs). Prints `run_id=N` on its own line, then
 `open=N new=N resolved=N` (findings open in the unit after the run, opened by it, resolved by
 it); progress goes to stderr. Each village is committed as it is done.
@@ -27,7 +27,9 @@ quality_cli = click.Group("quality", help="Quality checks of the registry (è´¨é‡
               "the whole area of --as).")
 @click.option("--as", "username", metavar="USERNAME",
               help="Run as this clerk, verifier or county administrator: only their area is checked.")
-def run_command(unit_code: str | None, username: str | None) -> None:
+@click.option("--workers", type=click.IntRange(0, 8), default=0, show_default=True,
+              help="Processes that check the households while this one reads and writes (0: none).")
+def run_command(unit_code: str | None, username: str | None, workers: int) -> None:
     """Run every rule over the current version of every household of the unit, store the
     findings (new ones opened, gone ones resolved) and each household's counts."""
     with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")):
@@ -56,7 +58,8 @@ def run_command(unit_code: str | None, username: str | None) -> None:
             raise click.ClickException(e.message) from e
         click.echo(f"run_id={r.id}")
         try:
-            result = quality_runs.run(actor, r.id, commit=db.session.commit, on_progress=progress)
+            result = quality_runs.run(actor, r.id, commit=db.session.commit, on_progress=progress,
+                                      workers=workers)
         except Exception as e:
             db.session.rollback()
             quality_runs.fail(r.id, getattr(e, "message", None) or type(e).__name__)

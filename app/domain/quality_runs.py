@@ -27,10 +27,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from multiprocessing import get_context
+from typing import Any, NamedTuple
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, delete, distinct, func, or_, select, update
@@ -281,18 +283,21 @@ class RunResult:
 
 
 def run(actor: User | None, run_id: int, *, commit: Callable[[], None] | None = None,
-        on_progress: Callable[[int, int], None] | None = None, today: dt.date | None = None) -> RunResult:
-    """Run the queued run `run_id` (see the module docstring)."""
+        on_progress: Callable[[int, int], None] | None = None, today: dt.date | None = None,
+        workers: int = 0) -> RunResult:
+    """Run the queued run `run_id` (see the module docstring). `workers` > 1: the households
+    are checked in that many processes while this one reads and writes (the checks are most
+    of the work: a county's 130k households take a minute of one core)."""
     from app.domain.registration import today as local_today
 
     r = db.session.get(QualityRun, run_id)
     if r is None:
         raise NotFound(_("No such run of the checks."))
     today = today or local_today()
-    form = load_form()
     unit = r.unit
-    villages = _run_units(actor, unit)
-    village_ids = [v.id for v in villages]
+    unit_code = unit.code if unit else None
+    villages = [(v.id, v.path) for v in _run_units(actor, unit)]
+    village_ids = [v for v, _path in villages]
     result = RunResult(r.id, villages=len(villages))
     with reads_first():
         total = 0
@@ -307,29 +312,43 @@ def run(actor: User | None, run_id: int, *, commit: Callable[[], None] | None = 
     if commit:
         commit()
     done = 0
-    for village in villages:
-        with reads_first():
-            rows = db.session.execute(
-                select(Household.id, Household.unit_path, Household.current_number, HouseholdVersion.data)
-                .join(HouseholdVersion, HouseholdVersion.id == Household.current_version_id)
-                .where(Household.village_id == village.id)).all()
-        checked = [(row, check_one(row.id, row.data, today, form)) for row in rows]
-        _write_village(r.id, village, checked, result)
-        done += len(rows)
-        db.session.execute(update(QualityRun).where(QualityRun.id == r.id).values(
-            households_done=done, progress_at=utcnow()).execution_options(synchronize_session=False))
-        if commit:
-            commit()
-        if on_progress:
-            on_progress(done, total)
+    pool = _pool(workers)
+    ahead = workers if pool is not None else 0  # villages being checked while one is written
+    in_flight: deque[tuple[int, list[_Read], Any]] = deque()
+    try:
+        for village in [*village_ids, None]:
+            if village is not None:
+                with reads_first():
+                    rows = db.session.execute(
+                        select(Household.id, Household.unit_path, Household.current_number, HouseholdVersion.data)
+                        .join(HouseholdVersion, HouseholdVersion.id == Household.current_version_id)
+                        .where(Household.village_id == village)).all()
+                job = (today, [(row.id, row.data) for row in rows])
+                read = [_Read(row.id, row.unit_path, row.current_number) for row in rows]
+                in_flight.append((village, read, pool.submit(_check_rows, job) if pool else _Ready(_check_rows(job))))
+                if len(in_flight) <= ahead:
+                    continue
+            while in_flight and (village is None or len(in_flight) > ahead):
+                village_id, read, future = in_flight.popleft()
+                _write_village(r.id, village_id, list(zip(read, future.result())), result)
+                done += len(read)
+                db.session.execute(update(QualityRun).where(QualityRun.id == r.id).values(
+                    households_done=done, progress_at=utcnow()).execution_options(synchronize_session=False))
+                if commit:
+                    commit()
+                if on_progress:
+                    on_progress(done, total)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     result.households = done
-    _across(r.id, villages, result)
+    _across(r.id, village_ids, result)
     result.open = _count_open(village_ids)
     db.session.execute(update(QualityRun).where(QualityRun.id == r.id).values(
         state=RunState.done.value, finished_at=utcnow(), progress_at=utcnow(), findings_open=result.open,
         findings_new=result.opened, findings_resolved=result.resolved).execution_options(synchronize_session=False))
     audit.record("quality.run", actor=actor, object_type="quality_run", object_id=r.id,
-                 details={"unit": unit.code if unit else None, "villages": len(villages), "households": done,
+                 details={"unit": unit_code, "villages": len(villages), "households": done,
                           "open": result.open, "new": result.opened, "resolved": result.resolved})
     db.session.expire(r)
     if commit:
@@ -337,12 +356,44 @@ def run(actor: User | None, run_id: int, *, commit: Callable[[], None] | None = 
     return result
 
 
-def _write_village(run_id: int, village: AdminUnit, checked: list[tuple[Any, HouseholdResult]],
+class _Read(NamedTuple):
+    """A household as the run read it: what its write compares against."""
+    id: uuid.UUID
+    unit_path: str
+    current_number: int
+
+
+class _Ready:
+    """A result computed in this process, answering like a future."""
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def result(self) -> Any:
+        return self.value
+
+
+def _pool(workers: int) -> ProcessPoolExecutor | None:
+    if workers <= 1:
+        return None
+    # spawn, not fork: a forked child would hold (and on exit close) this process's database
+    # connections. The workers import the form and the checks only; they never open the database.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+
+
+def _check_rows(job: tuple[dt.date, list[tuple[uuid.UUID, Any]]]) -> list[HouseholdResult]:
+    """The checks of one village's households (in a worker process, or here): no database."""
+    today, rows = job
+    form = load_form()
+    return [check_one(hid, data, today, form) for hid, data in rows]
+
+
+def _write_village(run_id: int, village_id: int, checked: list[tuple[Any, HouseholdResult]],
                    result: RunResult) -> None:
     """One village's findings and counts, in one short write transaction. A household saved
     since it was read is left as its save left it (the save re-checked it)."""
     conn = db.session.connection()
-    lock = select(Household.id, Household.current_number).where(Household.village_id == village.id)
+    lock = select(Household.id, Household.current_number).where(Household.village_id == village_id)
     if conn.dialect.name == "postgresql":
         lock = lock.with_for_update()  # a save of one of them waits for this short transaction
     now_numbers = {hid: n for hid, n in conn.execute(lock)}
@@ -354,12 +405,12 @@ def _write_village(run_id: int, village: AdminUnit, checked: list[tuple[Any, Hou
         if now_numbers.get(row.id) != row.current_number:
             skipped.add(row.id)
             continue
-        quality_rows.append(_quality_row(res, village.id, row.unit_path, row.current_number, now, run_id))
+        quality_rows.append(_quality_row(res, village_id, row.unit_path, row.current_number, now, run_id))
         for f in res.findings:
-            fr = _finding_row(f, row.id, village.id, row.unit_path, now, run_id)
+            fr = _finding_row(f, row.id, village_id, row.unit_path, now, run_id)
             found.setdefault(fr["fingerprint"], fr)
     open_rows = conn.execute(select(_F.c.id, _F.c.fingerprint, _F.c.message, _F.c.household_id)
-                             .where(_F.c.village_id == village.id, _F.c.resolved_at.is_(None),
+                             .where(_F.c.village_id == village_id, _F.c.resolved_at.is_(None),
                                     _F.c.scope != ACROSS)).all()
     s = _sync([(o.id, o.fingerprint, o.message) for o in open_rows if o.household_id not in skipped],
               found, now, run_id)
@@ -370,11 +421,11 @@ def _write_village(run_id: int, village: AdminUnit, checked: list[tuple[Any, Hou
     result.skipped += len(skipped)
 
 
-def _across(run_id: int, villages: list[AdminUnit], result: RunResult) -> None:
+def _across(run_id: int, village_ids: list[int], result: RunResult) -> None:
     """The rules across households over the person register: the rows that can take part (an
     ID number held in two households, a spouse named by ID number and the person so named),
     findings kept for the households of the run's villages."""
-    if not villages:
+    if not village_ids:
         return
     P = Person.__table__
     with reads_first():
@@ -410,7 +461,7 @@ def _across(run_id: int, villages: list[AdminUnit], result: RunResult) -> None:
         if p["id_number"]:
             by_number[p["id_number"]].add(p["household_id"])
     position_row = {(p["household_id"], p["position"]): p for p in person_rows}
-    ours = {v.id for v in villages}
+    ours = set(village_ids)
     now = utcnow()
     found: dict[str, dict[str, Any]] = {}
     for f in quality.check_across(person_rows):
@@ -429,7 +480,7 @@ def _across(run_id: int, villages: list[AdminUnit], result: RunResult) -> None:
         found.setdefault(fr["fingerprint"], fr)
     conn = db.session.connection()
     stored: list[Any] = []
-    for ids in _chunks([v.id for v in villages]):
+    for ids in _chunks(village_ids):
         stored += conn.execute(select(_F.c.id, _F.c.fingerprint, _F.c.message)
                                .where(_F.c.village_id.in_(ids), _F.c.resolved_at.is_(None),
                                       _F.c.scope == ACROSS)).all()
