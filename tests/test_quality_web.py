@@ -165,3 +165,12 @@ def test_a_finding_page_is_in_the_access_log(client, people, bad):
     assert len(entries) == 1
     e = entries[0]
     assert (e.object_type, e.object_id, e.actor_id) == ("quality_finding", str(bad.finding.id), people.leader.id)
+
+
+def test_the_household_page_shows_what_the_checks_found(client, people, bad):
+    client.login("collector_a")
+    page = client.get(f"/collect/households/{bad.household.id}").get_data(as_text=True)
+    assert 'data-testid="quality-findings"' in page and "质量核查发现的问题" in page
+    assert f"/quality/findings/{bad.finding.id}" in page and "生育男孩0个" in page
+    clean = client.get(f"/collect/households/{bad.ok.id}").get_data(as_text=True)
+    assert 'data-testid="quality-findings"' not in clean

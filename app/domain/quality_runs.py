@@ -697,3 +697,12 @@ def groups_of(village: AdminUnit) -> list[AdminUnit]:
     return list(db.session.scalars(select(AdminUnit).where(AdminUnit.parent_id == village.id,
                                                            AdminUnit.level == UnitLevel.group.value)
                                    .order_by(AdminUnit.code)))
+
+
+def beyond_save(household: Household, issues: list[dict[str, Any]]) -> list[QualityFinding]:
+    """The household's open findings that its page's list of the save's issues does not show
+    already (the check list, the married women's relations, the rules across households)."""
+    shown = {(i.get("rule"), i.get("path")) for i in issues}
+    return [f for f in db.session.scalars(select(QualityFinding).where(
+        QualityFinding.household_id == household.id, QualityFinding.resolved_at.is_(None))
+        .order_by(QualityFinding.member_index, QualityFinding.path)) if (f.rule, f.path) not in shown]
