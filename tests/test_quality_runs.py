@@ -236,3 +236,23 @@ def test_checked_in_worker_processes_the_same(app, units, people):
     again = run(people.county)
     assert {(f.fingerprint, f.message["zh"]) for f in open_findings()} == in_workers
     assert result.households == again.households == 2 and result.opened == again.opened > 0
+
+
+def test_a_save_finds_what_a_run_finds(app, units, people):
+    """The same findings (fingerprints and messages) from saves as from a run over them."""
+    no_id = young_family("赵", 5)
+    no_id["members"][0]["id_number"] = None            # person.id_missing (a man of 41)
+    wrong_id = young_family("钱", 6)
+    wrong_id["members"][2]["id_number"] = wrong_id["members"][2]["id_number"][:-1] + (
+        "0" if wrong_id["members"][2]["id_number"][-1] != "0" else "1")  # id.checksum
+    no_head = young_family("孙", 8)
+    no_head["members"][0]["relationship"] = "20"       # household.no_head and more
+    for data in (bad_children(young_family()), no_id, wrong_id, no_head, family("周", 9)):
+        save(people.collector, units["A"], data)
+    at_save = {(f.fingerprint, f.level, f.message["zh"]) for f in open_findings()}
+    assert {fp.split("|")[0] for fp, _, _ in at_save} >= {"mw.children_count", "person.id_missing",
+                                                           "id.checksum", "household.no_head"}
+    db.session.execute(delete(QualityFinding))
+    db.session.commit()
+    run(people.county)
+    assert {(f.fingerprint, f.level, f.message["zh"]) for f in open_findings()} == at_save

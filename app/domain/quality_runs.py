@@ -44,13 +44,10 @@ from app.extensions import db, reads_first
 from app.models import AdminUnit, Household, HouseholdVersion, Person, UnitLevel, User, utcnow
 from app.models.quality import (ExplanationState, HouseholdQuality, QualityFinding, QualityRun, RunState)
 import quality
-from quality.registry import MARRIED_WOMEN, PERSON_RULES, run_household_check
+from quality.registry import FIELD_CHECKS, household_checks, run_household_check
 from collection_forms import FormDefinition, Issue, load_form
 
 ACROSS = "across_households"
-# Rules a save stores that come from the database, not from the form: the run cannot make
-# them, so they are not findings (the rules across households answer the same question).
-NOT_FINDINGS = frozenset({"id.registered_elsewhere", "id.lookup_limited"})
 MAX_EXPLANATION = 2000
 _F = QualityFinding.__table__
 _HQ = HouseholdQuality.__table__
@@ -59,6 +56,13 @@ _CHUNK = 500
 
 def fingerprint(rule: str, household_id: Any, path: str, other: str = "") -> str:
     return f"{rule}|{household_id}|{path}|{other}"[:240]
+
+
+def _is_field_check(rule_id: str) -> bool:
+    try:
+        return quality.rule(rule_id).check is FIELD_CHECKS
+    except KeyError:
+        return False
 
 
 def _scope_of(rule_id: str, member: int | None) -> str:
@@ -177,19 +181,21 @@ def _write_quality(rows: list[dict[str, Any]]) -> None:
 def recheck_saved(household: Household, number: int, clean: Mapping[str, Any], issues: list[dict[str, Any]],
                   today: dt.date, form: FormDefinition | None = None) -> None:
     """At a save (a new version `number` of `household`, flushed): its within-household findings
-    and its HouseholdQuality row, in the save's transaction. `issues` are what the save's checks
-    found already (field checks, household rules), so only the rules a save does not run are
-    run here (the check list, the married women's relations) and completeness."""
+    and its HouseholdQuality row, in the save's transaction. Of what the save's checks found
+    (`issues`) only the form's field checks are taken (the costly part, already done); the
+    household rules, the check list and the married women's relations run here on the saved
+    data, so that a save finds exactly what a run finds (a life event's own rules and the
+    lookups in other households are the save's, not findings)."""
     form = form or load_form()
     members = clean.get("members") or []
-    extra = run_household_check(PERSON_RULES, clean, today) + run_household_check(MARRIED_WOMEN, clean, today)
     findings: list[quality.Finding] = []
     for i in issues:
-        if i["rule"] in NOT_FINDINGS:
-            continue
-        findings.append(quality.Finding.from_issue(
-            Issue(i["rule"], i["level"], i["path"], i["message"]), str(household.id), members))
-    findings += [quality.Finding.from_issue(i, str(household.id), members) for i in extra]
+        if _is_field_check(i["rule"]):
+            findings.append(quality.Finding.from_issue(Issue(i["rule"], i["level"], i["path"], i["message"]),
+                                                       str(household.id), members))
+    for check in household_checks():
+        findings += [quality.Finding.from_issue(i, str(household.id), members)
+                     for i in run_household_check(check, clean, today)]
     result = _result(household.id, clean, findings, today, form)
     village_id = household.village.id if household.village is not None else household.village_id
     now = utcnow()
