@@ -264,6 +264,7 @@ def explain(finding_id: int):
 
 @bp.route("/findings/<int:finding_id>/decide", methods=["POST"])
 def decide(finding_id: int):
+    quality_runs.get_finding(current_user, finding_id, "quality.decide")  # the scope first: 404/403
     decision = request.form.get("decision", "")
     if decision not in ("accept", "refuse"):
         flash(_("Choose accept or refuse."), "error")
