@@ -35,7 +35,7 @@ from multiprocessing import get_context
 from typing import Any, NamedTuple
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, delete, distinct, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, distinct, func, or_, select, update
 
 from app.domain import audit, scope
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
@@ -155,7 +155,6 @@ def _sync(open_rows: Iterable[Any], found: dict[str, dict[str, Any]], now: dt.da
     for ids in _chunks(seen_ids):
         conn.execute(update(_F).where(_F.c.id.in_(ids)).values(last_run_id=run_id, last_seen_at=now))
     if changed:
-        from sqlalchemy import bindparam
         conn.execute(update(_F).where(_F.c.id == bindparam("b_id")).values(message=bindparam("b_message")), changed)
     for ids in _chunks(gone_ids):
         conn.execute(update(_F).where(_F.c.id.in_(ids)).values(resolved_at=now, resolved_run_id=run_id))
