@@ -21,7 +21,7 @@ pytestmark = pytest.mark.browser
 TOWNSHIP, VILLAGE = "110101004000", "110101004001"
 
 
-def test_collector_explains_a_finding_on_a_phone(live_server, browser: Browser):
+def test_collector_explains_a_finding_on_a_phone(live_server, browser: Browser, tmp_path):
     base, app = live_server.url, live_server.app
     with app.app_context():
         county = db.session.query(AdminUnit).filter_by(code="110101000000").one()
@@ -41,6 +41,7 @@ def test_collector_explains_a_finding_on_a_phone(live_server, browser: Browser):
         finding = page.get_by_test_id("finding").filter(has_text="生育男孩0个")
         expect(finding).to_be_visible()
         assert page_width(page) <= PHONE_WIDTH
+        page.screenshot(path=str(tmp_path / "1-mine.png"), full_page=True)
         finding.get_by_role("link").tap()
         expect(page.get_by_test_id("finding-message")).to_contain_text("李秀英")
         assert page_width(page) <= PHONE_WIDTH
@@ -52,5 +53,6 @@ def test_collector_explains_a_finding_on_a_phone(live_server, browser: Browser):
         expect(page.get_by_test_id("explanation")).to_contain_text("已说明，等待乡镇审核")
         expect(page.get_by_test_id("explanation-text")).to_have_text("儿子随外婆生活，户口在本户")
         assert page_width(page) <= PHONE_WIDTH
+        page.screenshot(path=str(tmp_path / "2-explained.png"), full_page=True)
     finally:
         context.close()
