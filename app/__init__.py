@@ -254,12 +254,12 @@ def _init_login(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.api import init_api
     from app.web import (admin, auth, books, cards, collect, conflicts, devices, events, history, home, lists,
-                         offline, prefill, review, scorecard, security, spot_checks, units)
+                         offline, prefill, quality, review, scorecard, security, spot_checks, units)
     from app.web import duplicates
 
     for bp in (auth.bp, home.bp, units.bp, admin.bp, collect.bp, review.bp, cards.bp, books.bp,
                conflicts.bp, devices.bp, offline.bp, history.bp, events.bp, security.bp, lists.bp, prefill.bp,
-               spot_checks.bp, duplicates.bp, scorecard.bp):
+               spot_checks.bp, duplicates.bp, scorecard.bp, quality.bp):
         app.register_blueprint(bp)
     init_api(app)
 

@@ -194,3 +194,39 @@ def delete_old_print_files() -> None:
     with app.app_context():
         print_jobs.delete_old_files(app.config["PRINT_KEEP_DAYS"])
         db.session.commit()
+
+
+@huey.task()
+def run_quality(run_id: int, actor_id: int | None) -> None:
+    """The registry-wide run of the quality rules (app.domain.quality_runs), asked from a page:
+    its progress (households done of total) is committed on the QualityRun with each village,
+    which the page polls; an error leaves it 'failed' with the reason (the villages done stay
+    written; a new run goes over them again)."""
+    from flask_babel import force_locale
+    from flask_babel import gettext as _
+
+    from app.domain import quality_runs
+    from app.domain.errors import DomainError
+    from app.extensions import db
+    from app.models import User
+
+    app = _app()
+    with app.app_context(), force_locale(app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")):
+        try:
+            actor = db.session.get(User, actor_id) if actor_id is not None else None
+            try:
+                quality_runs.run(actor, run_id, commit=db.session.commit,
+                                 workers=int(app.config.get("QUALITY_RUN_WORKERS", 0)))
+                db.session.commit()
+            except Exception as e:
+                db.session.rollback()
+                if isinstance(e, DomainError):
+                    reason = e.message
+                else:
+                    app.logger.exception("quality run %s failed", run_id)
+                    reason = _("An unexpected error (%(kind)s); the administrator finds it in the log.",
+                               kind=type(e).__name__)
+                quality_runs.fail(run_id, reason)
+                db.session.commit()
+        finally:
+            db.session.remove()

@@ -451,6 +451,8 @@ PIECES = (
     ("_cached_rows (household columns, 5 person rows with pinyin)", "app.domain.registration", "_cached_rows",
      2),
     ("audit.record", "app.domain.audit", "record", 2),
+    ("quality_runs.recheck_saved (its findings and counts, issue 17)", "app.domain.quality_runs",
+     "recheck_saved", 2),
     ("commit", "flask_sqlalchemy.session", "Session.commit", 0),
     ("_saved_message (before the commit)", "app.web.collect", "_saved_message", 0),
 )

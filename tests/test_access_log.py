@@ -55,6 +55,12 @@ SHOWS_NONE = {
     "scorecard.show": "a unit's counts and rates, its acceptance applications and card numbers changed after it",
     "scorecard.thresholds": "a county's thresholds",
     "scorecard.expected": "households expected and collected per village, names of imported police lists",
+    "quality.rules": "the rule library: rule ids, levels and texts",
+    "quality.rules_csv": "the rule library as a table",
+    "quality.rules_xlsx": "the rule library as a table",
+    "quality.index": "villages with counts of findings, and runs of the checks",
+    "quality.run": "one run's state and counts",
+    "quality.run_status": "one run's state and counts, for its page's progress",
 }
 SHOWS_NONE = {k: v for k, v in SHOWS_NONE.items() if v is not None}
 
@@ -131,7 +137,9 @@ OWN_TESTS = {"conflicts.conflict": "test_a_conflict_page_names_its_household",
              "spot_checks.xlsx": "test_the_check_list_page_pdf_and_excel_are_logged",
              "spot_checks.item": "test_the_entry_page_is_logged",
              # tests/test_duplicates.py: a duplicate candidate needs a run that found one.
-             "duplicates.candidate": "test_the_candidate_page_is_in_the_access_log"}
+             "duplicates.candidate": "test_the_candidate_page_is_in_the_access_log",
+             # tests/test_quality_web.py: a finding needs a household that breaks a rule.
+             "quality.finding": "test_a_finding_page_is_in_the_access_log"}
 # Who may open each marked route (the first role that gets a 200 is used).
 ROLES = ("collector", "village_leader", "verifier", "county_admin")
 

@@ -252,6 +252,31 @@ def _acceptance_in_b(ctx):
     return row.id
 
 
+def _quality_run_of_b(ctx):
+    """A run of the quality checks over village B (app.domain.quality_runs)."""
+    from app.models.quality import QualityRun
+    unit = ctx["units"]["B"]
+    r = QualityRun(unit_id=unit.id, unit_path=unit.path, state="done", households_done=0, households_total=0)
+    db.session.add(r)
+    db.session.commit()
+    return r.id
+
+
+def _finding_in_b(ctx):
+    """A quality finding on a B household."""
+    from app.models.quality import QualityFinding
+    if "household_id" not in ctx["objects"]:
+        ctx["objects"]["household_id"] = _household_in_b(ctx)
+    unit = ctx["units"]["B"]
+    hid = ctx["objects"]["household_id"]
+    f = QualityFinding(fingerprint=f"household.no_head|{hid}||", rule="household.no_head", level="error",
+                       scope="household", household_id=hid, path="", village_id=unit.id, unit_path=unit.path,
+                       message={"zh": "本户没有户主", "en": "no head"})
+    db.session.add(f)
+    db.session.commit()
+    return f.id
+
+
 FACTORIES = {
     "device_id": _device_in_b,
     "conflict_id": _conflict_in_b,
@@ -273,6 +298,8 @@ FACTORIES = {
     "position": lambda ctx: 1,
     "candidate_id": _duplicate_in_b,
     "acceptance_id": _acceptance_in_b,
+    "run_id": _quality_run_of_b,
+    "finding_id": _finding_in_b,
 }
 
 # Who looks from outside, and who may see village B's objects (the positive control:

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from app import access_log
-from app.domain import audit, persons, scope, settings
+from app.domain import audit, persons, quality_runs, scope, settings
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 # Names live in app.domain.names; name_keys stays importable from here for its callers.
 from app.domain.names import SURNAME_READINGS, name_keys, normalise_name  # noqa: F401
@@ -164,7 +164,7 @@ def new_household(actor: User, *, unit_id: int, data: dict[str, Any],
                                   current_number=0, created_by_id=actor.id)
             db.session.add(household)
             version = _add_version(actor, household, kind, clean, issues, None, submission_id,
-                                   occurred_on=occurred_on, event=event)
+                                   occurred_on=occurred_on, event=event, on=today)
         return SaveResult(household, version, issues, True)
 
     return _once(submission_id, None, data, write)
@@ -198,7 +198,7 @@ def save_household(actor: User, household_id: uuid.UUID, *, data: dict[str, Any]
         with db.session.begin_nested():
             household.group = group
             household.unit_path = (group or household.village).path
-            version = _add_version(actor, household, kind, clean, issues, base_number, submission_id)
+            version = _add_version(actor, household, kind, clean, issues, base_number, submission_id, on=today)
         return SaveResult(household, version, issues, True)
 
     return _once(submission_id, household, data, write)
@@ -352,13 +352,14 @@ def write_event_version(actor: User, household: Household, kind: VersionKind, da
     _refuse_removed_members(household, clean)
     with db.session.begin_nested():
         version = _add_version(actor, household, kind, clean, issues, base_number, submission_id,
-                               occurred_on=occurred_on, event=event)
+                               occurred_on=occurred_on, event=event, on=on)
     return SaveResult(household, version, issues, True)
 
 
 def _add_version(actor: User, household: Household, kind: VersionKind, clean: dict[str, Any],
                  issues: list[dict[str, Any]], base_number: int | None, submission_id, *,
-                 occurred_on: dt.date | None = None, event: dict[str, Any] | None = None) -> HouseholdVersion:
+                 occurred_on: dt.date | None = None, event: dict[str, Any] | None = None,
+                 on: dt.date | None = None) -> HouseholdVersion:
     """The household's next version, with the Household and Person caches brought in line.
     A new household (`household` not yet flushed) is inserted with it."""
     number = household.current_number + 1
@@ -391,6 +392,9 @@ def _add_version(actor: User, household: Household, kind: VersionKind, clean: di
         _set(household, {**cached, "current_version_id": version.id})
         _update_persons(household, rows)
         persons.follow_verified(household)  # a transfer or a new group moves its verified persons too
+    # The household's own findings and scorecard counts at once (the rules across households
+    # wait for the next run of the checks).
+    quality_runs.recheck_saved(household, number, clean, issues, on or today())
     action = "create" if number == 1 else "event" if event is not None else "edit"
     # The content hash goes into the keyed chain: data and hash rewritten together in the
     # database still differ from it (app.domain.signatures.check_content).

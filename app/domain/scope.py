@@ -61,6 +61,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "quality.expected": frozenset({Role.verifier, Role.clerk, Role.county_admin}),
     "acceptance.apply": frozenset({Role.village_leader}),
     "acceptance.decide": frozenset({Role.verifier}),
+    # The registry-wide run of the quality rules (issue 17, app.domain.quality_runs): the
+    # township's and county's staff who look at quality (DESIGN.md §1), and the administrators.
+    "quality.run": frozenset({Role.clerk, Role.verifier, Role.county_admin, Role.sysadmin}),
+    # An explanation (说明) of a finding: written by who collects and the village leader,
+    # accepted or refused by the township's verifier.
+    "quality.explain": frozenset({Role.collector, Role.village_leader}),
+    "quality.decide": frozenset({Role.verifier}),
 }
 
 ROLE_LABELS = {

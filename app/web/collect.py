@@ -24,7 +24,7 @@ from flask_login import current_user
 from jinja2.utils import htmlsafe_json_dumps
 from markupsafe import Markup
 
-from app.domain import labels, prefill, registration, workflow
+from app.domain import labels, prefill, quality_runs, registration, workflow
 from app.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
 from app.extensions import db, reads_first
 from app.models import (AdminUnit, Household, HouseholdState, UnitLevel, User,
@@ -107,6 +107,7 @@ def _render_household(me: User, household_id: uuid.UUID, *, message: str | None 
                            actions=[a.value for a in workflow.available_actions(me, h)],
                            timeline=timeline(versions, events), last_return=last_return(h, events),
                            notices=prefill.open_notices(h), notice_lines=notice_lines,
+                           quality_findings=quality_runs.beyond_save(h, issues),
                            check_submission_id=uuid.uuid4(),
                            message=message, pad_error=pad_error, **timeline_helpers()), status
 
