@@ -11,8 +11,8 @@ comes back.
 """
 from matching.duplicates import (
     DEFAULT_BLOCK_CAP, DEFAULT_MIN_SCORE, HOMOPHONE_NAME_BIRTH, ID_ONE_STEP, ID_UPGRADE_15, RULES, SAME_ID,
-    SAME_NAME_BIRTH, SAME_NAME_HOUSEHOLD, Candidate, CappedBlock, DuplicateReport, Reason, exclude_decided,
-    find_duplicates, pair_key,
+    RULE_TITLES, SAME_NAME_BIRTH, SAME_NAME_HOUSEHOLD, Candidate, CappedBlock, DuplicateReport, Reason,
+    exclude_decided, find_duplicates, pair_key, rule_title,
 )
 from matching.id_numbers import OneStep, check_ok, normalise_id, one_step, upgrade_15
 from matching.names import name_keys, normalise_name
@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_BLOCK_CAP", "DEFAULT_MIN_SCORE", "RULES",
     "SAME_ID", "ID_ONE_STEP", "ID_UPGRADE_15", "SAME_NAME_BIRTH", "HOMOPHONE_NAME_BIRTH", "SAME_NAME_HOUSEHOLD",
     "Candidate", "CappedBlock", "DuplicateReport", "Reason", "exclude_decided", "find_duplicates", "pair_key",
+    "RULE_TITLES", "rule_title",
     "OneStep", "check_ok", "normalise_id", "one_step", "upgrade_15",
     "name_keys", "normalise_name",
     "ACTIVE", "CANCELLED", "PersonRecord", "person_record",

@@ -306,6 +306,27 @@ _SAME_HOUSEHOLD = {"zh": "在同一户内（可能重复登记）", "en": "in th
 _SAME_UNIT = {"zh": "同一村", "en": "the same village"}
 
 
+# Each rule's words without the pair's names, ID numbers or other items: what a reader is shown
+# who may not see one of the two records (the stored reasons name both; see rule_title).
+RULE_TITLES: dict[str, Text] = {
+    SAME_ID: _SAME_ID,
+    ID_ONE_STEP: {"zh": "身份证号只差一步（一位不同或相邻两位颠倒，可能录错）",
+                  "en": "ID numbers one typing step apart (one character, or two neighbours swapped)"},
+    ID_UPGRADE_15: {"zh": "一方的15位旧号码升为18位后与另一方的号码相同",
+                    "en": "one record's 15-digit number, upgraded to 18 characters, is the other's number"},
+    SAME_NAME_BIRTH: _SAME_NAME_BIRTH,
+    HOMOPHONE_NAME_BIRTH: {"zh": "姓名同音，出生日期相同", "en": "names that sound the same and the same birth date"},
+    SAME_NAME_HOUSEHOLD: _SAME_NAME_HOUSEHOLD,
+}
+_ANY_RULE = {"zh": "可能是同一人", "en": "may be one person"}
+
+
+def rule_title(rule: str) -> Text:
+    """The rule's generic words (no names, numbers or other items of either record); a rule no
+    longer known (a reason stored by an older run) gets generic words too."""
+    return RULE_TITLES.get(rule, _ANY_RULE)
+
+
 def _who(r: PersonRecord) -> str:
     return r.name or "（无姓名）"
 
@@ -477,5 +498,6 @@ def _clamp(score: float) -> float:
 __all__ = [
     "Candidate", "CappedBlock", "DuplicateReport", "Reason", "RULES",
     "SAME_ID", "ID_ONE_STEP", "ID_UPGRADE_15", "SAME_NAME_BIRTH", "HOMOPHONE_NAME_BIRTH", "SAME_NAME_HOUSEHOLD",
-    "DEFAULT_BLOCK_CAP", "DEFAULT_MIN_SCORE", "exclude_decided", "find_duplicates", "pair_key",
+    "DEFAULT_BLOCK_CAP", "DEFAULT_MIN_SCORE", "RULE_TITLES", "exclude_decided", "find_duplicates", "pair_key",
+    "rule_title",
 ]

@@ -45,7 +45,7 @@ from app.domain.tree import in_subtree
 from app.extensions import db, reads_first
 from app.models import (AdminUnit, DuplicateCandidate, DuplicateState, Household, Person, QualityRun, RunState,
                         User, utcnow)
-from matching import ACTIVE, CANCELLED, Candidate, PersonRecord, find_duplicates, pair_key
+from matching import ACTIVE, CANCELLED, Candidate, PersonRecord, find_duplicates, pair_key, rule_title
 
 VIEW = "duplicate.view"
 DECIDE = "duplicate.decide"
@@ -288,6 +288,20 @@ class CandidateRow:
     right_name: str
     left_village: str
     right_village: str
+    reasons: list[dict[str, Any]] = field(default_factory=list)
+
+
+def shown_reasons(candidate: DuplicateCandidate, both_visible: bool) -> list[dict[str, Any]]:
+    """The reasons as a reader may see them: the stored words name both records (names, the
+    differing characters), so a reader who may not view one of them gets each rule's generic
+    words (matching.rule_title) with its score, and the full words only when both are in view."""
+    out = []
+    for reason in candidate.reasons or []:
+        rule = str(reason.get("rule", ""))
+        message = reason.get("message") if both_visible else None
+        out.append({"rule": rule, "score": float(reason.get("score") or 0.0),
+                    "message": dict(message) if isinstance(message, dict) else dict(rule_title(rule))})
+    return out
 
 
 def open_candidates(actor: User, *, page: int = 1, per_page: int = 50,
@@ -313,7 +327,7 @@ def open_candidates(actor: User, *, page: int = 1, per_page: int = 50,
         lsee = scope.can_at(actor, "household.view", c.unit_path)
         rsee = scope.can_at(actor, "household.view", c.other_unit_path)
         out.append(CandidateRow(c, ln if lsee else "", rn if rsee else "", lvn if lsee else "",
-                                rvn if rsee else ""))
+                                rvn if rsee else "", shown_reasons(c, lsee and rsee)))
     return out, total
 
 
@@ -335,6 +349,7 @@ class Review:
     right: Side
     evidence: list[dict[str, str]]
     may_decide: bool
+    reasons: list[dict[str, Any]] = field(default_factory=list)  # shown_reasons: what this reader may see
 
 
 def get_candidate(actor: User, candidate_id: int) -> DuplicateCandidate:
@@ -347,7 +362,9 @@ def get_candidate(actor: User, candidate_id: int) -> DuplicateCandidate:
 
 def review(actor: User, candidate_id: int) -> Review:
     """The two records side by side, their households, and the evidence as the matcher reads
-    them now (the stored reasons are those of the last run)."""
+    them now (the stored reasons are those of the last run). Reasons and evidence name the
+    records: in full only when the actor may view both, else the rules' generic words and no
+    evidence."""
     candidate = get_candidate(actor, candidate_id)
     sides = []
     for pid, path in ((candidate.left_person_id, candidate.unit_path),
@@ -361,13 +378,15 @@ def review(actor: User, candidate_id: int) -> Review:
                           can_cancel=candidate.state == _OPEN and person.status == ACTIVE
                           and scope.can_at(actor, DECIDE, household.unit_path)))
     evidence: list[dict[str, str]] = []
-    if sides[0].person is not None and sides[1].person is not None:
+    both = sides[0].visible and sides[1].visible
+    if both and sides[0].person is not None and sides[1].person is not None:
         rows = [record_of(s.person) for s in sides]
         report = find_duplicates(rows, include_cancelled=True, min_score=0.0)
         if report.candidates:
             evidence = [dict(e) for e in report.candidates[0].evidence]
     return Review(candidate, sides[0], sides[1], evidence,
-                  may_decide=candidate.state == _OPEN and may_decide(actor, candidate))
+                  may_decide=candidate.state == _OPEN and may_decide(actor, candidate),
+                  reasons=shown_reasons(candidate, both))
 
 
 # ------------------------------------------------------------------ decisions
