@@ -13,11 +13,13 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import func, select
 
+import matching
+
 from app.domain import duplicates, workflow
 from app.domain import registration as reg
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
-from app.models import (AuditEntry, DuplicateCandidate, Household, HouseholdVersion, Person, QualityRun,
+from app.models import (AuditEntry, DuplicateCandidate, Household, HouseholdVersion, Person, QualityRun, User,
                         VerifiedPerson, VersionKind)
 from app.models import WorkflowAction as A
 from tests.support.households import TODAY, family, member
@@ -446,3 +448,87 @@ def test_a_decision_taken_while_a_run_matches_is_kept(reg_, monkeypatch):
     c = candidates()[reg_.homophone]
     assert (c.state, c.note) == ("not_same", "核实为两人") and c.last_run_id != result.run_id
     assert result.seen_again == 2 and result.open == 2
+
+
+# ------------------------------------------------------------------ reasons across the area's edge
+
+
+@pytest.fixture
+def across(web):
+    """Three pairs across villages A and B whose stored reasons name people: a 15-digit number
+    in B upgraded is A's person's number (names differ: both named in the reason and in the
+    evidence), a homophone name with one birth date (肖/萧, only B's with an ID number), and a number in B one step from
+    A's with a homophone name (吴/武: the reason names B's person as the likely typo)."""
+    old = member("孙大明", "99", "1950-01-01", "1", seq=7)
+    old_b = member("孙小明", "99", "1950-01-01", "1", seq=17,
+                   id_number=old["id_number"][:6] + old["id_number"][8:17])
+    sound = member("肖红梅", "99", "1962-02-02", "2", seq=7)
+    sound_b = member("萧红梅", "99", "1962-02-02", "2", seq=17)
+    sound.pop("id_number")  # one number only: two valid numbers would say two people
+    typo = member("吴国庆", "99", "1955-05-05", "1", seq=7)
+    typo_b = member("武国庆", "99", "1955-05-05", "1", seq=17, id_number=one_step(typo["id_number"]))
+    for unit, maker, people in (("A", "collector_a", (old, sound, typo)), ("B", "collector_b", (old_b, sound_b, typo_b))):
+        data = family("冯" if unit == "A" else "韩", seq=20 if unit == "A" else 21)
+        data["members"].extend(people)
+        user = web.people.collector_a if unit == "A" else db.session.scalar(
+            select(User).where(User.username == "collector_b"))
+        reg.new_household(user, unit_id=web.units[unit].id, data=data, today=TODAY)
+    db.session.commit()
+    run(web.people.admin)
+    stored = candidates()
+    pairs = {"upgrade": (old, old_b), "homophone": (sound, sound_b), "one_step": (typo, typo_b)}
+    ids = {kind: stored[pair(a["person_id"], b["person_id"])].id for kind, (a, b) in pairs.items()}
+    return SimpleNamespace(web=web, pairs=pairs, ids=ids)
+
+
+# What of B's person must never reach a reader who sees only village A: the name, the ID
+# number, and the character that tells the homophone names apart.
+ACROSS = [
+    ("upgrade", ("孙小明",), "id_upgrade_15", "15位旧号码升为18位后与孙"),
+    ("homophone", ("萧红梅", "萧"), "homophone_name_birth", "姓名同音（肖/萧）"),
+    ("one_step", ("武国庆", "武"), "id_one_step", "武国庆的号码校验位不符"),
+]
+
+
+def test_the_stored_reasons_do_name_both_records(across):
+    """The premise: what the run stores names B's person, so the pages must not print it as is."""
+    for kind, _secrets, rule, words in ACROSS:
+        c = db.session.get(DuplicateCandidate, across.ids[kind])
+        assert rule in [r["rule"] for r in c.reasons]
+        assert any(words in r["message"]["zh"] for r in c.reasons), (kind, c.reasons)
+
+
+@pytest.mark.parametrize("kind, secrets, rule, words", ACROSS)
+def test_a_reader_who_sees_only_village_a_learns_nothing_of_bs_person(across, kind, secrets, rule, words):
+    web = across.web
+    _a, b = across.pairs[kind]
+    cid = across.ids[kind]
+    hidden = (*secrets, b["id_number"])
+    listing = unescape(web.c["leader_a"].get("/quality/duplicates/").get_data(as_text=True))
+    assert f'data-testid="candidate-{cid}"' in listing
+    resp = web.c["leader_a"].get(f"/quality/duplicates/{cid}")
+    assert resp.status_code == 200
+    page = unescape(resp.get_data(as_text=True))
+    for html in (listing, page):
+        leaked = [s for s in hidden if s in html]
+        assert not leaked, f"{kind}: {leaked} shown to village A's leader"
+    # The rule is still said, in its generic words, with A's side in full.
+    assert matching.rule_title(rule)["zh"] in page and matching.rule_title(rule)["zh"] in listing
+    assert _a["name"] in page and 'data-testid="evidence"' not in page
+
+
+@pytest.mark.parametrize("kind, secrets, rule, words", ACROSS)
+def test_a_reader_who_sees_both_reads_the_full_reasons(across, kind, secrets, rule, words):
+    web = across.web
+    cid = across.ids[kind]
+    listing = unescape(web.c["verifier_t1"].get("/quality/duplicates/").get_data(as_text=True))
+    page = unescape(web.c["verifier_t1"].get(f"/quality/duplicates/{cid}").get_data(as_text=True))
+    assert words in listing and words in page
+    assert secrets[0] in page and 'data-testid="evidence"' in page
+
+
+def test_every_rule_has_generic_words_in_both_languages():
+    assert set(matching.RULE_TITLES) == set(matching.RULES)
+    for rule in (*matching.RULES, "a_rule_no_longer_known"):
+        text = matching.rule_title(rule)
+        assert text["zh"] and text["en"]
