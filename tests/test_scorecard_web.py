@@ -197,6 +197,11 @@ def test_a_leader_who_is_also_a_verifier_is_refused_deciding_their_own_applicati
     leader = login(new_client, people.leader)
     assert leader.post_form(f"/quality/scorecard/{units['A'].id}/apply", {"application": "申请"}).status_code == 302
     applied = db.session.scalars(select(VillageAcceptance)).one()
+    # The page offers the decision to the township's other verifiers, not to the applicant.
+    page = leader.get(f"/quality/scorecard/{units['A'].id}").get_data(as_text=True)
+    assert 'data-testid="decide-form"' not in page
+    other = login(new_client, people.verifier).get(f"/quality/scorecard/{units['A'].id}").get_data(as_text=True)
+    assert 'data-testid="decide-form"' in other
     refused = leader.post_form(f"/quality/acceptance/{applied.id}/decide", {"decision": "accept"})
     assert refused.status_code == 403
     db.session.expire_all()

@@ -190,7 +190,8 @@ class Figures:
         row = {k: v for k, v in self.csv_row().items()}
         row.update(items_checked=self.items_checked, items_right=self.items_right,
                    accuracy_rate=self.accuracy_rate, persons=self.persons,
-                   duplicate_rate=self.duplicate_rate, households_verified=self.households_verified)
+                   duplicate_rate=self.duplicate_rate, households_verified=self.households_verified,
+                   over_expected=self.over_expected)
         for key in ("entry_rate", "completeness_rate", "logic_error_rate", "verified_share"):
             row[key] = getattr(self, key)
         return row
