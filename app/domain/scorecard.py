@@ -47,8 +47,9 @@ from app.domain.tree import in_subtree, is_within
 from app.extensions import db
 from app.models import (AcceptanceState, AdminUnit, DuplicateCandidate, DuplicateState, ExplanationState, Household,
                         HouseholdQuality, HouseholdState, HouseholdVersion, ImportedList, ListRecord, ListState,
-                        OverThreshold, Person, QualityFinding, QualityThreshold, SpotCheck, SpotCheckItem,
-                        UnitExpectation, User, VillageAcceptance, utcnow)
+                        OverThreshold, QualityFinding, QualityThreshold, SpotCheck, SpotCheckItem, UnitExpectation,
+                        User, VillageAcceptance, utcnow)
+from app.models import Person
 
 # The seed's thresholds (全员人口信息数据大集中验收方案), used while a county has set none.
 DEFAULT_THRESHOLDS = {"entry_rate_min": 0.95, "completeness_min": 0.95, "accuracy_min": 0.95,
