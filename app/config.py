@@ -108,6 +108,15 @@ def _int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _round(value: str) -> str:
+    """ACCEPTANCE_ROUND checked at start-up: a bad one stops the app with a clear message
+    rather than failing each acceptance later (empty: the local year)."""
+    from app.domain.settings import check_round  # the one rule, kept with the setting
+
+    value = value.strip()
+    return check_round(value) if value else ""
+
+
 def from_environment() -> dict:
     instance = _instance_path()
     instance.mkdir(parents=True, exist_ok=True)
@@ -169,7 +178,7 @@ def from_environment() -> dict:
         "PROXY_COUNT": _int("PROXY_COUNT", 0),
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         # The round of village acceptance (issue 17, app.domain.scorecard); empty: the local year.
-        "ACCEPTANCE_ROUND": os.environ.get("ACCEPTANCE_ROUND", "").strip(),
+        "ACCEPTANCE_ROUND": _round(os.environ.get("ACCEPTANCE_ROUND", "")),
         **request_limits(_int("MAX_REQUEST_BYTES", DEFAULT_MAX_REQUEST_BYTES)),
     }
 

@@ -19,7 +19,7 @@ from app.domain import workflow
 from app.domain import registration as reg
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.extensions import db
-from app.models import (AuditEntry, DuplicateCandidate, Household, HouseholdQuality, QualityFinding,
+from app.models import (AuditEntry, DuplicateCandidate, Household, HouseholdQuality, Person, QualityFinding,
                         QualityThreshold, SpotCheck, SpotCheckItem, UnitExpectation, VillageAcceptance,
                         WorkflowAction, utcnow)
 from tests.support.households import TODAY, young_family
@@ -161,10 +161,10 @@ def test_each_figure_on_a_small_registry(units, people):
     # Spot checks of the round: 40 checked, 2 wrong; an item not entered and another round ignored.
     spot_check(a, h1, people.verifier, [(20, 1), (20, 1), None])
     spot_check(a, h1, people.verifier, [(10, 10)], round_="2025")
-    # Duplicates: an open pair inside A (2 persons), a pair A-B decided "same" but not yet
-    # cancelled (one more in A, one in B), decided pairs that no longer count.
+    # Duplicates: an open pair inside A (2 persons), an open pair A-B (one more in A, one in B),
+    # decided pairs that no longer count.
     duplicate(h1, h2)
-    duplicate(h3, hb, state="same")
+    duplicate(h3, hb)
     duplicate(h1, h4, state="not_same")
     duplicate(h2, h4, state="same", cancel_version_number=2)
     duplicate(h4, h3, state="gone")
@@ -190,7 +190,11 @@ def test_each_figure_on_a_small_registry(units, people):
     card = sc.scorecard(units["county"], ROUND)
     t1, t2 = card.children
     assert (t1.code, t2.code) == (units["T1"].code, units["T2"].code)
+    # B has no expected count: its household is collected (5 in all) but not in the entry rate,
+    # which stays A's 4 of 5.
     assert t1.households_collected == 5 and t1.households_expected == 5 and t1.expected_missing == 1
+    assert t1.collected_of_expected == 4 and t1.entry_rate == pytest.approx(4 / 5)
+    assert card.total.entry_rate == pytest.approx(4 / 5)
     assert t1.logic_errors == 3 and t1.duplicates == 4 and t2.villages == 1
     assert card.total.households_collected == 5 and card.total.married_women == 5
     township = sc.scorecard(units["T1"], ROUND)
@@ -448,6 +452,8 @@ def test_a_change_after_acceptance_is_flagged(units, people):
 def test_acceptance_permissions_and_bad_input(units, people):
     a, b = units["A"], units["B"]
     good_village(units, people)
+    expect(b, 3)
+    db.session.commit()
     for user in (people.collector, people.verifier, people.county):
         with pytest.raises((Forbidden, NotFound)):
             sc.apply(user, a.id, ROUND, "申请")
@@ -473,7 +479,9 @@ def test_acceptance_permissions_and_bad_input(units, people):
         sc.decide(people.verifier, 12345, accept=True)
     db.session.rollback()
     assert db.session.get(VillageAcceptance, applied.id).state == "applied"
-    assert b.id  # B untouched
+    # B untouched: no application, its expected count as it was.
+    assert db.session.scalars(select(VillageAcceptance).where(VillageAcceptance.village_id == b.id)).all() == []
+    assert db.session.get(UnitExpectation, b.id).households_expected == 3
 
 
 def test_the_round_is_the_setting_or_the_local_year(app):
@@ -497,3 +505,128 @@ def test_a_decision_raced_by_another_is_a_conflict(units, people):
     applied.state = "applied"
     with pytest.raises(Conflict):
         sc.decide(people.verifier, applied.id, accept=True)
+
+
+# ---------------------------------------------------------------- review fixes
+
+def test_findings_and_duplicates_of_pre_filled_households_do_not_count(units, people):
+    """The denominators (married women, persons) are of collected households: so are the
+    numerators. A police pre-fill never seen at the door, and a person cancelled, do not count."""
+    a = units["A"]
+    h1, h2, h3 = (household(people.collector, a, i) for i in (1, 2, 3))
+    pre, pre2 = household(people.collector, a, 4), household(people.collector, a, 5)
+    db.session.execute(Household.__table__.update().where(Household.id.in_([pre.id, pre2.id]))
+                       .values(collected_at=None, origin="police"))
+    finding(h1, 1)
+    finding(pre, 1)
+    finding(pre, 2)
+    duplicate(pre, pre2)          # both sides pre-filled: nobody
+    duplicate(pre, h1)            # only h1's side
+    duplicate(h2, h3)             # h3's person cancelled: only h2's side
+    db.session.execute(Person.__table__.update().where(Person.id == h3.persons[0].id).values(status="duplicate"))
+    db.session.commit()
+    row = sc.village_figures(a.path, ROUND)[a.id]
+    assert row.households_collected == 3 and row.married_women == 3
+    assert row.logic_errors == 1 and row.logic_error_rate == pytest.approx(1 / 30)
+    assert row.duplicates == 2 and row.persons == 12
+
+
+def test_a_village_collecting_more_than_expected_keeps_its_rate_and_is_flagged(units, people):
+    a, b = units["A"], units["B"]
+    for i in (1, 2, 3):
+        household(people.collector, a, i)
+    household(people.collector_b, b, 4)
+    expect(a, 2)
+    expect(b, 2)
+    db.session.commit()
+    rows = sc.village_figures(units["T1"].path, ROUND)
+    assert rows[a.id].entry_rate == pytest.approx(1.5) and rows[a.id].over_expected == 1
+    assert rows[b.id].entry_rate == pytest.approx(0.5) and rows[b.id].over_expected == 0
+    total = sc.scorecard(units["T1"], ROUND).total
+    assert total.entry_rate == pytest.approx(1.0) and total.over_expected == 1
+
+
+def test_a_user_with_both_roles_does_not_accept_their_own_application(units, people):
+    from app.domain.users import grant_role
+    from app.models import Role
+
+    a = units["A"]
+    good_village(units, people)
+    grant_role(None, people.leader, Role.verifier, units["T1"])
+    db.session.commit()
+    applied = sc.apply(people.leader, a.id, ROUND, "申请")
+    db.session.commit()
+    with pytest.raises(Forbidden) as e:
+        sc.decide(people.leader, applied.id, accept=True)
+    assert "不能自己验收自己的申请" in e.value.message
+    db.session.rollback()
+    assert db.session.get(VillageAcceptance, applied.id).state == "applied"
+    assert sc.decide(people.verifier, applied.id, accept=True).acceptance.state == "accepted"
+
+
+def _as_if_not_yet_saved(monkeypatch, model):
+    """The read of a request that ran before another request's first save was committed: it
+    saw no row of `model` (the other's insert lands before this one's)."""
+    real = db.session.get
+
+    def get(entity, ident, **kw):
+        return None if entity is model and not kw.get("populate_existing") else real(entity, ident, **kw)
+    monkeypatch.setattr(db.session, "get", get)
+
+
+def test_two_first_saves_of_an_expected_count_both_end_well(units, people, monkeypatch):
+    a = units["A"]
+    assert sc.set_expected(people.verifier, {a.id: "12"}) == 1
+    db.session.commit()
+    _as_if_not_yet_saved(monkeypatch, UnitExpectation)
+    assert sc.set_expected(people.verifier, {a.id: "13"}) == 1
+    db.session.commit()
+    monkeypatch.undo()
+    db.session.expire_all()
+    assert db.session.get(UnitExpectation, a.id).households_expected == 13
+    assert db.session.scalar(select(func.count()).select_from(UnitExpectation)) == 1
+
+
+def test_two_first_saves_of_the_thresholds_both_end_well(units, people, monkeypatch):
+    county = units["county"]
+    sc.set_thresholds(people.county, county.id, GOOD)
+    db.session.commit()
+    _as_if_not_yet_saved(monkeypatch, QualityThreshold)
+    row = sc.set_thresholds(people.county, county.id, {**GOOD, "logic_error_max": "7"})
+    db.session.commit()
+    monkeypatch.undo()
+    assert row.logic_error_max == 0.07
+    db.session.expire_all()
+    assert db.session.get(QualityThreshold, county.id).logic_error_max == 0.07
+    assert db.session.scalar(select(func.count()).select_from(QualityThreshold)) == 1
+
+
+@pytest.mark.parametrize("value", ["x" * 21, "2026\n春", "2026\x00", "a\tb"])
+def test_a_bad_acceptance_round_is_refused(app, units, value, monkeypatch, tmp_path):
+    from app import config
+    from app.domain import settings
+
+    app.config["ACCEPTANCE_ROUND"] = value
+    with pytest.raises(ValueError, match="验收轮次"):
+        settings.current().acceptance_round
+    # At start-up, from the environment: the app does not start.
+    monkeypatch.setenv("DOORSTEP_INSTANCE", str(tmp_path))
+    if "\x00" not in value:  # the environment holds no NUL
+        monkeypatch.setenv("ACCEPTANCE_ROUND", value)
+        with pytest.raises(ValueError, match="验收轮次"):
+            config.from_environment()
+    app.config["ACCEPTANCE_ROUND"] = "2026"
+    # From the command line: a usage error (exit 2) naming --round, nothing written.
+    result = app.test_cli_runner().invoke(args=["quality", "scorecard", "--unit", units["T1"].code,
+                                                "--round", value])
+    assert result.exit_code == 2 and "--round" in result.output
+
+
+def test_a_round_of_20_characters_is_taken(app, units):
+    from app.domain import settings
+
+    app.config["ACCEPTANCE_ROUND"] = "二〇二六年春季验收第一轮" + "x" * 8
+    assert len(settings.current().acceptance_round) == 20
+    result = app.test_cli_runner().invoke(args=["quality", "scorecard", "--unit", units["T1"].code,
+                                                "--round", "r" * 20])
+    assert result.exit_code == 0, result.output

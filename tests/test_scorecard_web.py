@@ -163,3 +163,46 @@ def test_expected_page(app, units, people, new_client):
     db.session.expire_all()
     assert db.session.get(UnitExpectation, a.id).households_expected == 2
     assert db.session.get(UnitExpectation, b.id).source == "list"
+
+
+def test_more_collected_than_expected_is_said_and_a_village_without_a_count_is_apart(app, units, people,
+                                                                                   new_client):
+    app.config["ACCEPTANCE_ROUND"] = ROUND
+    a, b = units["A"], units["B"]
+    for i in (1, 2, 3):
+        household(people.collector, a, i)
+    household(people.collector_b, b, 4)
+    expect(a, 2)  # B has no expected count
+    db.session.commit()
+    c = login(new_client, people.county)
+    township = c.get(f"/quality/scorecard/{units['T1'].id}").get_data(as_text=True)
+    assert "150.0%" in township  # the true rate, not capped
+    assert 'data-testid="over-expected"' in township and "采集户数多于应采集户数，请核对应采集户数" in township
+    assert f'data-testid="over-expected-{a.code}"' in township
+    assert f'data-testid="over-expected-{b.code}"' not in township
+    assert "3 / 2 （共已采集 4 户）" in township  # B's household is collected, not in the rate
+    village_b = c.get(f"/quality/scorecard/{b.id}").get_data(as_text=True)
+    assert 'data-testid="over-expected"' not in village_b
+
+
+def test_a_leader_who_is_also_a_verifier_is_refused_deciding_their_own_application(app, units, people,
+                                                                                   new_client):
+    from app.domain.users import grant_role
+    from app.models import Role
+
+    app.config["ACCEPTANCE_ROUND"] = ROUND
+    good_village(units, people)
+    grant_role(None, people.leader, Role.verifier, units["T1"])
+    db.session.commit()
+    leader = login(new_client, people.leader)
+    assert leader.post_form(f"/quality/scorecard/{units['A'].id}/apply", {"application": "申请"}).status_code == 302
+    applied = db.session.scalars(select(VillageAcceptance)).one()
+    # The page offers the decision to the township's other verifiers, not to the applicant.
+    page = leader.get(f"/quality/scorecard/{units['A'].id}").get_data(as_text=True)
+    assert 'data-testid="decide-form"' not in page
+    other = login(new_client, people.verifier).get(f"/quality/scorecard/{units['A'].id}").get_data(as_text=True)
+    assert 'data-testid="decide-form"' in other
+    refused = leader.post_form(f"/quality/acceptance/{applied.id}/decide", {"decision": "accept"})
+    assert refused.status_code == 403
+    db.session.expire_all()
+    assert db.session.get(VillageAcceptance, applied.id).state == "applied"

@@ -4,7 +4,7 @@ scorecard of a unit for scripts and checks, from the same rows as the page
 for the unit asked for with its own code. Rates are fractions 0-1, empty where the denominator
 is 0; `accepted` is 1 when the village (all villages of a higher unit) is accepted in the round.
 
-Exit status: 0 written; 1 no such unit; 2 wrong usage (click).
+Exit status: 0 written; 1 no such unit; 2 wrong usage (click; a round not of 1-20 characters).
 """
 from __future__ import annotations
 
@@ -31,6 +31,11 @@ from app.models import AdminUnit
               help="The acceptance round (default: ACCEPTANCE_ROUND, or this year).")
 def scorecard_command(code: str, fmt: str, output: Path | None, round_: str | None) -> None:
     """Write the scorecard of the unit CODE and its child units as CSV."""
+    if round_ is not None:
+        try:  # a round longer than the column would fail in the database, after the work
+            round_ = settings.check_round(round_)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--round") from None
     with reads_only():
         unit = db.session.scalar(select(AdminUnit).where(AdminUnit.code == code.strip()))
         if unit is None:

@@ -11,14 +11,15 @@ acceptance read the same rows.
 
 The figures:
 - 入户率 households collected (collected_at set: a police pre-fill not yet saved at the door does
-  not count, app.domain.prefill) ÷ households expected (UnitExpectation);
+  not count, app.domain.prefill) ÷ households expected (UnitExpectation), both over the villages
+  with an expected count; above 100 % (more collected than expected) is shown as it is, flagged;
 - 主要数据项完整率 sum(main items filled) ÷ sum(main items required) of HouseholdQuality (the
   counts a run or a save wrote for the current version) of collected households;
 - 主要数据项准确率 from spot checks: sum(items checked − items wrong) ÷ sum(items checked) over
   checked SpotCheckItem rows of the round's spot checks of the village;
 - 逻辑关系误差率 logic errors ÷ (married women × 10): open married-woman findings (one per failed
-  relation of one woman) whose explanation the township has not accepted;
-- duplicates: persons in open duplicate pairs, or decided "same" and not yet cancelled, ÷ persons;
+  relation of one woman) of collected households whose explanation the township has not accepted;
+- duplicates: persons still active in collected households and in open duplicate pairs ÷ persons;
 - verified share: households verified (signed at three levels) ÷ households collected.
 
 Acceptance: a round is accepted per village (VillageAcceptance); the village stays open for
@@ -36,6 +37,8 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import and_, case, distinct, func, or_, select, union_all, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from app.domain import audit, scope
@@ -46,6 +49,7 @@ from app.models import (AcceptanceState, AdminUnit, DuplicateCandidate, Duplicat
                         HouseholdQuality, HouseholdState, HouseholdVersion, ImportedList, ListRecord, ListState,
                         OverThreshold, QualityFinding, QualityThreshold, SpotCheck, SpotCheckItem, UnitExpectation,
                         User, VillageAcceptance, utcnow)
+from app.models import Person
 
 # The seed's thresholds (全员人口信息数据大集中验收方案), used while a county has set none.
 DEFAULT_THRESHOLDS = {"entry_rate_min": 0.95, "completeness_min": 0.95, "accuracy_min": 0.95,
@@ -58,6 +62,7 @@ OVER_THRESHOLD_TEXT = {
                               "en": "Next: re-check every household, then apply again"},
 }
 RELATIONS_PER_WOMAN = 10
+ACTIVE = "active"  # Person.status of a member not cancelled
 APPLICATION_MAX = 2000
 REASON_MAX = 1000
 EXPECTED_MAX = 100_000  # households in one village: far above any real one, a typing slip above
@@ -82,8 +87,8 @@ FIGURES: dict[str, dict[str, dict[str, str]]] = {
                     "en": "logic errors ÷ (married women 15-49 × 10) × 100 %"}},
     "duplicate_rate": {
         "label": {"zh": "重复人口率", "en": "Duplicate rate"},
-        "formula": {"zh": "疑似重复（未处理）人数 ÷ 人口数 × 100%",
-                    "en": "persons in undecided duplicate pairs ÷ persons × 100 %"}},
+        "formula": {"zh": "已采集住户中疑似重复（未处理）的在册人数 ÷ 人口数 × 100%",
+                    "en": "active persons of collected households in undecided duplicate pairs ÷ persons × 100 %"}},
     "verified_share": {
         "label": {"zh": "三级签字审核率", "en": "Share verified"},
         "formula": {"zh": "已审核（三级签字）户数 ÷ 已入户采集户数 × 100%",
@@ -112,6 +117,10 @@ class Figures:
     households_expected: int | None = None   # None: not entered for any village
     expected_missing: int = 0                # villages without an expected count
     households_collected: int = 0
+    # Collected in the villages that have an expected count: the entry rate's numerator, so a
+    # village without one does not raise a township's rate above its true value.
+    collected_of_expected: int = 0
+    over_expected: int = 0                   # villages that collected more than expected (check the count)
     households_verified: int = 0
     households_to_verify: int = 0            # police pre-fills not yet saved at the door
     persons: int = 0
@@ -128,7 +137,7 @@ class Figures:
 
     @property
     def entry_rate(self) -> float | None:
-        return _ratio(self.households_collected, self.households_expected)
+        return _ratio(self.collected_of_expected, self.households_expected)
 
     @property
     def completeness_rate(self) -> float | None:
@@ -156,7 +165,8 @@ class Figures:
         return self.villages > 0 and self.accepted_villages == self.villages
 
     def add(self, other: Figures) -> None:
-        for name in ("villages", "expected_missing", "households_collected", "households_verified",
+        for name in ("villages", "expected_missing", "households_collected", "collected_of_expected",
+                     "over_expected", "households_verified",
                      "households_to_verify", "persons", "main_items_required", "main_items_filled",
                      "items_checked", "items_right", "married_women", "logic_errors", "duplicates",
                      "accepted_villages", "changed_after_acceptance"):
@@ -181,7 +191,8 @@ class Figures:
         row = {k: v for k, v in self.csv_row().items()}
         row.update(items_checked=self.items_checked, items_right=self.items_right,
                    accuracy_rate=self.accuracy_rate, persons=self.persons,
-                   duplicate_rate=self.duplicate_rate, households_verified=self.households_verified)
+                   duplicate_rate=self.duplicate_rate, households_verified=self.households_verified,
+                   over_expected=self.over_expected)
         for key in ("entry_rate", "completeness_rate", "logic_error_rate", "verified_share"):
             row[key] = getattr(self, key)
         return row
@@ -238,6 +249,10 @@ def village_figures(path: str, round_: str) -> dict[int, Figures]:
         rows[vid].households_expected = n
     for f in rows.values():
         f.expected_missing = int(f.households_expected is None)
+        if f.households_expected is not None:
+            f.collected_of_expected = f.households_collected
+            # Kept as it is (a rate over 100 %), not capped: the page asks to check the count.
+            f.over_expected = int(f.households_collected > f.households_expected)
 
     # Accuracy from the round's spot checks: only items a checker has entered count.
     for vid, checked, wrong in db.session.execute(
@@ -249,9 +264,12 @@ def village_figures(path: str, round_: str) -> dict[int, Figures]:
         rows[vid].items_right = int(checked or 0) - int(wrong or 0)
 
     # Logic errors: one open finding per failed relation of one woman; an explanation the
-    # township accepted takes it out of the count (the finding is kept).
+    # township accepted takes it out of the count (the finding is kept). Only findings of
+    # collected households: the married women (the denominator) are theirs, and a run checks
+    # police pre-fills too (app.domain.quality_runs).
     for vid, n in db.session.execute(
             select(QualityFinding.village_id, func.count())
+            .join(Household, and_(Household.id == QualityFinding.household_id, collected))
             .where(under(QualityFinding.unit_path, path), QualityFinding.scope == "married_woman",
                    QualityFinding.resolved_at.is_(None),
                    or_(QualityFinding.explanation_state.is_(None),
@@ -266,18 +284,21 @@ def village_figures(path: str, round_: str) -> dict[int, Figures]:
 
 
 def _duplicates(rows: dict[int, Figures], path: str) -> None:
-    """Persons of each village in a pair still to decide, or decided "same" and not yet cancelled;
-    each person counted once however many pairs they are in."""
-    live = or_(DuplicateCandidate.state == DuplicateState.open.value,
-               and_(DuplicateCandidate.state == DuplicateState.same.value,
-                    DuplicateCandidate.cancel_version_number.is_(None)))
+    """Persons of each village in a pair still to decide, each counted once however many pairs
+    they are in: only persons still active in a collected household, as the persons (the
+    denominator) are counted (a pair may name a police pre-fill never seen at the door, as
+    app.domain.duplicates reads every active person). A pair decided "same" is not counted: the
+    decision cancels the record not kept in the same transaction."""
+    def side(person_id, household_id, unit_path):
+        return (select(person_id.label("person_id"), unit_path.label("unit_path")).select_from(DuplicateCandidate)
+                .join(Household, and_(Household.id == household_id, Household.collected_at.is_not(None)))
+                .join(Person, and_(Person.id == person_id, Person.status == ACTIVE))
+                .where(DuplicateCandidate.state == DuplicateState.open.value, in_subtree(unit_path, path)))
+
     sides = union_all(
-        select(DuplicateCandidate.left_person_id.label("person_id"),
-               DuplicateCandidate.unit_path.label("unit_path"))
-        .where(live, in_subtree(DuplicateCandidate.unit_path, path)),
-        select(DuplicateCandidate.right_person_id.label("person_id"),
-               DuplicateCandidate.other_unit_path.label("unit_path"))
-        .where(live, in_subtree(DuplicateCandidate.other_unit_path, path)),
+        side(DuplicateCandidate.left_person_id, DuplicateCandidate.left_household_id, DuplicateCandidate.unit_path),
+        side(DuplicateCandidate.right_person_id, DuplicateCandidate.right_household_id,
+             DuplicateCandidate.other_unit_path),
     ).subquery()
     by_path = {f.path: f for f in rows.values()}
     seen: dict[int, set] = {}
@@ -431,13 +452,10 @@ def set_thresholds(actor: User, county_id: int, form: dict[str, Any]) -> Quality
                       field="over_threshold")
     row = db.session.get(QualityThreshold, county.id)
     before = None if row is None else {k: getattr(row, k) for k in (*values, "over_threshold")}
-    if row is None:
-        row = QualityThreshold(county_id=county.id)
-        db.session.add(row)
-    for k, v in values.items():
-        setattr(row, k, v)
-    row.over_threshold, row.set_by_id, row.set_at = over, actor.id, utcnow()
-    db.session.flush()
+    # An upsert, not read-then-insert: two first saves at once both end well (the last wins).
+    _upsert(QualityThreshold, {"county_id": county.id, **values, "over_threshold": over, "set_by_id": actor.id,
+                               "set_at": utcnow()})
+    row = db.session.get(QualityThreshold, county.id, populate_existing=True)
     audit.record("quality.thresholds", actor=actor, object_type="admin_unit", object_id=county.id,
                  details={"before": before, "after": {**values, "over_threshold": over}})
     return row
@@ -513,15 +531,24 @@ def _put_expected(actor: User | None, unit: AdminUnit, n: int, source: str, list
         return 0
     before = None if row is None else {"households_expected": row.households_expected, "source": row.source,
                                        "list_id": row.list_id}
-    if row is None:
-        row = UnitExpectation(village_id=unit.id)
-        db.session.add(row)
-    row.households_expected, row.source, row.list_id = n, source, list_id
-    row.set_by_id, row.set_at = (actor.id if actor else None), utcnow()
-    db.session.flush()
+    # An upsert, not read-then-insert: two first saves at once both end well (the last wins).
+    _upsert(UnitExpectation, {"village_id": unit.id, "households_expected": n, "source": source, "list_id": list_id,
+                              "set_by_id": actor.id if actor else None, "set_at": utcnow()})
+    if row is not None:
+        db.session.expire(row)
     audit.record("quality.expected", actor=actor, object_type="admin_unit", object_id=unit.id,
                  details={"before": before, "after": {"households_expected": n, "source": source, "list_id": list_id}})
     return 1
+
+
+def _upsert(model: type, values: dict[str, Any]) -> None:
+    """Insert the row, or update it where its primary key exists (as prefill's card counter)."""
+    table = model.__table__
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(table).values(**values)
+    keys = [c.name for c in table.primary_key.columns]
+    db.session.execute(stmt.on_conflict_do_update(
+        index_elements=keys, set_={k: stmt.excluded[k] for k in values if k not in keys}))
 
 
 def _ancestor_paths(path: str) -> list[str]:
@@ -612,6 +639,10 @@ def decide(actor: User, acceptance_id: int, *, accept: bool, reason: Any = None)
     """The township runs the acceptance: refused automatically, naming the failing figures,
     while a threshold is not met; otherwise accepted, or refused with the township's reason."""
     row = get_acceptance(actor, acceptance_id, "acceptance.decide")
+    if row.applied_by_id == actor.id:
+        # Four eyes: a user holding both the leader's and the verifier's role does not accept
+        # the village's own application.
+        raise Forbidden(_("You applied for this acceptance: another user of the township decides it."))
     if row.state != AcceptanceState.applied.value:
         raise Conflict(_("This application has already been decided."))
     words = str(reason or "").strip()
@@ -690,14 +721,6 @@ def changed_households(village: AdminUnit, round_: str, limit: int = 200) -> lis
         .join(HouseholdVersion, HouseholdVersion.household_id == Household.id)
         .where(Household.village_id == village.id, HouseholdVersion.created_at > acc.decided_at)
         .group_by(Household.id).order_by(Household.card_no).limit(limit))]
-
-
-def literal_round(value: Any) -> str:
-    """A round as typed (a year, or the campaign's name): checked, at most 20 characters."""
-    text = str(value or "").strip()
-    if not text or len(text) > 20 or not all(c.isalnum() or c in "-_" for c in text):
-        raise Invalid(_("Round: give the round as 2026 (letters, digits, - and _)."), field="round")
-    return text
 
 
 __all__ = ["CSV_COLUMNS", "FIGURES", "Figures", "Scorecard", "Thresholds", "apply", "csv_rows", "decide",

@@ -50,7 +50,21 @@ class Settings:
         """The round of village acceptance (验收, issue 17): ACCEPTANCE_ROUND, or the local year."""
         import datetime as dt
 
-        return str(self.config.get("ACCEPTANCE_ROUND") or dt.datetime.now(self.timezone).year)
+        value = str(self.config.get("ACCEPTANCE_ROUND") or "").strip()
+        return check_round(value) if value else str(dt.datetime.now(self.timezone).year)
+
+
+ROUND_MAX = 20  # VillageAcceptance.round and SpotCheck.round are String(20)
+
+
+def check_round(value: str) -> str:
+    """An acceptance round as written in ACCEPTANCE_ROUND or `--round` (a year, or the campaign's
+    name): 1-20 characters, no control characters; a longer one would not fit the database."""
+    text = str(value).strip()
+    if not 1 <= len(text) <= ROUND_MAX or any(not c.isprintable() for c in text):
+        raise ValueError(f"验收轮次须为1至{ROUND_MAX}个字符且不含控制字符 / the acceptance round must be 1 to "
+                         f"{ROUND_MAX} characters without control characters: {text!r}")
+    return text
 
 
 _ZONES: dict[str, ZoneInfo] = {}

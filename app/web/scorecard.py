@@ -48,7 +48,10 @@ def _parts(row: domain.Figures, key: str) -> str:
     if key == "entry_rate":
         if row.households_expected is None:
             return _("%(n)d collected; households expected not entered", n=row.households_collected)
-        return f"{row.households_collected} / {row.households_expected}"
+        text = f"{row.collected_of_expected} / {row.households_expected}"
+        if row.collected_of_expected != row.households_collected:  # villages without an expected count
+            text += " " + _("(%(n)d collected in all)", n=row.households_collected)
+        return text
     pairs = {"completeness_rate": (row.main_items_filled, row.main_items_required),
              "accuracy_rate": (row.items_right, row.items_checked),
              "duplicate_rate": (row.duplicates, row.persons),
