@@ -6,6 +6,7 @@ import io
 from collections.abc import Iterable
 from typing import BinaryIO
 
+from exchange.cells import text_row
 from exchange.errors import MappingError, RowProblem
 from exchange.mapping import LABELS, SOURCE_FIELDS, check_source, required_fields
 
@@ -23,8 +24,9 @@ def write_problems_xlsx(problems: Iterable[RowProblem], stream: BinaryIO) -> Non
     ws.append(list(PROBLEM_HEADERS))
     for p in problems:
         label = LABELS[p.field]["zh"] if p.field in LABELS else (p.field or "")
-        ws.append([p.line, p.column or "", label, p.value, p.message.get("zh", p.reason),
-                   "整行未导入" if p.refused else "已导入，需核对"])
+        # The value as written in the imported file: text, never a formula.
+        ws.append(text_row(ws, [p.line, p.column or "", label, p.value, p.message.get("zh", p.reason),
+                                "整行未导入" if p.refused else "已导入，需核对"]))
     wb.save(stream)
 
 

@@ -174,3 +174,17 @@ def test_the_household_page_shows_what_the_checks_found(client, people, bad):
     assert f"/quality/findings/{bad.finding.id}" in page and "生育男孩0个" in page
     clean = client.get(f"/collect/households/{bad.ok.id}").get_data(as_text=True)
     assert 'data-testid="quality-findings"' not in clean
+
+
+def test_the_work_list_excel_holds_typed_text_never_a_formula(client, people, bad):
+    """An explanation someone typed (and names, messages) is text in the Excel, never a formula."""
+    bad.finding.explanation = "=HYPERLINK(\"http://x\",\"点击\")"
+    db.session.commit()
+    client.login("leader_a")
+    resp = client.get(f"/quality/villages/{bad.household.village_id}.xlsx")
+    assert resp.status_code == 200
+    sheet = load_workbook(io.BytesIO(resp.data)).worksheets[0]
+    cells = [cell for row in sheet.iter_rows() for cell in row]
+    typed = [c for c in cells if c.value == bad.finding.explanation]
+    assert typed and all(c.data_type == "s" for c in typed)
+    assert not any(c.data_type == "f" for c in cells)

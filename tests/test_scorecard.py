@@ -81,10 +81,11 @@ def finding(h: Household, n: int, *, scope="married_woman", explanation_state=No
     return row
 
 
-def spot_check(village, h: Household, checker, results: list[tuple[int, int] | None], round_=ROUND):
+def spot_check(village, h: Household, checker, results: list[tuple[int, int] | None], round_=ROUND,
+               kind="village"):
     """A spot check of the village whose items (checked, wrong) were entered (None: not yet)."""
     check = SpotCheck(village_id=village.id, round=round_, seed="s", population=100, married_women=10, rate=0.15,
-                      sample_size=len(results), created_by_id=checker.id)
+                      sample_size=len(results), created_by_id=checker.id, kind=kind)
     db.session.add(check)
     db.session.flush()
     for i, r in enumerate(results):
@@ -181,6 +182,7 @@ def test_each_figure_on_a_small_registry(units, people):
     assert ra.married_women == 4 and ra.persons == 16
     assert ra.logic_errors == 3 and ra.logic_error_rate == pytest.approx(3 / 40)
     assert (ra.items_checked, ra.items_right) == (40, 38) and ra.accuracy_rate == pytest.approx(0.95)
+    assert (ra.sample_entered, ra.sample_size) == (2, 3)  # the round's village sample: 2 of 3 entered
     assert ra.duplicates == 3 and ra.duplicate_rate == pytest.approx(3 / 16)
     assert ra.households_verified == 1 and ra.verified_share == pytest.approx(1 / 4)
     assert rb.duplicates == 1 and rb.households_expected is None and rb.entry_rate is None
@@ -630,3 +632,47 @@ def test_a_round_of_20_characters_is_taken(app, units):
     result = app.test_cli_runner().invoke(args=["quality", "scorecard", "--unit", units["T1"].code,
                                                 "--round", "r" * 20])
     assert result.exit_code == 0, result.output
+
+
+def test_the_scorecard_accuracy_is_the_spot_check_accuracy_of_its_round(units, people):
+    """One computation: the scorecard reads app.domain.spot_checks.accuracy_by_village for its
+    round (the village sample and the county's sample points of the round, no other round)."""
+    from app.domain import spot_checks
+
+    a = units["A"]
+    h = household(people.collector, a, 1)
+    spot_check(a, h, people.verifier, [(20, 2)])
+    spot_check(a, h, people.verifier, [(10, 1), None], kind="point")
+    spot_check(a, h, people.verifier, [(10, 10)], round_="2025")
+    db.session.commit()
+    for round_, expected in ((ROUND, (30, 27)), ("2025", (10, 0)), ("2027", (0, 0))):
+        row = sc.village_figures(a.path, round_)[a.id]
+        assert (row.items_checked, row.items_right) == expected
+        assert spot_checks.accuracy_by_village([a.id], round_)[a.id] == expected
+
+
+def test_acceptance_waits_until_the_village_sample_is_entered(units, people):
+    a = units["A"]
+    hs = [household(people.collector, a, i) for i in (1, 2)]
+    for h in hs:
+        counts(h, main_items_filled=counts(h).main_items_required)
+    expect(a, 2)
+    check = spot_check(a, hs[0], people.verifier, [(20, 0), None, None])  # 1 of 3 entered: 100 % right so far
+    db.session.commit()
+    applied = sc.apply(people.leader, a.id, ROUND, "申请")
+    decision = sc.decide(people.verifier, applied.id, accept=True)
+    db.session.commit()
+    assert decision.acceptance.state == "refused"
+    assert decision.failures == [{"zh": "抽查结果未录完：已录入 1/3",
+                                  "en": "Spot check results not all entered: 1/3 entered"}]
+    assert "抽查结果未录完：已录入 1/3" in decision.acceptance.reason
+    assert (decision.acceptance.figures["sample_entered"], decision.acceptance.figures["sample_size"]) == (1, 3)
+    # A sample point of the round still open does not hold the village's acceptance back.
+    spot_check(a, hs[1], people.verifier, [None], kind="point")
+    for item in check.items[1:]:
+        item.checker_id, item.checked_at, item.items_checked, item.items_wrong = \
+            people.verifier.id, utcnow(), 20, 0
+    db.session.commit()
+    applied = sc.apply(people.leader, a.id, ROUND, "再次申请")
+    decision = sc.decide(people.verifier, applied.id, accept=True)
+    assert decision.failures == [] and decision.acceptance.state == "accepted"

@@ -52,7 +52,15 @@ def people(units, make_user):
             "county": make_user("county_admin", units["county"], username="county")}
 
 
-def draw(user, village, seed="s1", kind="village", round_="2026"):
+ROUND = "2026"
+
+
+@pytest.fixture(autouse=True)
+def acceptance_round(app):
+    app.config["ACCEPTANCE_ROUND"] = ROUND
+
+
+def draw(user, village, seed="s1", kind="village", round_=None):
     check = sc.draw(user, village.id, seed=seed, round_=round_, today=TODAY, kind=kind)
     db.session.commit()
     return check
@@ -73,13 +81,16 @@ STAGES = [
 
 def test_sample_sizes_at_the_population_boundaries(app, units, people):
     """999 persons: 15 %; 1,000: 10 %; 2,000 and 2,001: 5 % of the married women, rounded up;
-    the village is built through registration and drawn as it grows."""
+    the village is built through registration and drawn as it grows (a round each: one
+    village sample a round)."""
     a, c, v = units["A"], people["collector"], people["verifier"]
     start = 1
     for sizes, wife, population, women, rate, size in STAGES:
         grow(c, a, sizes, start=start, wife=wife)
         start += len(sizes)
+        app.config["ACCEPTANCE_ROUND"] = f"p{population}"
         check = draw(v, a, seed=f"p{population}")
+        assert check.round == f"p{population}"
         assert (check.population, check.married_women, check.sample_size) == (population, women, size)
         assert check.rate == pytest.approx(rate)
         assert len(check.items) == size == math.ceil(women * rate - 1e-9)
@@ -99,7 +110,10 @@ def village(units, people):
 
 def test_the_same_seed_gives_the_same_sample_and_another_seed_another(app, village, people):
     first = draw(people["verifier"], village, seed="20261208-110101001001")
+    # One village sample a round: the same village is drawn again in other rounds.
+    app.config["ACCEPTANCE_ROUND"] = "2026b"
     again = draw(people["county"], village, seed="20261208-110101001001")
+    app.config["ACCEPTANCE_ROUND"] = "2026c"
     other = draw(people["verifier"], village, seed="another seed")
     assert first.sample_size == 5 and len(first.items) == 5
     assert sampled(first) == sampled(again)
@@ -127,7 +141,7 @@ def test_a_sample_point_is_30_households_from_the_seed_with_every_main_item(app,
     assert "members[0].boys" not in paths  # not a married woman: not one of his items
     # Only the county adds sample points.
     with pytest.raises(Forbidden):
-        sc.draw(people["verifier"], units["A"].id, seed="pt", round_="2026", today=TODAY, kind="point")
+        sc.draw(people["verifier"], units["A"].id, seed="pt", today=TODAY, kind="point")
 
 
 @pytest.mark.parametrize("who, village_key, error", [
@@ -139,7 +153,7 @@ def test_a_sample_point_is_30_households_from_the_seed_with_every_main_item(app,
 def test_who_may_draw_where(app, units, village, people, who, village_key, error):
     before = db.session.scalar(select(func.count()).select_from(SpotCheck))
     with pytest.raises(error):
-        sc.draw(people[who], units[village_key].id, seed="s", round_="2026", today=TODAY)
+        sc.draw(people[who], units[village_key].id, seed="s", today=TODAY)
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(SpotCheck)) == before
 
@@ -147,6 +161,7 @@ def test_who_may_draw_where(app, units, village, people, who, village_key, error
 @pytest.mark.parametrize("seed, round_, field", [
     ("", "2026", "seed"), ("   ", "2026", "seed"), ("x" * 41, "2026", "seed"), ("a\u202eb", "2026", "seed"),
     (None, "2026", "seed"), ("s", "", "round"), ("s", "y" * 21, "round"),
+    ("s", "2025", "round"), ("s", str(TODAY.year + 1), "round"),  # not the acceptance round
 ])
 def test_bad_draw_input_names_the_field_and_changes_nothing(app, village, people, seed, round_, field):
     with pytest.raises(Invalid) as caught:
@@ -159,7 +174,7 @@ def test_bad_draw_input_names_the_field_and_changes_nothing(app, village, people
 def test_a_village_without_married_women_is_refused(app, units, people):
     grow(people["collector_b"], units["B"], [3, 3], start=1, wife=False)
     with pytest.raises(Invalid) as caught:
-        sc.draw(people["verifier"], units["B"].id, seed="s", round_="2026", today=TODAY)
+        sc.draw(people["verifier"], units["B"].id, seed="s", today=TODAY)
     assert caught.value.field == "village_id" and "银闸社区" in caught.value.message
 
 
@@ -188,7 +203,7 @@ def test_a_checker_who_collected_the_household_is_refused(app, village, people):
 def test_entries_give_the_accuracy_and_a_correction_overwrites_with_before_and_after(app, village, people):
     check = draw(people["verifier"], village)
     first, second = check.items[0], check.items[1]
-    assert sc.accuracy_by_village([village.id]) == {village.id: (0, 0)}
+    assert sc.accuracy_by_village([village.id], ROUND) == {village.id: (0, 0)}
     answers = answers_all_right(first)
     n = len(answers)
     # Her 17 main items less migration (2), cancellation (2) and the youngest child (2: she has none).
@@ -201,12 +216,12 @@ def test_entries_give_the_accuracy_and_a_correction_overwrites_with_before_and_a
     assert (first.items_checked, first.items_wrong) == (n, 2)
     assert first.results["members[1].boys"] == {"ok": False, "found": "1"}
     assert first.checker_id == people["collector2"].id
-    assert sc.accuracy_by_village([village.id, 999]) == {village.id: (2 * n, 2 * n - 2), 999: (0, 0)}
+    assert sc.accuracy_by_village([village.id, 999], ROUND) == {village.id: (2 * n, 2 * n - 2), 999: (0, 0)}
     # Corrected: one wrong item was right after all.
     answers["members[1].boys"] = {"ok": "1"}
     sc.enter(people["collector2"], check.id, first.position, answers, today=TODAY)
     db.session.commit()
-    assert sc.accuracy_by_village([village.id])[village.id] == (2 * n, 2 * n - 1)
+    assert sc.accuracy_by_village([village.id], ROUND)[village.id] == (2 * n, 2 * n - 1)
     last = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "spotcheck.enter")
                               .order_by(AuditEntry.id.desc())).first()
     assert last.details["before"]["items_wrong"] == 2 and last.details["after"]["items_wrong"] == 1
@@ -263,3 +278,76 @@ def test_married_women_counted_as_the_person_register_would(app, village, people
         Person.village_id == village.id, Person.sex == "2", Person.status == "active",
         Person.marital_status.in_(["20", "21", "22", "23"]), Person.birth_date > low, Person.birth_date <= high))
     assert len(roll.women) == register == 30 and roll.population == 150
+
+
+def test_a_draw_is_in_the_acceptance_round_and_another_round_is_refused_naming_it(app, village, people):
+    app.config["ACCEPTANCE_ROUND"] = "2026春"
+    check = draw(people["verifier"], village)  # no round given: the acceptance round
+    assert check.round == "2026春"
+    with pytest.raises(Invalid) as caught:
+        sc.draw(people["county"], village.id, seed="s", round_="2026", today=TODAY, kind="point")
+    assert caught.value.field == "round"
+    assert "轮次" in caught.value.message and "2026春" in caught.value.message
+    db.session.rollback()
+    assert sc.draw(people["county"], village.id, seed="s", round_=" 2026春 ", today=TODAY, kind="point").round == "2026春"
+
+
+def count_checks(kind: str) -> int:
+    return db.session.scalar(select(func.count()).select_from(SpotCheck).where(SpotCheck.kind == kind))
+
+
+def test_one_village_sample_a_round_a_second_draw_answers_with_the_first(app, village, people):
+    first = draw(people["verifier"], village, seed="first")
+    for user, seed in ((people["verifier"], "first"), (people["county"], "a seed that suits better")):
+        with pytest.raises(sc.AlreadyDrawn) as caught:
+            sc.draw(user, village.id, seed=seed, today=TODAY)
+        assert caught.value.spot_check.id == first.id and caught.value.field == "round"
+        assert "2026" in caught.value.message and "first" in caught.value.message
+        db.session.rollback()
+    assert count_checks("village") == 1
+    # The county's sample points are not limited to one.
+    draw(people["county"], village, seed="pt1", kind="point")
+    draw(people["county"], village, seed="pt2", kind="point")
+    assert count_checks("point") == 2
+    # The village's sample of the next round is drawn.
+    app.config["ACCEPTANCE_ROUND"] = "2027"
+    assert draw(people["verifier"], village, seed="first").round == "2027"
+    assert count_checks("village") == 2
+
+
+def test_a_second_village_sample_raced_in_is_refused_by_the_index(app, village, people, monkeypatch):
+    first = draw(people["verifier"], village, seed="first")
+    # Both requests looked before either wrote: the partial unique index refuses the second.
+    real = sc.village_sample_of
+    calls = []
+
+    def not_yet(village_id, round_):
+        calls.append(1)
+        return None if len(calls) == 1 else real(village_id, round_)
+
+    monkeypatch.setattr(sc, "village_sample_of", not_yet)
+    with pytest.raises(sc.AlreadyDrawn) as caught:
+        sc.draw(people["county"], village.id, seed="second", today=TODAY)
+    assert caught.value.spot_check.id == first.id
+    db.session.rollback()
+    assert count_checks("village") == 1
+
+
+def test_accuracy_counts_the_round_asked_for_both_kinds(app, village, people):
+    sample = draw(people["verifier"], village, seed="s")
+    point = draw(people["county"], village, seed="pt", kind="point")
+    app.config["ACCEPTANCE_ROUND"] = "2025"
+    old = draw(people["verifier"], village, seed="old")
+    for check in (sample, point, old):
+        item = check.items[0]
+        answers = answers_all_right(item)
+        wrong = next(iter(answers))
+        answers[wrong] = {"ok": "0", "found": "x"}
+        sc.enter(people["collector2"], check.id, item.position, answers, today=TODAY)
+    db.session.commit()
+    n_sample, n_point, n_old = (c.items[0].items_checked for c in (sample, point, old))
+    assert sc.accuracy_by_village([village.id], ROUND) == {village.id: (n_sample + n_point, n_sample + n_point - 2)}
+    assert sc.accuracy_by_village([village.id], "2025") == {village.id: (n_old, n_old - 1)}
+    assert sc.sample_progress([village.id], ROUND) == {village.id: (1, 5)}
+    with pytest.raises(TypeError):  # the round is never left out: no accuracy over every round
+        sc.accuracy_by_village([village.id])  # type: ignore[call-arg]

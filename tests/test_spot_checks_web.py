@@ -23,6 +23,9 @@ from tests.support.households import young_family
 from tests.test_access_log import entries
 
 
+ROUND = "2026"
+
+
 def text(resp) -> str:
     return unescape(resp.get_data(as_text=True))
 
@@ -37,6 +40,7 @@ def world(app, units, make_user, new_client):
              "verifier": make_user("verifier", units["T1"], username="verifier", name="王审核"),
              "verifier_t2": make_user("verifier", units["T2"], username="verifier2"),
              "county": make_user("county_admin", units["county"], username="county")}
+    app.config["ACCEPTANCE_ROUND"] = ROUND
     for seq in range(1, 13):
         reg.new_household(users["collector"], unit_id=units["A"].id, data=young_family("张", seq=seq),
                           today=reg.today())
@@ -64,6 +68,7 @@ def test_the_draw_form_proposes_the_date_and_village_code_and_draws(app, world):
     page = text(c.get(f"/spot-checks/draw/{world['A'].id}"))
     seed = f"{reg.today():%Y%m%d}-{world['A'].code}"
     assert f'value="{seed}"' in page and "抽查" in page and "种子" in page
+    assert re.search(r'name="round" value="2026"[^>]*readonly', page)  # the acceptance round
     check = drawn(world, seed)
     assert (check.seed, check.population, check.married_women, check.sample_size) == (seed, 48, 12, 2)
     page = text(c.get(f"/spot-checks/{check.id}"))
@@ -78,6 +83,7 @@ def test_the_draw_form_proposes_the_date_and_village_code_and_draws(app, world):
     ({"seed": "x" * 41, "round": "2026"}, "种子"),
     ({"seed": "s", "round": ""}, "轮次"),
     ({"seed": "s", "round": "2026", "kind": "other"}, "类型"),
+    ({"seed": "s", "round": "2025"}, "当前验收轮次 2026"),   # not the acceptance round
 ])
 def test_bad_draw_input_is_refused_naming_the_field_and_changes_nothing(app, world, form, field_word):
     resp = world["clients"]["verifier"].post_form(f"/spot-checks/draw/{world['A'].id}", form)
@@ -133,7 +139,7 @@ def test_the_collector_of_the_household_is_refused_and_another_checker_enters(ap
     assert re.search(r'name="ok:members\[1\]\.boys" value="0" checked', page)
     resp = c.post_form(url, entry_form(item))
     assert resp.status_code == 302
-    assert sc.accuracy_by_village([world["A"].id])[world["A"].id] == (n, n)
+    assert sc.accuracy_by_village([world["A"].id], ROUND)[world["A"].id] == (n, n)
 
 
 @pytest.mark.parametrize("drop, fill, word", [
@@ -224,3 +230,83 @@ def test_the_county_adds_a_sample_point_and_a_township_verifier_cannot(app, worl
     assert "县级抽样点（30户）" in page and "全户" in page
     page = text(world["clients"]["checker"].get(f"/spot-checks/{point.id}/items/1"))
     assert "第1位成员" in page and "第4位成员" in page  # every member's main items
+
+
+def test_the_draw_form_proposes_the_acceptance_round_the_scorecard_counts(app, world):
+    app.config["ACCEPTANCE_ROUND"] = "2026春"
+    c = world["clients"]["verifier"]
+    page = text(c.get(f"/spot-checks/draw/{world['A'].id}"))
+    assert 'name="round" value="2026春"' in page
+    resp = c.post_form(f"/spot-checks/draw/{world['A'].id}", {"seed": "s", "round": "2026春", "kind": "village"})
+    assert resp.status_code == 302
+    check = db.session.scalars(select(SpotCheck)).one()
+    assert check.round == "2026春"
+
+
+def test_a_second_village_draw_shows_the_first_and_draws_nothing(app, world):
+    first = drawn(world, "seed-1")
+    c = world["clients"]["verifier"]
+    for seed in ("seed-1", "seed-2"):  # a double submit; a redraw with another seed
+        resp = c.post_form(f"/spot-checks/draw/{world['A'].id}", {"seed": seed, "round": ROUND, "kind": "village"})
+        assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/spot-checks/{first.id}")
+        page = text(c.get(resp.headers["Location"]))
+        assert "已经抽取过" in page and "seed-1" in page
+    assert db.session.scalar(select(func.count()).select_from(SpotCheck)) == 1
+
+
+def enter_all(world, check: SpotCheck, found: dict[str, str] | None = None) -> None:
+    for item in check.items:
+        resp = world["clients"]["checker"].post_form(f"/spot-checks/{check.id}/items/{item.position}",
+                                                     entry_form(item, found))
+        assert resp.status_code == 302, text(resp)
+
+
+def test_the_pages_show_the_accuracy_of_the_acceptance_round(app, world):
+    check = drawn(world)
+    enter_all(world, check)
+    n = sum(db.session.get(SpotCheckItem, i.id).items_checked for i in check.items)
+    c = world["clients"]["verifier"]
+    page = text(c.get(f"/spot-checks/{check.id}"))
+    assert "本村（2026 轮次）" in page and f"= {n} ÷ {n} = 100.0 %" in page
+    listing = text(c.get(f"/spot-checks/?unit_id={world['T1'].id}"))
+    assert f"= {n} ÷ {n} = 100.0 %" in listing
+    # Another acceptance round: the entries of round 2026 are not its accuracy.
+    app.config["ACCEPTANCE_ROUND"] = "2027"
+    page = text(c.get(f"/spot-checks/{check.id}"))
+    assert "本村（2027 轮次）" in page and "尚未录入" in page
+    assert f"= {n} ÷ {n}" in page  # this spot check's own figure is still shown
+
+
+def test_a_character_no_font_has_is_named_on_the_page_not_a_500(app, world):
+    check = drawn(world)
+    household = db.session.get(Household, check.items[0].household_id)
+    household.door_no = "5\ue000号"  # a private-use character: no installed font has it
+    db.session.commit()
+    resp = world["clients"]["verifier"].get(f"/spot-checks/{check.id}/check-list.pdf")
+    assert resp.status_code == 422 and resp.mimetype == "text/html"
+    page = text(resp)
+    assert 'role="alert"' in page and "抽查核对表无法打印" in page
+    assert "U+E000" in page and household.card_no in page
+
+
+XLSX_FORMULAS = ["=HYPERLINK(\"http://x\",\"点击\")", "+1+1", "-2+3", "@SUM(1,2)", "=1+1"]
+
+
+def test_the_excel_check_list_holds_typed_values_as_text_never_formulas(app, world):
+    check = drawn(world)
+    household = db.session.get(Household, check.items[0].household_id)
+    household.group_id, household.building, household.unit_no, household.room = None, None, None, None
+    household.door_no = "=cmd|' /C calc'!A0"
+    db.session.commit()
+    found = {"members[1].boys": XLSX_FORMULAS[0], "members[1].girls": XLSX_FORMULAS[1],
+             "members[1].name": XLSX_FORMULAS[2], "members[1].sex": XLSX_FORMULAS[3],
+             "members[1].id_number": XLSX_FORMULAS[4]}
+    enter_all(world, check, found)
+    resp = world["clients"]["verifier"].get(f"/spot-checks/{check.id}/check-list.xlsx")
+    assert resp.status_code == 200
+    sheet = load_workbook(io.BytesIO(resp.data)).active
+    cells = {cell.value: cell for row in sheet.iter_rows() for cell in row if isinstance(cell.value, str)}
+    for value in [*XLSX_FORMULAS, "=cmd|' /C calc'!A0"]:
+        assert value in cells, value
+        assert cells[value].data_type == "s", value  # text, as typed; not a formula
+    assert not any(cell.data_type == "f" for row in sheet.iter_rows() for cell in row)

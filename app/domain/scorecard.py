@@ -41,13 +41,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
-from app.domain import audit, scope
+from app.domain import audit, scope, spot_checks
 from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.tree import in_subtree, is_within
 from app.extensions import db
 from app.models import (AcceptanceState, AdminUnit, DuplicateCandidate, DuplicateState, ExplanationState, Household,
                         HouseholdQuality, HouseholdState, HouseholdVersion, ImportedList, ListRecord, ListState,
-                        OverThreshold, QualityFinding, QualityThreshold, SpotCheck, SpotCheckItem, UnitExpectation,
+                        OverThreshold, QualityFinding, QualityThreshold, UnitExpectation,
                         User, VillageAcceptance, utcnow)
 from app.models import Person
 
@@ -128,6 +128,8 @@ class Figures:
     main_items_filled: int = 0
     items_checked: int = 0
     items_right: int = 0
+    sample_size: int = 0                     # the round's village sample: persons sampled
+    sample_entered: int = 0                  # ... and those whose results are entered
     married_women: int = 0
     logic_errors: int = 0
     duplicates: int = 0
@@ -168,7 +170,7 @@ class Figures:
         for name in ("villages", "expected_missing", "households_collected", "collected_of_expected",
                      "over_expected", "households_verified",
                      "households_to_verify", "persons", "main_items_required", "main_items_filled",
-                     "items_checked", "items_right", "married_women", "logic_errors", "duplicates",
+                     "items_checked", "items_right", "sample_size", "sample_entered", "married_women", "logic_errors", "duplicates",
                      "accepted_villages", "changed_after_acceptance"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         if other.households_expected is not None:
@@ -190,6 +192,7 @@ class Figures:
         """The row kept with an acceptance decision (VillageAcceptance.figures)."""
         row = {k: v for k, v in self.csv_row().items()}
         row.update(items_checked=self.items_checked, items_right=self.items_right,
+                   sample_size=self.sample_size, sample_entered=self.sample_entered,
                    accuracy_rate=self.accuracy_rate, persons=self.persons,
                    duplicate_rate=self.duplicate_rate, households_verified=self.households_verified,
                    over_expected=self.over_expected)
@@ -254,14 +257,12 @@ def village_figures(path: str, round_: str) -> dict[int, Figures]:
             # Kept as it is (a rate over 100 %), not capped: the page asks to check the count.
             f.over_expected = int(f.households_collected > f.households_expected)
 
-    # Accuracy from the round's spot checks: only items a checker has entered count.
-    for vid, checked, wrong in db.session.execute(
-            select(SpotCheck.village_id, func.sum(SpotCheckItem.items_checked), func.sum(SpotCheckItem.items_wrong))
-            .join(SpotCheck, SpotCheck.id == SpotCheckItem.spot_check_id)
-            .where(SpotCheck.village_id.in_(ids), SpotCheck.round == round_, SpotCheckItem.checked_at.is_not(None))
-            .group_by(SpotCheck.village_id)):
-        rows[vid].items_checked = int(checked or 0)
-        rows[vid].items_right = int(checked or 0) - int(wrong or 0)
+    # Accuracy from the round's spot checks (one computation: app.domain.spot_checks), and how
+    # much of the round's village sample is entered (the acceptance waits for all of it).
+    for vid, (checked, right) in spot_checks.accuracy_by_village(ids, round_).items():
+        rows[vid].items_checked, rows[vid].items_right = checked, right
+    for vid, (entered, sampled) in spot_checks.sample_progress(ids, round_).items():
+        rows[vid].sample_entered, rows[vid].sample_size = entered, sampled
 
     # Logic errors: one open finding per failed relation of one woman; an explanation the
     # township accepted takes it out of the count (the finding is kept). Only findings of
@@ -482,6 +483,10 @@ def failures(row: Figures, limits: Thresholds) -> list[dict[str, str]]:
         {"zh": "主要数据项完整率：无已采集的数据", "en": "Completeness: no collected data"})
     low("accuracy_rate", row.accuracy_rate, limits.accuracy_min,
         {"zh": "主要数据项准确率：尚无已录入的抽查结果", "en": "Accuracy: no spot-check results entered yet"})
+    if row.sample_entered < row.sample_size:
+        # The accuracy of a part of the sample is not the village's: wait for every sampled woman.
+        out.append({"zh": f"抽查结果未录完：已录入 {row.sample_entered}/{row.sample_size}",
+                    "en": f"Spot check results not all entered: {row.sample_entered}/{row.sample_size} entered"})
     rate = row.logic_error_rate
     if rate is not None and rate > limits.logic_error_max:
         label = FIGURES["logic_error_rate"]["label"]

@@ -29,9 +29,10 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
-from app.domain import audit, scope
-from app.domain.errors import Forbidden, Invalid, NotFound
+from app.domain import audit, scope, settings
+from app.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from app.domain.tree import in_any_subtree, in_subtree
 from app.extensions import db
 from app.models import (AdminUnit, Household, HouseholdVersion, SpotCheck, SpotCheckItem, UnitLevel, User,
@@ -126,10 +127,40 @@ def _text_arg(value: Any, field: str, label: str, limit: int) -> str:
     return text
 
 
-def draw(actor: User, village_id: int, *, seed: Any, round_: Any, today: dt.date,
+class AlreadyDrawn(Conflict):
+    """The village sample of the round is drawn already (one a village and round: a second one,
+    by a double submit or by redrawing until the sample suits, is refused); `spot_check` is it."""
+
+    def __init__(self, check: SpotCheck):
+        super().__init__(_("The village sample of %(village)s for round %(round)s was already drawn (seed %(seed)s): "
+                           "a village has one sample a round.", village=check.village.name, round=check.round,
+                           seed=check.seed), field="round")
+        self.spot_check = check
+
+
+def village_sample_of(village_id: int, round_: str) -> SpotCheck | None:
+    return db.session.scalar(select(SpotCheck).where(SpotCheck.village_id == village_id, SpotCheck.round == round_,
+                                                     SpotCheck.kind == "village"))
+
+
+def draw_round(round_: Any) -> str:
+    """The round of a draw: the acceptance round (settings.acceptance_round), the only one the
+    scorecard and the acceptance read; None means that one, any other round is refused."""
+    current = settings.current().acceptance_round
+    if round_ is None:
+        return current
+    text = round_.strip() if isinstance(round_, str) else str(round_)
+    if text != current:
+        raise Invalid(_("%(field)s: spot checks are drawn in the acceptance round %(round)s (the scorecard and the "
+                        "acceptance count no other).", field=_("Round"), round=current), field="round")
+    return text
+
+
+def draw(actor: User, village_id: int, *, seed: Any, round_: Any = None, today: dt.date,
          kind: str = "village") -> SpotCheck:
     """Draw a village's spot check (kind "village") or a county sample point (kind "point"),
-    stored with its items. Invalid names the field; Forbidden/NotFound by scope."""
+    stored with its items, in the acceptance round. Invalid names the field; Forbidden/NotFound
+    by scope; AlreadyDrawn (with the existing one) for a second village sample of the round."""
     if kind not in KINDS:
         raise Invalid(_("Unknown kind of spot check."), field="kind")
     permission = "spotcheck.point" if kind == "point" else "spotcheck.draw"
@@ -137,7 +168,9 @@ def draw(actor: User, village_id: int, *, seed: Any, round_: Any, today: dt.date
     if village.level != UnitLevel.village.value:
         raise Invalid(_("A spot check is drawn in a village."), field="village_id")
     seed_text = _text_arg(seed, "seed", _("Seed"), MAX_SEED)
-    round_text = _text_arg(round_, "round", _("Round"), MAX_ROUND)
+    round_text = draw_round(round_)
+    if kind == "village" and (existing := village_sample_of(village.id, round_text)) is not None:
+        raise AlreadyDrawn(existing)
     roll = village_roll(village, today)
     rate = sample_rate(roll.population)
     check = SpotCheck(village_id=village.id, kind=kind, round=round_text, seed=seed_text,
@@ -159,8 +192,15 @@ def draw(actor: User, village_id: int, *, seed: Any, round_: Any, today: dt.date
                       else _("%(village)s has no collected households.", village=village.name), field="village_id")
     check.sample_size = len(items)
     check.items = items
-    db.session.add(check)
-    db.session.flush()
+    try:
+        with db.session.begin_nested():
+            db.session.add(check)
+            db.session.flush()  # uq_spot_check_village_round refuses a second sample raced in
+    except IntegrityError:
+        existing = village_sample_of(village.id, round_text)
+        if existing is None:
+            raise
+        raise AlreadyDrawn(existing) from None
     audit.record("spotcheck.draw", actor=actor, object_type="spot_check", object_id=check.id,
                  details={"village_id": village.id, "kind": kind, "round": round_text, "seed": seed_text,
                           "population": roll.population, "married_women": len(roll.women),
@@ -340,9 +380,11 @@ class Accuracy:
         return self.items_right / self.items_checked if self.items_checked else None
 
 
-def accuracy_by_village(village_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+def accuracy_by_village(village_ids: Iterable[int], round_: str) -> dict[int, tuple[int, int]]:
     """{village_id: (items_checked, items_right)} over the entered items of the villages' spot
-    checks (every kind, every round); a village with nothing entered is (0, 0)."""
+    checks of the round (the village sample and the county's sample points); a village with
+    nothing entered is (0, 0). The one computation of 主要数据项准确率: the scorecard, the
+    acceptance and the spot-check pages read it."""
     ids = list(dict.fromkeys(village_ids))
     out = {v: (0, 0) for v in ids}
     if not ids:
@@ -351,11 +393,25 @@ def accuracy_by_village(village_ids: Iterable[int]) -> dict[int, tuple[int, int]
         select(SpotCheck.village_id, func.sum(SpotCheckItem.items_checked),
                func.sum(SpotCheckItem.items_checked - SpotCheckItem.items_wrong))
         .join(SpotCheckItem, SpotCheckItem.spot_check_id == SpotCheck.id)
-        .where(SpotCheck.village_id.in_(ids), SpotCheckItem.checked_at.is_not(None))
+        .where(SpotCheck.village_id.in_(ids), SpotCheck.round == round_, SpotCheckItem.checked_at.is_not(None))
         .group_by(SpotCheck.village_id)).all()
     for village_id, checked, right in rows:
         out[village_id] = (int(checked or 0), int(right or 0))
     return out
+
+
+def sample_progress(village_ids: Iterable[int], round_: str) -> dict[int, tuple[int, int]]:
+    """{village_id: (items entered, items sampled)} of the villages' village samples of the round
+    (the acceptance waits until every sampled woman is entered); villages without one are left out."""
+    ids = list(dict.fromkeys(village_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(SpotCheck.village_id, func.count(SpotCheckItem.checked_at), func.count(SpotCheckItem.id))
+        .join(SpotCheckItem, SpotCheckItem.spot_check_id == SpotCheck.id)
+        .where(SpotCheck.village_id.in_(ids), SpotCheck.round == round_, SpotCheck.kind == "village")
+        .group_by(SpotCheck.village_id)).all()
+    return {vid: (int(entered), int(sampled)) for vid, entered, sampled in rows}
 
 
 def progress(check: SpotCheck) -> tuple[int, int]:

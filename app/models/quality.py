@@ -299,6 +299,10 @@ class SpotCheck(Base):
 
     __table_args__ = (
         CheckConstraint("kind IN ('village','point')", name="kind_known"),
+        # One village sample a village and round (a double submit, or redrawing with new seeds
+        # until the sample suits, is refused); the county's sample points are not limited.
+        Index("uq_spot_check_village_round", "village_id", "round", unique=True,
+              sqlite_where=text("kind = 'village'"), postgresql_where=text("kind = 'village'")),
     )
 
 

@@ -91,11 +91,13 @@ def rules_xlsx():
 def _xlsx(title: str, columns: list[str], rows: list[list[object]], name: str):
     from openpyxl import Workbook
 
+    from exchange.cells import text_row
+
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(title[:31])
     ws.append(columns)
     for row in rows:
-        ws.append(row)
+        ws.append(text_row(ws, row))  # names, messages, explanations: text, never formulas
     out = io.BytesIO()
     wb.save(out)
     out.seek(0)

@@ -17,13 +17,15 @@ from openpyxl.styles import Alignment, Font
 
 import printing
 from printing.check_list import render_check_list
-from app.domain import registration, scope
+from app.domain import registration, scope, settings
 from app.domain import spot_checks as sc
 from app.domain.errors import DomainError
 from app.extensions import db
 from app.models import SpotCheck, User
 from app.routing import db_int
 from app.web import label_language, shows_personal_data, viewed
+from collection_forms.characters import code_points
+from exchange.cells import text_row
 
 bp = Blueprint("spot_checks", __name__, url_prefix="/spot-checks")
 
@@ -66,8 +68,10 @@ def index():
     else:
         abort(404)
     checks = sc.spot_checks_of(me, unit)
-    accuracy = sc.accuracy_by_village({c.village_id for c in checks})
-    return render_template("spot_checks/index.html", unit=unit, checks=checks, accuracy=accuracy,
+    # The village's accuracy is the acceptance round's: the figure the scorecard and acceptance use.
+    round_ = settings.current().acceptance_round
+    accuracy = sc.accuracy_by_village({c.village_id for c in checks}, round_)
+    return render_template("spot_checks/index.html", unit=unit, checks=checks, accuracy=accuracy, round=round_,
                            progress=sc.progress, accuracy_text=accuracy_text, may_draw=_may_draw(me), tops=tops)
 
 
@@ -83,13 +87,19 @@ def draw(unit_id: int):
     village = scope.require_unit(me, unit_id)
     today = registration.today()
     may_point = scope.can(me, "spotcheck.point", village)
-    values = {"seed": sc.default_seed(village, today), "round": str(today.year), "kind": "village"}
+    values = {"seed": sc.default_seed(village, today), "round": settings.current().acceptance_round,
+              "kind": "village"}
     message, field, status = None, None, 200
     if request.method == "POST":
         values = {k: request.form.get(k, "") for k in ("seed", "round", "kind")}
         try:
             check = sc.draw(me, village.id, seed=values["seed"], round_=values["round"], today=today,
                             kind=values["kind"] or "village")
+        except sc.AlreadyDrawn as error:
+            # A double submit or a redraw: the one sample of the round, said so.
+            db.session.rollback()
+            flash(error.message, "warning")
+            return redirect(url_for("spot_checks.show", spot_check_id=error.spot_check.id))
         except DomainError as error:
             db.session.rollback()
             message, field, status = error.message, error.field, error.status
@@ -113,14 +123,19 @@ def _check(spot_check_id: int) -> SpotCheck:
 def show(spot_check_id: int):
     check = _check(spot_check_id)
     viewed(unit_path=check.village.path, count=len(check.items))
-    checked, right = sc.accuracy_by_village([check.village_id])[check.village_id]
+    return _show_page(check)
+
+
+def _show_page(check: SpotCheck, message: str | None = None, status: int = 200):
+    round_ = settings.current().acceptance_round
+    checked, right = sc.accuracy_by_village([check.village_id], round_)[check.village_id]
     own_checked = sum(i.items_checked or 0 for i in check.items)
     own_right = sum((i.items_checked or 0) - (i.items_wrong or 0) for i in check.items)
     return render_template("spot_checks/show.html", check=check, persons=sc.listed(check, registration.today(),
                                                                                    label_language()),
                            facts=sc.facts(check, registration.local_zone()), progress=sc.progress(check),
-                           village_accuracy=accuracy_text(checked, right),
-                           own_accuracy=accuracy_text(own_checked, own_right))
+                           village_accuracy=accuracy_text(checked, right), round=round_,
+                           own_accuracy=accuracy_text(own_checked, own_right), message=message), status
 
 
 @bp.route("/<int:spot_check_id>/check-list.pdf")
@@ -130,7 +145,18 @@ def pdf(spot_check_id: int):
     viewed(unit_path=check.village.path, count=len(check.items), format="pdf")
     me = _me()
     imprint = printing.Imprint(me.name, dt.datetime.now(registration.local_zone()))
-    data = render_check_list(sc.check_list_document(check, registration.today(), registration.local_zone()), imprint=imprint)
+    try:
+        data = render_check_list(sc.check_list_document(check, registration.today(), registration.local_zone()),
+                                 imprint=imprint)
+    except printing.MissingGlyphs as error:
+        # Never boxes on paper, never a 500: say which characters and households to correct.
+        return _show_page(check, _(
+            "The check list cannot be printed: no font has the characters %(chars)s (%(points)s), used in "
+            "household(s) %(cards)s. Correct them in the household, then print again.",
+            chars="、".join(error.chars), points=code_points(list(error.chars)),
+            cards="、".join(error.card_nos) or "?"), 422)
+    except printing.PrintingError as error:
+        return _show_page(check, _("The check list cannot be printed: %(reason)s", reason=str(error)), 503)
     return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
                      download_name=f"spot-check-{check.id}-{check.village.code}.pdf")
 
@@ -155,10 +181,10 @@ def check_list_workbook(check: SpotCheck, persons: list[sc.ListedPerson]) -> Wor
     book = Workbook()
     sheet = book.active
     sheet.title = "抽查核对表"
-    sheet.append([f"抽查核对表 {check.village.name} {check.village.code}"])
+    sheet.append(text_row(sheet, [f"抽查核对表 {check.village.name} {check.village.code}"]))
     sheet["A1"].font = Font(bold=True, size=14)
     for label, value in sc.facts(check, registration.local_zone()):
-        sheet.append([label, value])
+        sheet.append(text_row(sheet, [label, value]))
     sheet.append([])
     sheet.append(list(XLSX_COLUMNS))
     for cell in sheet[sheet.max_row]:
@@ -169,8 +195,9 @@ def check_list_workbook(check: SpotCheck, persons: list[sc.ListedPerson]) -> Wor
             found = results.get(e.checked.path)
             ok = "" if found is None else ("√" if found.get("ok") else "")
             wrong = "" if found is None else ("" if found.get("ok") else "√")
-            sheet.append([p.item.position, p.household.card_no, p.address, p.who, e.label, e.recorded, ok, wrong,
-                          (found or {}).get("found", "")])
+            # Names, addresses and what the checker typed are text, never formulas (text_row).
+            sheet.append(text_row(sheet, [p.item.position, p.household.card_no, p.address, p.who, e.label,
+                                          e.recorded, ok, wrong, (found or {}).get("found", "")]))
     for letter, width in zip("ABCDEFGHI", (6, 10, 24, 22, 18, 24, 5, 5, 24), strict=True):
         sheet.column_dimensions[letter].width = width
     for row in sheet.iter_rows(min_row=1):

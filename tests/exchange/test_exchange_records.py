@@ -9,6 +9,7 @@ import openpyxl
 import pytest
 
 from exchange import (
+    RowProblem,
     SOURCES, MappingError, blank_template, open_table, propose_mapping, read_records, row_hash,
     template_headers, write_problems_xlsx,
 )
@@ -151,3 +152,14 @@ def test_card_numbers_that_excel_stored_as_numbers_get_their_leading_zeros_back(
     records = list(read_records(table, proposal.fields, "register", today=TODAY))
     assert [r.values["card_no"] for r in records] == ["0001", "0012"]
     assert records[0].raw["card_no"] == "1"  # as written, for the evidence
+
+
+@pytest.mark.parametrize("value", ["=1+1", "=HYPERLINK(\"http://x\",\"y\")", "+1+2", "-3+4", "@SUM(1,2)"])
+def test_problems_workbook_holds_a_value_that_looks_like_a_formula_as_text(value):
+    """A value as written in an imported file is text in the problems list, never a formula
+    (openpyxl would store a string starting with "=" as one)."""
+    out = io.BytesIO()
+    write_problems_xlsx([RowProblem(line=3, column="姓名", field="name", value=value, reason="bad",
+                                    message={"zh": "有误"})], out)
+    cell = openpyxl.load_workbook(io.BytesIO(out.getvalue())).active.cell(row=2, column=4)
+    assert (cell.value, cell.data_type) == (value, "s")
