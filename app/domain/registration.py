@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select, union
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -571,10 +571,10 @@ def _matches(q: str, persons_in: list | tuple = ()):
     range over an index of person, and the households come from the persons found (one IN),
     so a county-wide search reads the matching persons, not every household."""
     compact = q.replace(" ", "")
-    conditions = []
+    households = []  # subqueries of household ids, joined by UNION: one IN that an index answers
     person = []
     if compact.isdigit() and len(compact) <= 4:
-        conditions.append(Household.card_no == compact.zfill(4))
+        households.append(select(Household.id).where(Household.card_no == compact.zfill(4)))
     if len(compact) == 4 and compact[:3].isdigit() and (compact[3].isdigit() or compact[3] in "xX"):
         person.append(Person.id_tail == compact.upper())
     if compact.isascii() and compact.isalpha():
@@ -585,8 +585,12 @@ def _matches(q: str, persons_in: list | tuple = ()):
         if key:
             person += [_starts_with(Person.name_norm, key), _starts_with(Person.given_norm, key)]
     if person:
-        conditions.append(Household.id.in_(select(Person.household_id).where(or_(*person), *persons_in)))
-    return or_(*conditions) if conditions else Household.id.is_(None)
+        households.append(select(Person.household_id).where(or_(*person), *persons_in))
+    if not households:
+        return Household.id.is_(None)
+    # Not "card_no = ? OR id IN (...)": PostgreSQL answers such an OR by reading every
+    # household of the area (a county: 130k) and testing each.
+    return Household.id.in_(households[0] if len(households) == 1 else union(*households))
 
 
 def _starts_with(column, prefix: str):
