@@ -14,26 +14,20 @@ import time
 import click
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import select
 
+from app.cli.users_named import active_user, first_sysadmin, unit_named
 from app.domain import duplicates
 from app.domain.errors import DomainError
-from app.domain.units import unit_by_code
 from app.extensions import db, reads_only
-from app.models import Role, RoleAssignment, User
+from app.models import User
 
 
 def _actor(username: str | None) -> User:
     """Who runs it: --as, else the first active system administrator (a run reads the
     register of its actor's area, and is audited as theirs)."""
     if username:
-        user = db.session.scalar(select(User).where(User.username == username))
-        if user is None or not user.active:
-            raise click.ClickException(f"--as {username}: no such active user")
-        return user
-    admin = db.session.scalar(select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
-                              .where(RoleAssignment.role == Role.sysadmin.value, User.active.is_(True))
-                              .order_by(User.id).limit(1))
+        return active_user(username)
+    admin = first_sysadmin()
     if admin is None:
         raise click.ClickException("name the user whose area is searched with --as USERNAME")
     return admin
@@ -50,10 +44,7 @@ def duplicates_command(unit_code: str | None, username: str | None) -> None:
             actor = _actor(username)
             unit_id = None
             if unit_code:
-                unit = unit_by_code(unit_code.strip())
-                if unit is None:
-                    raise click.ClickException(f"--unit {unit_code}: no such unit")
-                unit_id = unit.id
+                unit_id = unit_named(unit_code).id
         db.session.commit()  # ends the read (nothing was written)
         started = time.perf_counter()
         try:

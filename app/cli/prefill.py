@@ -12,28 +12,23 @@ import time
 import click
 from flask import current_app
 from flask_babel import force_locale
-from sqlalchemy import select
 
+from app.cli.users_named import active_user, first_sysadmin
 from app.domain import prefill
 from app.domain.errors import DomainError
 from app.extensions import db
-from app.models import ImportedList, Role, RoleAssignment, User
+from app.models import ImportedList, User
 
 
 def _actor(list_id: int, username: str | None) -> User:
     """Who pre-fills: --as, else who imported the list, else the first active system
     administrator (households are always made by someone: Household.created_by)."""
     if username:
-        user = db.session.scalar(select(User).where(User.username == username))
-        if user is None or not user.active:
-            raise click.ClickException(f"--as {username}: no such active user")
-        return user
+        return active_user(username)
     lst = db.session.get(ImportedList, list_id)
     if lst is not None and lst.created_by is not None and lst.created_by.active:
         return lst.created_by
-    admin = db.session.scalar(select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
-                              .where(RoleAssignment.role == Role.sysadmin.value, User.active.is_(True))
-                              .order_by(User.id).limit(1))
+    admin = first_sysadmin()
     if admin is None:
         raise click.ClickException(f"list {list_id}: name the clerk or county administrator who pre-fills "
                                    "with --as USERNAME")

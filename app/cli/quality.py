@@ -17,12 +17,11 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from flask_babel import force_locale
-from sqlalchemy import select
 
+from app.cli.users_named import active_user, unit_named
 from app.domain import quality_runs
 from app.domain.errors import DomainError
 from app.extensions import db
-from app.models import AdminUnit, User
 
 quality_cli = AppGroup("quality", help="Quality checks of the registry (质量核查), duplicates, scorecards and "
                                   "village acceptance.")
@@ -39,17 +38,8 @@ def run_command(unit_code: str | None, username: str | None, workers: int) -> No
     """Run every rule over the current version of every household of the unit, store the
     findings (new ones opened, gone ones resolved) and each household's counts."""
     with force_locale(current_app.config.get("BABEL_DEFAULT_LOCALE", "zh_CN")):
-        actor = None
-        if username:
-            actor = db.session.scalar(select(User).where(User.username == username))
-            if actor is None or not actor.active:
-                raise click.ClickException(f"--as {username}: no such active user")
-        unit_id = None
-        if unit_code:
-            unit = db.session.scalar(select(AdminUnit).where(AdminUnit.code == unit_code))
-            if unit is None:
-                raise click.ClickException(f"--unit {unit_code}: no such unit")
-            unit_id = unit.id
+        actor = active_user(username) if username else None
+        unit_id = unit_named(unit_code).id if unit_code else None
         started = time.perf_counter()
 
         def progress(done: int, total: int) -> None:

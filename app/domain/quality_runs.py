@@ -587,10 +587,6 @@ def household_findings(actor: User, household: Household) -> list[QualityFinding
 def get_finding(actor: User, finding_id: int, permission: str = "household.view") -> QualityFinding:
     """The finding if the actor sees its household (NotFound otherwise) and holds `permission`
     there (Forbidden otherwise)."""
-    return _finding_for(actor, finding_id, permission)
-
-
-def _finding_for(actor: User, finding_id: int, permission: str) -> QualityFinding:
     f = db.session.get(QualityFinding, finding_id)
     if f is None or not scope.can_at(actor, "household.view", f.unit_path):
         raise NotFound(_("No such finding."))
@@ -602,7 +598,7 @@ def _finding_for(actor: User, finding_id: int, permission: str) -> QualityFindin
 def explain(actor: User, finding_id: int, text: str) -> QualityFinding:
     """The collector's or village leader's explanation (说明) of an open finding; it waits for
     the township. Writing again replaces a proposed or refused one (not an accepted one)."""
-    f = _finding_for(actor, finding_id, "quality.explain")
+    f = get_finding(actor, finding_id, "quality.explain")
     text = (text or "").strip()
     if not text:
         raise Invalid(_("Write the explanation."), field="explanation")
@@ -624,7 +620,7 @@ def explain(actor: User, finding_id: int, text: str) -> QualityFinding:
 
 def decide(actor: User, finding_id: int, *, accept: bool, reason: str | None = None) -> QualityFinding:
     """The township verifier accepts or refuses (with a reason) a proposed explanation."""
-    f = _finding_for(actor, finding_id, "quality.decide")
+    f = get_finding(actor, finding_id, "quality.decide")
     if f.explanation_state != ExplanationState.proposed.value:
         raise Conflict(_("There is no explanation waiting for a decision."))
     if f.explained_by_id == actor.id:
